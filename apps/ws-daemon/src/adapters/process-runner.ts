@@ -1,0 +1,69 @@
+import { spawn } from "node:child_process";
+
+export interface RunOptions {
+  cwd?: string;
+  /** Full environment for the child. Defaults to a minimal PATH/HOME/LANG environment, never the daemon's own. */
+  env?: Record<string, string>;
+  /** Written to the child's stdin, which is then closed. */
+  stdin?: string | Buffer;
+  signal?: AbortSignal;
+  /** Maximum bytes kept of stdout and of stderr each; the rest is dropped. */
+  maxOutputBytes?: number;
+}
+
+export interface RunResult {
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Every child process the daemon starts goes through this, so tests can observe or fault-inject. */
+export interface ProcessRunner {
+  run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export const minimalEnv = (): Record<string, string> => ({
+  PATH: process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  HOME: process.env.HOME ?? "/root",
+  LANG: "C.UTF-8",
+});
+
+export class NodeProcessRunner implements ProcessRunner {
+  run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const limit = options.maxOutputBytes ?? 16 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+      const child = spawn(command, args, {
+        cwd: options.cwd,
+        env: options.env ?? minimalEnv(),
+        signal: options.signal,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let outLen = 0;
+      let errLen = 0;
+      child.stdout.on("data", (b: Buffer) => {
+        if (outLen < limit) out.push(b);
+        outLen += b.length;
+      });
+      child.stderr.on("data", (b: Buffer) => {
+        if (errLen < limit) err.push(b);
+        errLen += b.length;
+      });
+      child.on("error", reject);
+      child.on("close", (code, signal) => {
+        resolve({
+          exitCode: code ?? -1,
+          signal,
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+        });
+      });
+      child.stdin.on("error", () => {
+        // the child may exit before reading its input; its exit code tells what happened
+      });
+      child.stdin.end(options.stdin ?? "");
+    });
+  }
+}

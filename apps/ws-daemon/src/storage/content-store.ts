@@ -1,0 +1,69 @@
+/**
+ * The contract between workspace content lifecycle and archive storage. The content module only
+ * knows this interface; implementations live beside it (local directory, S3).
+ */
+
+export interface WorkspaceRef {
+  /** The daemon-level workspace (instance) id. */
+  id: string;
+  /** Owner from WorkspaceMetadata; part of the stable object key. */
+  owner: string;
+  /** meta_id from WorkspaceMetadata: the workspace a backup belongs to across instances. */
+  metaId: string;
+}
+
+export interface ArchiveStats {
+  /** Bytes of the compressed archive. */
+  bytes: number;
+  /** Number of entries (files, dirs, links). */
+  files: number;
+  durationMs: number;
+}
+
+export interface ArchiveProgress {
+  bytes: number;
+  files: number;
+}
+
+export interface ArchiveOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: ArchiveProgress) => void;
+  /**
+   * Maps ids between the host (on disk) and the container view stored in archives:
+   * stored = onDisk - idShift on archive, onDisk = stored + idShift on restore. 0 = no shift.
+   */
+  idShift?: number;
+}
+
+export interface UploadResult extends ArchiveStats {
+  /** A URL that restoreSnapshot on any daemon sharing the store accepts. */
+  url: string;
+}
+
+export interface ContentStore {
+  /** Archive `dir` as the workspace's backup; the previous backup is replaced only once the new one is complete. */
+  backup(ws: WorkspaceRef, dir: string, options?: ArchiveOptions): Promise<UploadResult>;
+  /** Archive `dir` as a new, immutable snapshot. */
+  snapshot(ws: WorkspaceRef, dir: string, options?: ArchiveOptions): Promise<UploadResult>;
+  /** Restore the workspace's (by owner + metaId) latest backup into the empty directory `targetDir`. */
+  restoreBackup(ws: WorkspaceRef, targetDir: string, options?: ArchiveOptions): Promise<ArchiveStats>;
+  /** Restore a snapshot named by a URL returned from `snapshot`. */
+  restoreSnapshot(url: string, targetDir: string, options?: ArchiveOptions): Promise<ArchiveStats>;
+  /** Whether the workspace has a complete backup. */
+  hasBackup(ws: WorkspaceRef): Promise<boolean>;
+}
+
+/** The named backup/snapshot does not exist (maps to NOT_FOUND). */
+export class ContentNotFoundError extends Error {
+  override name = "ContentNotFoundError";
+}
+
+/** The archive exists but fails verification: checksum, size, hostile entries (maps to DATA_LOSS on restore). */
+export class ContentCorruptError extends Error {
+  override name = "ContentCorruptError";
+}
+
+/** A snapshot URL that this store cannot interpret (maps to INVALID_ARGUMENT). */
+export class InvalidContentUrlError extends Error {
+  override name = "InvalidContentUrlError";
+}
