@@ -1,0 +1,278 @@
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import {
+  type Code,
+  ConnectError,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+
+/** One recorded call of a mocked method. */
+export interface MockCall<I extends DescMessage> {
+  /** The request; for client- and bidi-streaming methods the first request, if any. */
+  readonly request: MessageShape<I> | undefined;
+  /** Every request message received, in order (one for unary and server-streaming calls). */
+  readonly requests: readonly MessageShape<I>[];
+  readonly context: HandlerContext;
+}
+
+export interface MockErrorOptions {
+  /** Error details, e.g. messages created with `create(SomeSchema, ...)` and their schema. */
+  details?: ConstructorParameters<typeof ConnectError>[3];
+  /** Metadata sent as response trailers / headers. */
+  metadata?: HeadersInit;
+}
+
+interface MethodMockBase<I extends DescMessage, O extends DescMessage> {
+  readonly method: DescMethod;
+  /** Every call received, oldest first. */
+  readonly calls: readonly MockCall<I>[];
+  /** Answer every following call with an error carrying `code`. */
+  fails(code: Code, message?: string, options?: MockErrorOptions): this;
+  /** Answer only the next call with an error; queued before the standing behaviour. */
+  failsOnce(code: Code, message?: string, options?: MockErrorOptions): this;
+  /** Forget recorded calls and stubs, back to the default response. */
+  reset(): this;
+  /** @internal the response schema, for defaults. */
+  readonly output: O;
+}
+
+type Awaitable<T> = T | Promise<T>;
+
+export interface UnaryMock<I extends DescMessage, O extends DescMessage>
+  extends MethodMockBase<I, O> {
+  /** Answer every following call with this response. */
+  returns(response: MessageInitShape<O>): this;
+  /** Answer only the next call with this response. */
+  returnsOnce(response: MessageInitShape<O>): this;
+  /** Answer calls with a function, e.g. a `vi.fn()`. */
+  implement(
+    fn: (request: MessageShape<I>, context: HandlerContext) => Awaitable<MessageInitShape<O>>,
+  ): this;
+}
+
+export interface ServerStreamingMock<I extends DescMessage, O extends DescMessage>
+  extends MethodMockBase<I, O> {
+  returns(responses: readonly MessageInitShape<O>[]): this;
+  returnsOnce(responses: readonly MessageInitShape<O>[]): this;
+  implement(
+    fn: (request: MessageShape<I>, context: HandlerContext) => AsyncIterable<MessageInitShape<O>>,
+  ): this;
+}
+
+export interface ClientStreamingMock<I extends DescMessage, O extends DescMessage>
+  extends MethodMockBase<I, O> {
+  returns(response: MessageInitShape<O>): this;
+  returnsOnce(response: MessageInitShape<O>): this;
+  implement(
+    fn: (
+      requests: AsyncIterable<MessageShape<I>>,
+      context: HandlerContext,
+    ) => Awaitable<MessageInitShape<O>>,
+  ): this;
+}
+
+export interface BidiStreamingMock<I extends DescMessage, O extends DescMessage>
+  extends MethodMockBase<I, O> {
+  /** Answer each request with the next of these responses (the last one repeats). */
+  returns(responses: readonly MessageInitShape<O>[]): this;
+  returnsOnce(responses: readonly MessageInitShape<O>[]): this;
+  implement(
+    fn: (
+      requests: AsyncIterable<MessageShape<I>>,
+      context: HandlerContext,
+    ) => AsyncIterable<MessageInitShape<O>>,
+  ): this;
+}
+
+/**
+ * Members common to every generated service mock. They start with `$` because no protobuf
+ * method can be named that way, so they never collide with a method mock.
+ */
+export interface ServiceMock<S extends DescService> {
+  readonly $service: S;
+  /** The mock as a connect service implementation, for a router or `createRouterTransport`. */
+  $implementation(): ServiceImpl<S>;
+  /** Reset every method mock. */
+  $reset(): void;
+  /** All calls of all methods, in arrival order. */
+  $calls(): readonly { method: string; call: MockCall<DescMessage> }[];
+}
+
+type Behaviour =
+  | { kind: "default" }
+  | { kind: "value"; value: unknown }
+  | { kind: "error"; code: Code; message: string; options: MockErrorOptions }
+  | { kind: "impl"; fn: (...args: never[]) => unknown };
+
+// biome-ignore lint/suspicious/noExplicitAny: one runtime object backs all four typed mock shapes
+type AnyMock = any;
+
+function toError(b: Extract<Behaviour, { kind: "error" }>): ConnectError {
+  return new ConnectError(b.message, b.code, b.options.metadata, b.options.details);
+}
+
+function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>) => void): AnyMock {
+  let standing: Behaviour = { kind: "default" };
+  let queue: Behaviour[] = [];
+  const calls: MockCall<DescMessage>[] = [];
+  const next = (): Behaviour => queue.shift() ?? standing;
+  const output = method.output;
+
+  const mock: AnyMock = {
+    method,
+    calls,
+    output,
+    returns(value: unknown) {
+      standing = { kind: "value", value };
+      return mock;
+    },
+    returnsOnce(value: unknown) {
+      queue.push({ kind: "value", value });
+      return mock;
+    },
+    fails(code: Code, message = "mock error", options: MockErrorOptions = {}) {
+      standing = { kind: "error", code, message, options };
+      return mock;
+    },
+    failsOnce(code: Code, message = "mock error", options: MockErrorOptions = {}) {
+      queue.push({ kind: "error", code, message, options });
+      return mock;
+    },
+    implement(fn: (...args: never[]) => unknown) {
+      standing = { kind: "impl", fn };
+      return mock;
+    },
+    reset() {
+      standing = { kind: "default" };
+      queue = [];
+      calls.length = 0;
+      return mock;
+    },
+  };
+
+  const record = (requests: unknown[], context: HandlerContext): MockCall<DescMessage> => {
+    const call = {
+      get request() {
+        return requests[0];
+      },
+      requests,
+      context,
+    } as MockCall<DescMessage>;
+    calls.push(call);
+    log(call);
+    return call;
+  };
+
+  const make = (init: unknown) => create(output, init as MessageInitShape<DescMessage>);
+
+  async function* recording(source: AsyncIterable<unknown>, into: unknown[]) {
+    for await (const message of source) {
+      into.push(message);
+      yield message;
+    }
+  }
+
+  switch (method.methodKind) {
+    case "unary":
+      mock.handler = async (request: unknown, context: HandlerContext) => {
+        record([request], context);
+        const b = next();
+        if (b.kind === "error") throw toError(b);
+        if (b.kind === "value") return make(b.value);
+        if (b.kind === "impl") return make(await (b.fn as AnyMock)(request, context));
+        return make({});
+      };
+      break;
+    case "server_streaming":
+      mock.handler = async function* (request: unknown, context: HandlerContext) {
+        record([request], context);
+        const b = next();
+        if (b.kind === "error") throw toError(b);
+        if (b.kind === "value") {
+          for (const v of b.value as unknown[]) yield make(v);
+        } else if (b.kind === "impl") {
+          for await (const v of (b.fn as AnyMock)(request, context) as AsyncIterable<unknown>)
+            yield make(v);
+        } else {
+          yield make({});
+        }
+      };
+      break;
+    case "client_streaming":
+      mock.handler = async (requests: AsyncIterable<unknown>, context: HandlerContext) => {
+        const received: unknown[] = [];
+        record(received, context);
+        const b = next();
+        if (b.kind === "impl")
+          return make(await (b.fn as AnyMock)(recording(requests, received), context));
+        for await (const r of requests) received.push(r);
+        if (b.kind === "error") throw toError(b);
+        return make(b.kind === "value" ? b.value : {});
+      };
+      break;
+    case "bidi_streaming":
+      mock.handler = async function* (requests: AsyncIterable<unknown>, context: HandlerContext) {
+        const received: unknown[] = [];
+        record(received, context);
+        const b = next();
+        if (b.kind === "error") throw toError(b);
+        if (b.kind === "impl") {
+          for await (const v of (b.fn as AnyMock)(
+            recording(requests, received),
+            context,
+          ) as AsyncIterable<unknown>) {
+            yield make(v);
+          }
+          return;
+        }
+        const answers = b.kind === "value" ? (b.value as unknown[]) : [{}];
+        let i = 0;
+        for await (const r of requests) {
+          received.push(r);
+          const answer = answers[Math.min(i++, answers.length - 1)];
+          if (answer !== undefined) yield make(answer);
+        }
+      };
+      break;
+  }
+  return mock;
+}
+
+/**
+ * Builds a mock for any service descriptor. The generated `create<Service>Mock()` functions
+ * call this and narrow the result to a typed interface.
+ */
+export function createServiceMock<S extends DescService>(service: S): ServiceMock<S> {
+  const all: { method: string; call: MockCall<DescMessage> }[] = [];
+  const methods = new Map<string, AnyMock>();
+  for (const method of service.methods) {
+    methods.set(
+      method.localName,
+      createMethodMock(method, (call) => all.push({ method: method.name, call })),
+    );
+  }
+  const result: AnyMock = {
+    $service: service,
+    $implementation() {
+      const impl: Record<string, unknown> = {};
+      for (const [name, mock] of methods) impl[name] = mock.handler;
+      return impl as ServiceImpl<S>;
+    },
+    $reset() {
+      all.length = 0;
+      for (const mock of methods.values()) mock.reset();
+    },
+    $calls() {
+      return all;
+    },
+  };
+  for (const [name, mock] of methods) result[name] = mock;
+  return result as ServiceMock<S>;
+}

@@ -1,0 +1,55 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export interface CallStatus {
+  code: Code;
+  /** The canonical gRPC name, e.g. "NOT_FOUND". */
+  codeName: string;
+  /** The server's message, without the "[code]" prefix ConnectError adds. */
+  message: string;
+  /** Response metadata (headers and trailers) that came with the error. */
+  metadata: Headers;
+  error: ConnectError;
+}
+
+const codeNames: Record<number, string> = Object.fromEntries(
+  Object.entries(Code)
+    .filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => [v as number, k.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()]),
+);
+
+/** The gRPC name of a status code, e.g. `codeName(Code.NotFound) === "NOT_FOUND"`. */
+export function codeName(code: Code): string {
+  return codeNames[code] ?? `CODE_${code}`;
+}
+
+/** Reads the status of any error thrown by a client call (non-connect errors become UNKNOWN/INTERNAL). */
+export function statusOf(error: unknown): CallStatus {
+  const e = ConnectError.from(error);
+  return {
+    code: e.code,
+    codeName: codeName(e.code),
+    message: e.rawMessage,
+    metadata: e.metadata,
+    error: e,
+  };
+}
+
+/** Whether `error` carries one of the given status codes. */
+export function hasCode(error: unknown, ...codes: Code[]): boolean {
+  return error instanceof ConnectError && codes.includes(error.code);
+}
+
+/**
+ * Callers of InitWorkspace treat ALREADY_EXISTS as success (the workspace is there); this
+ * swallows exactly that error and rethrows everything else.
+ */
+export async function ignoreAlreadyExists<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (e) {
+    if (hasCode(e, Code.AlreadyExists)) return undefined;
+    throw e;
+  }
+}
+
+export { Code, ConnectError };

@@ -1,0 +1,5 @@
+export * from "./clients.js";
+export * from "./errors.js";
+export * from "./gen/index.js";
+export * from "./retry.js";
+export * from "./transport.js";
