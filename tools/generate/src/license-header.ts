@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 
-/** The single source of the license header: tools/generate/license-header.txt. */
-export const headerSourcePath = path.join(__dirname, "..", "license-header.txt");
+/** The single source of the license header, relative to the repository root. */
+export const headerSourcePath = path.join("tools", "generate", "license-header.txt");
 
-export async function readHeaderLines(): Promise<string[]> {
-  const text = await readFile(headerSourcePath, "utf8");
+export async function readHeaderLines(root: string): Promise<string[]> {
+  const text = await readFile(path.join(root, headerSourcePath), "utf8");
   return text.replace(/\s+$/, "").split("\n");
 }
 

@@ -64,7 +64,7 @@ async function applyHeader(files: string[], header: string): Promise<string[]> {
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const log = options.log ?? (() => {});
   const root = path.resolve(options.root);
-  const header = asLineComments(await readHeaderLines());
+  const header = asLineComments(await readHeaderLines(root));
 
   const protos = await listFiles(path.join(root, "proto"), ".proto");
   const changedProtos = await applyHeader(protos, header);

@@ -1,0 +1,144 @@
+import { readFile } from "node:fs/promises";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { configSchema, type DaemonConfig } from "./config-schema.js";
+
+/** A configuration that failed validation; the message names every bad key. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface ConfigSources {
+  /** Command-line arguments after the program name. */
+  argv?: readonly string[];
+  /** Environment; keys WSD_<PATH> with "__" between levels, e.g. WSD_LISTEN__PORT=8081. */
+  env?: Record<string, string | undefined>;
+}
+
+type Tree = Record<string, unknown>;
+
+/** Values from env and flags are strings; JSON-looking ones (numbers, booleans, objects) are parsed. */
+function parseScalar(raw: string): unknown {
+  if (/^(true|false|null|-?\d+(\.\d+)?|\{.*\}|\[.*\])$/s.test(raw.trim())) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+function setPath(tree: Tree, keys: string[], value: unknown): void {
+  let node = tree;
+  keys.forEach((key, i) => {
+    if (i === keys.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Tree;
+  });
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      typeof v === "object" &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof b === "object" &&
+      b !== null &&
+      !Array.isArray(b)
+        ? merge(b as Tree, v as Tree)
+        : v;
+  }
+  return out;
+}
+
+const camel = (s: string) =>
+  s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function fromEnv(env: Record<string, string | undefined>): Tree {
+  const tree: Tree = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith("WSD_") || key === "WSD_CONFIG" || value === undefined) continue;
+    setPath(tree, key.slice(4).split("__").map(camel), parseScalar(value));
+  }
+  return tree;
+}
+
+interface ParsedArgs {
+  configFile?: string;
+  overrides: Tree;
+}
+
+function fromArgv(argv: readonly string[]): ParsedArgs {
+  const overrides: Tree = {};
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--"))
+      throw new ConfigError(`unexpected argument "${arg}" (flags look like --listen.port=8080)`);
+    const eq = arg.indexOf("=");
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
+    if (eq < 0) {
+      if (value === undefined || value.startsWith("--")) value = "true";
+      else i++;
+    }
+    if (name === "config") configFile = value;
+    else setPath(overrides, name.split("."), parseScalar(value ?? "true"));
+  }
+  return configFile === undefined ? { overrides } : { configFile, overrides };
+}
+
+async function fromFile(file: string): Promise<Tree> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const parsed = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== "object" || Array.isArray(parsed))
+      throw new Error("the top level must be a mapping");
+    return parsed as Tree;
+  } catch (e) {
+    throw new ConfigError(`cannot parse config file ${file}: ${(e as Error).message}`);
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
+      return `${key}: ${issue.message}`;
+    })
+    .join("; ");
+}
+
+/**
+ * Reads the configuration: defaults < config file (--config or WSD_CONFIG; JSON or YAML) <
+ * environment (WSD_*) < command-line flags. Throws ConfigError naming every bad key.
+ */
+export async function loadConfig(sources: ConfigSources = {}): Promise<DaemonConfig> {
+  const env = sources.env ?? {};
+  const args = fromArgv(sources.argv ?? []);
+  const file = args.configFile ?? env.WSD_CONFIG;
+  const fileTree = file !== undefined ? await fromFile(path.resolve(file)) : {};
+  return validateConfig(merge(merge(fileTree, fromEnv(env)), args.overrides));
+}
+
+export function validateConfig(input: unknown): DaemonConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success)
+    throw new ConfigError(`invalid configuration: ${describeIssues(result.error)}`);
+  return result.data;
+}

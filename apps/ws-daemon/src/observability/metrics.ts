@@ -1,0 +1,78 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every metric the daemon exports, on one registry (no global state, so tests can make many). */
+export class DaemonMetrics {
+  readonly registry = new Registry();
+
+  readonly rpcTotal = new Counter({
+    name: "wsd_rpc_total",
+    help: "RPCs handled, by full method name and gRPC status code name",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
+
+  readonly rpcDuration = new Histogram({
+    name: "wsd_rpc_duration_seconds",
+    help: "RPC latency by method",
+    labelNames: ["method"] as const,
+    buckets: [0.005, 0.02, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly initDuration = new Histogram({
+    name: "wsd_initializer_duration_seconds",
+    help: "Duration of content initializers by kind",
+    labelNames: ["kind"] as const,
+    buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 1200],
+    registers: [this.registry],
+  });
+
+  readonly initBytes = new Counter({
+    name: "wsd_initializer_bytes_total",
+    help: "Bytes placed into workspaces by initializer kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
+  readonly initOutcome = new Counter({
+    name: "wsd_init_total",
+    help: "Workspace initializations by outcome (ok or the error kind)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly workspaces = new Gauge({
+    name: "wsd_workspaces",
+    help: "Workspaces known to this daemon by content state",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueWait = new Histogram({
+    name: "wsd_queue_wait_seconds",
+    help: "Time operations waited for a free slot (init, backup, snapshot)",
+    labelNames: ["operation"] as const,
+    buckets: [0.001, 0.01, 0.1, 1, 5, 30, 120, 600],
+    registers: [this.registry],
+  });
+
+  readonly archiveDuration = new Histogram({
+    name: "wsd_archive_duration_seconds",
+    help: "Backup and snapshot duration by operation and outcome",
+    labelNames: ["operation", "outcome"] as const,
+    buckets: [0.1, 1, 5, 15, 60, 300, 1200],
+    registers: [this.registry],
+  });
+
+  readonly archiveBytes = new Counter({
+    name: "wsd_archive_bytes_total",
+    help: "Compressed bytes uploaded by operation",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: "wsd_" });
+  }
+}

@@ -1,0 +1,114 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  GitStatusSchema,
+  SnapshotState,
+  type WorkspaceContentService,
+  WorkspaceContentState,
+} from "@ws-daemon/api";
+import { ContentError } from "../content/content-error.js";
+import type { WorkspaceContentManager } from "../content/workspace-content-manager.js";
+import type { SnapshotRecord, WorkspaceState } from "../content/workspace-record.js";
+import type { GitStatusSummary } from "../git/types.js";
+import { toInitializerSpec } from "./initializer-conversion.js";
+
+const states: Record<WorkspaceState, WorkspaceContentState> = {
+  none: WorkspaceContentState.NONE,
+  "setting-up": WorkspaceContentState.SETTING_UP,
+  available: WorkspaceContentState.AVAILABLE,
+  "wrapping-up": WorkspaceContentState.WRAPPING_UP,
+};
+
+const snapshotStates: Record<SnapshotRecord["state"], SnapshotState> = {
+  queued: SnapshotState.RUNNING,
+  running: SnapshotState.RUNNING,
+  done: SnapshotState.DONE,
+  failed: SnapshotState.FAILED,
+};
+
+function toGitStatus(s: GitStatusSummary) {
+  return create(GitStatusSchema, {
+    branch: s.branch,
+    latestCommit: s.latestCommit,
+    uncommittedFiles: s.uncommittedFiles,
+    untrackedFiles: s.untrackedFiles,
+    unpushedCommits: s.unpushedCommits,
+    totalUncommittedFiles: BigInt(s.totalUncommittedFiles),
+    totalUntrackedFiles: BigInt(s.totalUntrackedFiles),
+    totalUnpushedCommits: BigInt(s.totalUnpushedCommits),
+  });
+}
+
+/**
+ * WorkspaceContentService: converts wire messages to the content module's types and back.
+ * Validation and state live in the content module; its errors carry kinds that the
+ * observability interceptor maps to status codes.
+ */
+export function createContentService(
+  manager: WorkspaceContentManager,
+): ServiceImpl<typeof WorkspaceContentService> {
+  return {
+    async initWorkspace(req, ctx) {
+      const storageQuotaBytes = Number(req.storageQuotaBytes);
+      await manager.init(
+        {
+          id: req.id,
+          metadata: req.metadata
+            ? { owner: req.metadata.owner, metaId: req.metadata.metaId }
+            : undefined,
+          initializer: req.initializer ? toInitializerSpec(req.initializer) : undefined,
+          storageQuotaBytes: Number.isSafeInteger(storageQuotaBytes) ? storageQuotaBytes : -1,
+          remoteStorageDisabled: req.remoteStorageDisabled,
+        },
+        { signal: ctx.signal },
+      );
+      return {};
+    },
+
+    async waitForInit(req, ctx) {
+      await manager.waitForInit(req.id, ctx.signal);
+      return {};
+    },
+
+    isWorkspaceExists(req) {
+      return { exists: manager.exists(req.id) };
+    },
+
+    async takeSnapshot(req) {
+      const result = await manager.takeSnapshot(req.id, {
+        returnImmediately: req.returnImmediately,
+      });
+      return { url: result.url ?? "" };
+    },
+
+    async backupWorkspace(req) {
+      const backup = await manager.backup(req.id);
+      return { url: backup.url };
+    },
+
+    async disposeWorkspace(req) {
+      const result = await manager.dispose(req.id, {
+        backup: req.backup,
+        backupLogs: req.backupLogs,
+      });
+      return result.gitStatus ? { gitStatus: toGitStatus(result.gitStatus) } : {};
+    },
+
+    getWorkspaceState(req) {
+      const record = manager.get(req.id);
+      if (!record) throw new ContentError("not-found", `workspace "${req.id}" is unknown`);
+      return {
+        state: states[record.state],
+        metadata: { owner: record.metadata.owner, metaId: record.metadata.metaId },
+        initError: record.initFailure?.message ?? "",
+        initSource: record.initResult?.source ?? "",
+        snapshots: record.snapshots.map((s) => ({
+          url: s.url ?? "",
+          state: snapshotStates[s.state],
+          error: s.error?.message ?? "",
+          bytes: BigInt(s.bytes ?? 0),
+        })),
+      };
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { Code, type ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { codeName } from "@ws-daemon/api";
+import type { Logger } from "../observability/logger.js";
+import type { DaemonMetrics } from "../observability/metrics.js";
+import { toConnectError } from "../rpc/error-mapping.js";
+
+/** The per-call logger, carrying the request id, the method and (when known) the workspace id. */
+export const callLoggerKey = createContextKey<Logger | undefined>(undefined, {
+  description: "call logger",
+});
+
+const REQUEST_ID_HEADER = "x-request-id";
+
+/** Workspace id of a call: the request's `id` field where the method has one, or the socket's workspace. */
+function workspaceIdOf(message: unknown, fallback: string | undefined): string | undefined {
+  if (typeof message === "object" && message !== null && "id" in message) {
+    const id = (message as { id: unknown }).id;
+    if (typeof id === "string" && id !== "") return id;
+  }
+  return fallback;
+}
+
+export interface ObservabilityOptions {
+  logger: Logger;
+  metrics: DaemonMetrics;
+  /** Set on the per-workspace in-workspace servers: the workspace the socket belongs to. */
+  workspaceId?: string;
+}
+
+/**
+ * Logs, measures and maps errors for every call: one log line per call with request id,
+ * method, workspace id, code and duration; domain errors become status codes. Request
+ * bodies are never logged (they can hold credentials).
+ */
+export function createObservabilityInterceptor(options: ObservabilityOptions): Interceptor {
+  return (next) => async (req) => {
+    const started = process.hrtime.bigint();
+    const method = `/${req.service.typeName}/${req.method.name}`;
+    const requestId = req.header.get(REQUEST_ID_HEADER) || randomUUID();
+    const workspaceId = workspaceIdOf(req.stream ? undefined : req.message, options.workspaceId);
+    const log = options.logger.child({
+      requestId,
+      method,
+      ...(workspaceId ? { workspaceId } : {}),
+    });
+    req.contextValues.set(callLoggerKey, log);
+    /** `code` undefined means OK (connect's Code enum has no OK member). */
+    const finish = (code: Code | undefined, error?: ConnectError) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const name = code === undefined ? "OK" : codeName(code);
+      options.metrics.rpcTotal.inc({ method, code: name });
+      options.metrics.rpcDuration.observe({ method }, seconds);
+      const fields = { code: name, durationMs: Math.round(seconds * 1000) };
+      if (!error) log.info(fields, "rpc done");
+      else if (code === Code.Internal || code === Code.Unknown || code === Code.DataLoss) {
+        log.error({ ...fields, err: error.cause ?? error }, `rpc failed: ${error.rawMessage}`);
+      } else log.warn(fields, `rpc failed: ${error.rawMessage}`);
+    };
+    try {
+      const res = await next(req);
+      res.header.set(REQUEST_ID_HEADER, requestId);
+      if (!res.stream) {
+        finish(undefined);
+        return res;
+      }
+      // Streams finish later; account for them when the stream ends.
+      const source = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* source;
+            finish(undefined);
+          } catch (e) {
+            const ce = toConnectError(e);
+            finish(ce.code, ce);
+            throw ce;
+          }
+        })(),
+      };
+    } catch (e) {
+      const ce = toConnectError(e);
+      ce.metadata.set(REQUEST_ID_HEADER, requestId);
+      finish(ce.code, ce);
+      throw ce;
+    }
+  };
+}

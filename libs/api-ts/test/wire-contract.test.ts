@@ -1,0 +1,202 @@
+/**
+ * The generated descriptors checked against the wire contract (../shared/contract/WIRE.md),
+ * written out here by hand: a change to a .proto that alters the wire fails this test even if
+ * the baseline image were updated carelessly.
+ */
+import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import * as api from "../src/index.js";
+
+// "name=number:type", type is a scalar, "enum:<full name>", "msg:<full name>",
+// a "repeated " prefix, or "map<k,v>".
+const messages: Record<string, string> = {
+  "contentservice.WorkspaceInitializer":
+    "empty=1:msg:contentservice.EmptyInitializer git=2:msg:contentservice.GitInitializer snapshot=3:msg:contentservice.SnapshotInitializer prebuild=4:msg:contentservice.PrebuildInitializer composite=5:msg:contentservice.CompositeInitializer download=6:msg:contentservice.FileDownloadInitializer backup=7:msg:contentservice.FromBackupInitializer",
+  "contentservice.CompositeInitializer":
+    "initializer=1:repeated msg:contentservice.WorkspaceInitializer",
+  "contentservice.FileDownloadInitializer":
+    "files=1:repeated msg:contentservice.FileDownloadInitializer.FileInfo target_location=2:string",
+  "contentservice.FileDownloadInitializer.FileInfo":
+    "url=1:string file_path=2:string digest=3:string",
+  "contentservice.EmptyInitializer": "",
+  "contentservice.GitInitializer":
+    "remote_uri=1:string upstream_remote_uri=2:string target_mode=3:enum:contentservice.CloneTargetMode clone_target=4:string checkout_location=5:string config=6:msg:contentservice.GitConfig full_clone=7:bool",
+  "contentservice.GitConfig":
+    "custom_config=1:map<string,string> authentication=2:enum:contentservice.GitAuthMethod auth_user=3:string auth_password=4:string auth_ots=5:string",
+  "contentservice.SnapshotInitializer": "snapshot=1:string from_volume_snapshot=2:bool",
+  "contentservice.PrebuildInitializer":
+    "prebuild=1:msg:contentservice.SnapshotInitializer git=2:repeated msg:contentservice.GitInitializer",
+  "contentservice.FromBackupInitializer": "checkout_location=1:string from_volume_snapshot=2:bool",
+  "contentservice.GitStatus":
+    "branch=1:string latest_commit=2:string uncommitted_files=3:repeated string untracked_files=4:repeated string unpushed_commits=5:repeated string total_uncommitted_files=6:int64 total_untracked_files=7:int64 total_unpushed_commits=8:int64",
+  "wsdaemon.InitWorkspaceRequest":
+    "id=1:string metadata=2:msg:wsdaemon.WorkspaceMetadata initializer=3:msg:contentservice.WorkspaceInitializer remote_storage_disabled=7:bool storage_quota_bytes=8:int64",
+  "wsdaemon.WorkspaceMetadata": "owner=1:string meta_id=2:string",
+  "wsdaemon.InitWorkspaceResponse": "",
+  "wsdaemon.WaitForInitRequest": "id=1:string",
+  "wsdaemon.WaitForInitResponse": "",
+  "wsdaemon.IsWorkspaceExistsRequest": "id=1:string",
+  "wsdaemon.IsWorkspaceExistsResponse": "exists=1:bool",
+  "wsdaemon.TakeSnapshotRequest": "id=1:string return_immediately=2:bool",
+  "wsdaemon.TakeSnapshotResponse": "url=1:string",
+  "wsdaemon.DisposeWorkspaceRequest": "id=1:string backup=2:bool backup_logs=3:bool",
+  "wsdaemon.DisposeWorkspaceResponse": "git_status=1:msg:contentservice.GitStatus",
+  "wsdaemon.BackupWorkspaceRequest": "id=1:string",
+  "wsdaemon.BackupWorkspaceResponse": "url=1:string",
+  "iws.PrepareForUserNSRequest": "",
+  "iws.PrepareForUserNSResponse":
+    "fs_shift=1:enum:iws.FSShiftMethod persistent_volume_claim=3:bool",
+  "iws.WriteIDMappingRequest":
+    "pid=1:int64 gid=2:bool mapping=3:repeated msg:iws.WriteIDMappingRequest.Mapping",
+  "iws.WriteIDMappingRequest.Mapping": "container_id=1:uint32 host_id=2:uint32 size=3:uint32",
+  "iws.WriteIDMappingResponse": "message=1:string error_code=2:uint32",
+  "iws.EvacuateCGroupRequest": "",
+  "iws.EvacuateCGroupResponse": "",
+  "iws.MountProcRequest": "target=1:string pid=2:int64",
+  "iws.MountProcResponse": "",
+  "iws.UmountProcRequest": "target=1:string pid=2:int64",
+  "iws.UmountProcResponse": "",
+  "iws.MountNfsRequest": "source=1:string target=2:string args=3:string pid=4:int64",
+  "iws.MountNfsResponse": "",
+  "iws.UmountNfsRequest": "target=1:string pid=2:int64",
+  "iws.UmountNfsResponse": "",
+  "iws.TeardownRequest": "",
+  "iws.TeardownResponse": "success=2:bool",
+  "iws.WipingTeardownRequest": "do_wipe=1:bool",
+  "iws.WipingTeardownResponse": "success=1:bool",
+  "iws.SetupPairVethsRequest": "pid=1:int64",
+  "iws.SetupPairVethsResponse": "",
+  "iws.WorkspaceInfoRequest": "",
+  "iws.WorkspaceInfoResponse": "resources=1:msg:iws.Resources",
+  "iws.Resources": "cpu=1:msg:iws.Cpu memory=2:msg:iws.Memory",
+  "iws.Cpu": "used=1:int64 limit=2:int64",
+  "iws.Memory": "used=1:int64 limit=2:int64",
+};
+
+const reserved: Record<string, number[]> = {
+  "wsdaemon.InitWorkspaceRequest": [4, 5, 6, 9],
+  "iws.PrepareForUserNSResponse": [2],
+  "iws.TeardownResponse": [1],
+};
+
+const enums: Record<string, string> = {
+  "contentservice.CloneTargetMode": "REMOTE_HEAD=0 REMOTE_COMMIT=1 REMOTE_BRANCH=2 LOCAL_BRANCH=3",
+  "contentservice.GitAuthMethod": "NO_AUTH=0 BASIC_AUTH=1 BASIC_AUTH_OTS=2",
+  "wsdaemon.WorkspaceContentState": "NONE=0 SETTING_UP=1 AVAILABLE=2 WRAPPING_UP=3",
+  // IDMAPPED=2 is our extension; 1 (FUSE) stays reserved.
+  "iws.FSShiftMethod": "SHIFTFS=0 IDMAPPED=2",
+};
+
+// "Method:Input:Output" per service.
+const services: Record<string, string> = {
+  "wsdaemon.WorkspaceContentService":
+    "InitWorkspace:InitWorkspaceRequest:InitWorkspaceResponse WaitForInit:WaitForInitRequest:WaitForInitResponse IsWorkspaceExists:IsWorkspaceExistsRequest:IsWorkspaceExistsResponse TakeSnapshot:TakeSnapshotRequest:TakeSnapshotResponse DisposeWorkspace:DisposeWorkspaceRequest:DisposeWorkspaceResponse BackupWorkspace:BackupWorkspaceRequest:BackupWorkspaceResponse GetWorkspaceState:GetWorkspaceStateRequest:GetWorkspaceStateResponse",
+  "iws.InWorkspaceService":
+    "PrepareForUserNS:PrepareForUserNSRequest:PrepareForUserNSResponse WriteIDMapping:WriteIDMappingRequest:WriteIDMappingResponse EvacuateCGroup:EvacuateCGroupRequest:EvacuateCGroupResponse MountProc:MountProcRequest:MountProcResponse UmountProc:UmountProcRequest:UmountProcResponse MountSysfs:MountProcRequest:MountProcResponse UmountSysfs:UmountProcRequest:UmountProcResponse MountNfs:MountNfsRequest:MountNfsResponse UmountNfs:UmountNfsRequest:UmountNfsResponse Teardown:TeardownRequest:TeardownResponse WipingTeardown:WipingTeardownRequest:WipingTeardownResponse SetupPairVeths:SetupPairVethsRequest:SetupPairVethsResponse WorkspaceInfo:WorkspaceInfoRequest:WorkspaceInfoResponse",
+  "iws.WorkspaceInfoService": "WorkspaceInfo:WorkspaceInfoRequest:WorkspaceInfoResponse",
+};
+
+const registry = new Map<string, DescMessage>();
+const enumRegistry = new Map<string, import("@bufbuild/protobuf").DescEnum>();
+const serviceRegistry = new Map<string, import("@bufbuild/protobuf").DescService>();
+for (const value of Object.values(api)) {
+  if (typeof value !== "object" || value === null || !("kind" in value)) continue;
+  const desc = value as { kind: string; typeName: string };
+  if (desc.kind === "message") registry.set(desc.typeName, value as DescMessage);
+  if (desc.kind === "enum") enumRegistry.set(desc.typeName, value as never);
+  if (desc.kind === "service") serviceRegistry.set(desc.typeName, value as never);
+}
+
+function describeField(f: DescField): string {
+  const scalar = (t: ScalarType) => ScalarType[t].toLowerCase();
+  switch (f.fieldKind) {
+    case "scalar":
+      return scalar(f.scalar);
+    case "enum":
+      return `enum:${f.enum.typeName}`;
+    case "message":
+      return `msg:${f.message.typeName}`;
+    case "list":
+      return `repeated ${
+        f.listKind === "scalar"
+          ? scalar(f.scalar)
+          : f.listKind === "enum"
+            ? `enum:${f.enum.typeName}`
+            : `msg:${f.message.typeName}`
+      }`;
+    case "map":
+      return `map<${scalar(f.mapKey)},${
+        f.mapKind === "scalar"
+          ? scalar(f.scalar)
+          : f.mapKind === "enum"
+            ? `enum:${f.enum.typeName}`
+            : `msg:${f.message.typeName}`
+      }>`;
+  }
+}
+
+describe("wire contract", () => {
+  it.each(Object.entries(messages))(
+    "message %s has exactly the contract's fields",
+    (name, spec) => {
+      const desc = registry.get(name);
+      expect(desc, `message ${name} is exported`).toBeDefined();
+      const actual = desc!.fields.map((f) => `${f.name}=${f.number}:${describeField(f)}`).join(" ");
+      expect(actual).toBe(spec);
+    },
+  );
+
+  it.each(Object.entries(reserved))("message %s reserves %j", (name, numbers) => {
+    const ranges = registry
+      .get(name)!
+      .proto.reservedRange.map((r) => [r.start ?? 0, (r.end ?? 0) - 1]);
+    for (const n of numbers) {
+      expect(
+        ranges.some(([a, b]) => n >= a! && n <= b!),
+        `${name} reserves ${n}`,
+      ).toBe(true);
+    }
+  });
+
+  it("field 4 of WorkspaceInitializer and friends sit in one oneof 'spec'", () => {
+    const desc = registry.get("contentservice.WorkspaceInitializer")!;
+    expect(desc.oneofs.map((o) => [o.name, o.fields.length])).toEqual([["spec", 7]]);
+  });
+
+  it.each(Object.entries(enums))("enum %s has values %s", (name, spec) => {
+    const desc = enumRegistry.get(name);
+    expect(desc, `enum ${name} is exported`).toBeDefined();
+    expect(desc!.values.map((v) => `${v.name}=${v.number}`).join(" ")).toBe(spec);
+  });
+
+  it("FSShiftMethod keeps 1 (FUSE) reserved", () => {
+    const desc = enumRegistry.get("iws.FSShiftMethod")!;
+    expect(desc.proto.reservedRange.some((r) => r.start === 1)).toBe(true);
+  });
+
+  it.each(Object.entries(services))(
+    "service %s has exactly the contract's methods",
+    (name, spec) => {
+      const desc = serviceRegistry.get(name);
+      expect(desc, `service ${name} is exported`).toBeDefined();
+      const pkg = name.slice(0, name.lastIndexOf("."));
+      const actual = desc!.methods
+        .map((m) => {
+          expect(m.methodKind).toBe("unary");
+          const strip = (t: string) => (t.startsWith(`${pkg}.`) ? t.slice(pkg.length + 1) : t);
+          return `${m.name}:${strip(m.input.typeName)}:${strip(m.output.typeName)}`;
+        })
+        .join(" ");
+      expect(actual).toBe(spec);
+    },
+  );
+
+  it("full method paths on the wire match the upstream API", () => {
+    const paths = [...serviceRegistry.values()].flatMap((s) =>
+      s.methods.map((m) => `/${s.typeName}/${m.name}`),
+    );
+    expect(paths).toContain("/wsdaemon.WorkspaceContentService/InitWorkspace");
+    expect(paths).toContain("/iws.InWorkspaceService/WriteIDMapping");
+    expect(paths).toContain("/iws.WorkspaceInfoService/WorkspaceInfo");
+  });
+});
