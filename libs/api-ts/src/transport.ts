@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -74,6 +74,31 @@ function parseAddress(address: string): ParsedAddress {
 }
 
 /**
+ * connect-node reports a missing socket file (ENOENT) as INTERNAL, while gRPC treats any
+ * failure to connect as UNAVAILABLE. A missing `daemon.sock` is transient (the daemon is
+ * restarting and re-creates it), so callers and the retry interceptor must see UNAVAILABLE.
+ */
+const missingSocketIsUnavailable: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (e) {
+    if (e instanceof ConnectError && e.code === Code.Internal && causedByMissingSocket(e)) {
+      // A failed connect carries no error details worth keeping.
+      throw new ConnectError(e.rawMessage, Code.Unavailable, e.metadata, undefined, e);
+    }
+    throw e;
+  }
+};
+
+function causedByMissingSocket(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const { code, syscall } = e as NodeJS.ErrnoException;
+    if (code === "ENOENT" && syscall === "connect") return true;
+  }
+  return false;
+}
+
+/**
  * Creates a transport to a ws-daemon (or any server of this API) for TCP, TLS, mutual TLS or
  * a Unix socket, speaking gRPC, Connect or gRPC-Web over HTTP/2.
  */
@@ -105,6 +130,8 @@ export function createDaemonTransport(options: DaemonTransportOptions): Transpor
   if (options.retry) {
     interceptors.unshift(createRetryInterceptor(options.retry === true ? {} : options.retry));
   }
+  // Innermost, so the retry interceptor and the caller's interceptors see the mapped code.
+  if (socketPath !== undefined) interceptors.push(missingSocketIsUnavailable);
   const common = {
     baseUrl,
     interceptors,

@@ -1,0 +1,339 @@
+/*
+ * wsd-nshelper: the few kernel operations of the in-workspace service that Node cannot do itself
+ * (setns, open_tree, move_mount, mount_setattr, mounts inside another process's namespaces).
+ *
+ * Why a C helper and not util-linux: Debian 12's util-linux 2.38 has no ID-mapped mount option
+ * (X-mount.idmap arrived in 2.39), and `nsenter ... mount -t proc` would expose a fresh, unmasked
+ * proc at the workspace's target before the masks are applied. This helper builds the masked tree
+ * in a private staging mount namespace, then moves the finished tree into the target in one
+ * move_mount, so the workspace never sees an unmasked proc/sysfs.
+ *
+ * Usage: wsd-nshelper <command> <args...>; every command names the target by its HOST pid.
+ * On success it prints one JSON line on stdout and exits 0. On failure it prints one JSON line
+ * {"error":"<step>","errno":N,"message":"<strerror>"} on stderr and exits 3 (2 for bad usage).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+#define EXIT_SYSCALL 3
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fputc('\\', f);
+    if ((unsigned char)*s < 0x20) { fprintf(f, "\\u%04x", *s); continue; }
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+/* The staging dir while it exists in our view, so a failure does not leave it behind in /tmp. */
+static const char *g_staging = NULL;
+
+static void fail(const char *step) {
+  int e = errno;
+  if (g_staging) {
+    umount2(g_staging, MNT_DETACH); /* takes the masks along; a no-op if nothing was mounted yet */
+    rmdir(g_staging);
+  }
+  fprintf(stderr, "{\"error\":");
+  json_string(stderr, step);
+  fprintf(stderr, ",\"errno\":%d,\"message\":", e);
+  json_string(stderr, strerror(e));
+  fprintf(stderr, "}\n");
+  fflush(stderr);
+  _exit(EXIT_SYSCALL);
+}
+
+static void usage(const char *msg) {
+  fprintf(stderr, "{\"error\":\"usage\",\"errno\":%d,\"message\":", EINVAL);
+  json_string(stderr, msg);
+  fprintf(stderr, "}\n");
+  exit(EXIT_USAGE);
+}
+
+static pid_t parse_pid(const char *s) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || !end || *end || v <= 1 || v > 4194304) usage("pid must be an integer in [2, 4194304]");
+  return (pid_t)v;
+}
+
+static int open_ns(pid_t pid, const char *ns) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, ns);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path);
+  return fd;
+}
+
+static int open_root(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/root", pid);
+  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(path);
+  return fd;
+}
+
+/* Enter the pid's mount namespace and make its root our root, so paths mean what they mean there. */
+static void enter_mnt(int mntfd, int rootfd) {
+  if (setns(mntfd, CLONE_NEWNS) < 0) fail("setns mnt");
+  if (fchdir(rootfd) < 0) fail("fchdir root");
+  if (chroot(".") < 0) fail("chroot");
+  if (chdir("/") < 0) fail("chdir /");
+}
+
+/* Open the target below the process root without following symlinks or leaving the root. */
+static int open_target(int rootfd, const char *target) {
+  struct open_how how = {
+    .flags = O_PATH | O_CLOEXEC,
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  const char *rel = target;
+  while (*rel == '/') rel++;
+  if (!*rel) rel = ".";
+  int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+  if (fd < 0) fail("open target");
+  return fd;
+}
+
+/* Fork so the child lives in the namespaces joined with setns(CLONE_NEWPID); relay its status. */
+static int fork_and_wait(void) {
+  pid_t child = fork();
+  if (child < 0) fail("fork");
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return 0;
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) fail("waitpid");
+  }
+  if (WIFEXITED(status)) exit(WEXITSTATUS(status));
+  fprintf(stderr, "{\"error\":\"child killed\",\"errno\":%d,\"message\":\"signal %d\"}\n", EINTR,
+          WTERMSIG(status));
+  exit(EXIT_SYSCALL);
+}
+
+/* A private mount namespace for staging, so nothing we build is ever visible on the host. */
+static char *private_staging(char *buf) {
+  if (unshare(CLONE_NEWNS) < 0) fail("unshare mnt");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("make / private");
+  if (!mkdtemp(buf)) fail("mkdtemp staging");
+  g_staging = buf;
+  return buf;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Hide a path: /dev/null over files, an empty read-only tmpfs over directories; absent is fine. */
+static void mask_path(const char *root, const char *rel) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", root, rel);
+  if (access(path, F_OK) != 0) return;
+  if (is_dir(path)) {
+    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555") < 0)
+      fail(path);
+    return;
+  }
+  if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) fail(path);
+}
+
+static void readonly_path(const char *root, const char *rel) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", root, rel);
+  if (access(path, F_OK) != 0) return;
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) fail(path);
+  if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    fail(path);
+}
+
+/* Docker's default masked and read-only sets (moby oci/defaults.go), relative to the mount root. */
+static const char *PROC_MASKED[] = {"asound", "acpi", "interrupts", "kcore", "keys", "latency_stats",
+                                    "timer_list", "timer_stats", "sched_debug", "scsi", NULL};
+static const char *PROC_READONLY[] = {"bus", "fs", "irq", "sys", "sysrq-trigger", NULL};
+static const char *SYSFS_MASKED[] = {"firmware", "devices/virtual/powercap", NULL};
+
+/* Clone the finished staging tree, drop the staging mount, enter the target and move it there. */
+static void move_into(const char *staging, pid_t pid, int mntfd, int rootfd, const char *target) {
+  int tree = open_tree(AT_FDCWD, staging, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) fail("open_tree staging");
+  if (umount2(staging, MNT_DETACH) < 0) fail("umount staging");
+  rmdir(staging);
+  g_staging = NULL;
+  enter_mnt(mntfd, rootfd);
+  int dst = open_target(rootfd, target);
+  if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) fail("move_mount");
+  (void)pid;
+  printf("{\"ok\":true}\n");
+}
+
+static int cmd_mount_pseudo(pid_t pid, const char *target, int sysfs) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  int nsfd = open_ns(pid, sysfs ? "net" : "pid");
+  if (setns(nsfd, sysfs ? CLONE_NEWNET : CLONE_NEWPID) < 0) fail(sysfs ? "setns net" : "setns pid");
+  if (!sysfs) fork_and_wait(); /* only the child belongs to the target pid namespace */
+  char buf[] = "/tmp/wsd-staging-XXXXXX";
+  char *staging = private_staging(buf);
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (mount(sysfs ? "sysfs" : "proc", staging, sysfs ? "sysfs" : "proc", flags, NULL) < 0)
+    fail(sysfs ? "mount sysfs" : "mount proc");
+  for (const char **p = sysfs ? SYSFS_MASKED : PROC_MASKED; *p; p++) mask_path(staging, *p);
+  if (!sysfs)
+    for (const char **p = PROC_READONLY; *p; p++) readonly_path(staging, *p);
+  move_into(staging, pid, mntfd, rootfd, target);
+  return 0;
+}
+
+static int cmd_mount_nfs(pid_t pid, const char *target, const char *source, const char *fstype, const char *opts) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  int netfd = open_ns(pid, "net");
+  /* the NFS client connects from the workspace's network namespace (its routes, its firewall) */
+  if (setns(netfd, CLONE_NEWNET) < 0) fail("setns net");
+  char buf[] = "/tmp/wsd-nfs-XXXXXX";
+  char *staging = private_staging(buf);
+  if (mount(source, staging, fstype, MS_NOSUID | MS_NODEV, opts) < 0) fail("mount nfs");
+  move_into(staging, pid, mntfd, rootfd, target);
+  return 0;
+}
+
+static int cmd_umount(pid_t pid, const char *target) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  enter_mnt(mntfd, rootfd);
+  if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) fail("umount");
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+static int cmd_propagation(pid_t pid, const char *target, unsigned long flag) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  enter_mnt(mntfd, rootfd);
+  if (mount(NULL, target, NULL, flag, NULL) < 0) fail(flag == MS_SHARED ? "make shared" : "make private");
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+/* A throwaway user namespace mapping 0..65535 to 100000.., used only to ask the kernel the question. */
+static int probe_userns(pid_t *child_out) {
+  int pipefd[2];
+  if (pipe(pipefd) < 0) fail("pipe");
+  pid_t child = fork();
+  if (child < 0) fail("fork");
+  if (child == 0) {
+    char c;
+    if (unshare(CLONE_NEWUSER) < 0) _exit(1);
+    close(pipefd[1]);
+    (void)!read(pipefd[0], &c, 1); /* park until the parent is done with our namespace */
+    _exit(0);
+  }
+  close(pipefd[0]);
+  char path[64];
+  int mapped = 0;
+  /* the kernel refuses an idmap from a user namespace without both a uid and a gid map */
+  for (int i = 0; i < 2000 && mapped < 2; i++) {
+    snprintf(path, sizeof path, "/proc/%d/%s", child, mapped == 0 ? "uid_map" : "gid_map");
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t n = write(fd, "0 100000 65536\n", 15);
+      close(fd);
+      if (n == 15) { mapped++; continue; }
+    }
+    usleep(1000); /* the child has not entered its new user namespace yet */
+  }
+  snprintf(path, sizeof path, "/proc/%d/ns/user", child);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("open probe userns");
+  *child_out = child;
+  return fd;
+}
+
+static void set_idmap(int tree, int usernsfd, unsigned int flags) {
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long)usernsfd};
+  if (mount_setattr(tree, "", AT_EMPTY_PATH | flags, &attr, sizeof attr) < 0) fail("mount_setattr idmap");
+}
+
+static int cmd_probe_idmap(pid_t pid, const char *path) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  pid_t child;
+  int usernsfd = probe_userns(&child);
+  enter_mnt(mntfd, rootfd);
+  int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) fail("open_tree");
+  set_idmap(tree, usernsfd, 0);
+  kill(child, SIGKILL);
+  printf("{\"ok\":true,\"idmap\":true}\n");
+  return 0;
+}
+
+static int cmd_idmap_mount(pid_t pid, pid_t userns_pid, const char *source, const char *target) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  int usernsfd = open_ns(userns_pid, "user");
+  enter_mnt(mntfd, rootfd);
+  int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) fail("open_tree source");
+  set_idmap(tree, usernsfd, 0);
+  int dst = open_target(rootfd, target);
+  if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) fail("move_mount");
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+/* /proc/sys/net resolves against the opener's network namespace, so join it and write. */
+static int cmd_sysctl_net(pid_t pid, const char *key, const char *value) {
+  if (strstr(key, "..") || key[0] == '/') usage("bad sysctl key");
+  int netfd = open_ns(pid, "net");
+  if (setns(netfd, CLONE_NEWNET) < 0) fail("setns net");
+  char path[512];
+  snprintf(path, sizeof path, "/proc/sys/net/%s", key);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(path);
+  size_t len = strlen(value);
+  if (write(fd, value, len) != (ssize_t)len) fail("write sysctl");
+  close(fd);
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  /* we enter namespaces controlled by the workspace: keep its processes out of our memory */
+  prctl(PR_SET_DUMPABLE, 0);
+  if (argc < 2) usage("missing command");
+  const char *cmd = argv[1];
+  int n = argc - 2;
+  char **a = argv + 2;
+  if (!strcmp(cmd, "mount-proc") && n == 2) return cmd_mount_pseudo(parse_pid(a[0]), a[1], 0);
+  if (!strcmp(cmd, "mount-sysfs") && n == 2) return cmd_mount_pseudo(parse_pid(a[0]), a[1], 1);
+  if (!strcmp(cmd, "mount-nfs") && n == 5) return cmd_mount_nfs(parse_pid(a[0]), a[1], a[2], a[3], a[4]);
+  if (!strcmp(cmd, "umount") && n == 2) return cmd_umount(parse_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "make-shared") && n == 2) return cmd_propagation(parse_pid(a[0]), a[1], MS_SHARED);
+  if (!strcmp(cmd, "make-private") && n == 2) return cmd_propagation(parse_pid(a[0]), a[1], MS_PRIVATE);
+  if (!strcmp(cmd, "probe-idmap") && n == 2) return cmd_probe_idmap(parse_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_pid(a[0]), parse_pid(a[1]), a[2], a[3]);
+  if (!strcmp(cmd, "sysctl-net") && n == 3) return cmd_sysctl_net(parse_pid(a[0]), a[1], a[2]);
+  usage("unknown command or wrong argument count");
+  return EXIT_USAGE;
+}

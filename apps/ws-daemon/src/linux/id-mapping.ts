@@ -1,0 +1,123 @@
+import { open } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
+import { invalidArgument } from "./errors.js";
+
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+/** Host ids a workspace may be mapped onto, both ends inclusive. */
+export interface AllowedHostRange {
+  start: number;
+  end: number;
+}
+
+/** user_namespaces(7): at most 340 lines per map since Linux 4.15. */
+export const MAX_ID_MAP_LINES = 340;
+const MAX_ID = 0xffff_ffff;
+
+function isU32(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0 && n <= MAX_ID;
+}
+
+/**
+ * Checks mappings before the kernel sees them: non-empty sizes, ranges that fit in 32 bits, no two
+ * container ranges and no two host ranges overlapping, every host range inside `allowed` including
+ * its end (upstream checked only the start), and the kernel's line limit.
+ */
+export function validateIdMappings(
+  mappings: readonly IdMapping[],
+  allowed: AllowedHostRange,
+): void {
+  if (mappings.length === 0) throw invalidArgument("no id mapping given");
+  if (mappings.length > MAX_ID_MAP_LINES) {
+    throw invalidArgument(
+      `${mappings.length} id mappings exceed the kernel's limit of ${MAX_ID_MAP_LINES}`,
+    );
+  }
+  for (const [i, m] of mappings.entries()) {
+    if (!isU32(m.containerId) || !isU32(m.hostId) || !isU32(m.size)) {
+      throw invalidArgument(`mapping ${i}: ids and size must be unsigned 32-bit integers`);
+    }
+    if (m.size === 0) throw invalidArgument(`mapping ${i}: size must not be 0`);
+    if (m.containerId + m.size - 1 > MAX_ID || m.hostId + m.size - 1 > MAX_ID) {
+      throw invalidArgument(`mapping ${i}: range overflows 32 bits`);
+    }
+    const hostEnd = m.hostId + m.size - 1;
+    if (m.hostId < allowed.start || hostEnd > allowed.end) {
+      throw invalidArgument(
+        `mapping ${i}: host ids ${m.hostId}..${hostEnd} are outside the allowed range ${allowed.start}..${allowed.end}`,
+      );
+    }
+  }
+  assertDisjoint(mappings, "containerId", "container");
+  assertDisjoint(mappings, "hostId", "host");
+}
+
+function assertDisjoint(
+  mappings: readonly IdMapping[],
+  key: "containerId" | "hostId",
+  label: string,
+): void {
+  const sorted = [...mappings].sort((a, b) => a[key] - b[key]);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1] as IdMapping;
+    const cur = sorted[i] as IdMapping;
+    if (prev[key] + prev.size > cur[key]) {
+      throw invalidArgument(`${label} id ranges overlap at ${cur[key]}`);
+    }
+  }
+}
+
+export type IdMapWriteResult =
+  | { ok: true }
+  /** The kernel refused the write: errno is its positive error number (e.g. 1 for EPERM). */
+  | { ok: false; errno: number; code: string; message: string };
+
+/**
+ * Writes /proc/<pid>/uid_map or gid_map in one write(2), as the kernel demands. For gid maps,
+ * `denySetgroups` writes "deny" to /proc/<pid>/setgroups first: needed only when the writer lacks
+ * CAP_SETGID in the parent namespace, and it stops the workspace from ever calling setgroups(2),
+ * so the daemon (which has the capability) leaves it off by default as upstream does.
+ */
+export async function writeIdMapping(
+  hostPid: number,
+  kind: "uid" | "gid",
+  mappings: readonly IdMapping[],
+  opts: { denySetgroups?: boolean; procRoot?: string } = {},
+): Promise<IdMapWriteResult> {
+  const procRoot = opts.procRoot ?? "/proc";
+  const text = mappings.map((m) => `${m.containerId} ${m.hostId} ${m.size}\n`).join("");
+  // the kernel rejects a map write of a page or more
+  if (Buffer.byteLength(text) >= 4096)
+    throw invalidArgument("id map text exceeds the kernel's 4095-byte limit");
+  try {
+    if (kind === "gid" && opts.denySetgroups)
+      await writeOnce(`${procRoot}/${hostPid}/setgroups`, "deny");
+    await writeOnce(`${procRoot}/${hostPid}/${kind}_map`, text);
+    return { ok: true };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const code = e.code ?? "EIO";
+    const errno = (osConstants.errno as Record<string, number>)[code] ?? 5;
+    return {
+      ok: false,
+      errno,
+      code,
+      message: `cannot write ${kind}_map of pid ${hostPid}: ${e.message}`,
+    };
+  }
+}
+
+async function writeOnce(path: string, text: string): Promise<void> {
+  const fh = await open(path, "w");
+  try {
+    const buf = Buffer.from(text);
+    const { bytesWritten } = await fh.write(buf, 0, buf.length);
+    if (bytesWritten !== buf.length) throw Object.assign(new Error("short write"), { code: "EIO" });
+  } finally {
+    await fh.close();
+  }
+}

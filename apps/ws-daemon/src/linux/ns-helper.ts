@@ -1,0 +1,92 @@
+import { fileURLToPath } from "node:url";
+import type { ProcessRunner } from "../adapters/process-runner.js";
+import { LinuxOpError } from "./errors.js";
+
+/** Where native/build.sh puts the helper when the daemon runs from its source tree. */
+export const defaultNsHelperPath = (): string =>
+  process.env.WSD_NSHELPER ??
+  fileURLToPath(new URL("../../native/build/wsd-nshelper", import.meta.url));
+
+/** A failed helper step, carrying the kernel's errno and message (e.g. 19 "No such device"). */
+export class NsHelperError extends LinuxOpError {
+  constructor(
+    readonly step: string,
+    errno: number,
+    readonly kernelMessage: string,
+  ) {
+    super("internal", `${step}: ${kernelMessage}`, errno);
+  }
+}
+
+interface HelperFailure {
+  error: string;
+  errno: number;
+  message: string;
+}
+
+/**
+ * Runs wsd-nshelper (see native/wsd-nshelper.c) for the kernel operations Node cannot do:
+ * setns, open_tree, move_mount, mount_setattr. Every call names its target by host pid.
+ */
+export class NsHelper {
+  constructor(
+    private readonly runner: ProcessRunner,
+    private readonly binary: string = defaultNsHelperPath(),
+  ) {}
+
+  async run(command: string, args: readonly (string | number)[]): Promise<Record<string, unknown>> {
+    const res = await this.runner.run(this.binary, [command, ...args.map(String)]);
+    if (res.exitCode === 0) {
+      const line = res.stdout.trim().split("\n").pop() ?? "{}";
+      return JSON.parse(line) as Record<string, unknown>;
+    }
+    const failure = parseFailure(res.stderr);
+    if (failure) throw new NsHelperError(failure.error, failure.errno, failure.message);
+    throw new LinuxOpError(
+      "internal",
+      `wsd-nshelper ${command} exited ${res.exitCode}${res.signal ? ` (${res.signal})` : ""}: ${res.stderr.trim()}`,
+    );
+  }
+
+  mountProc(hostPid: number, target: string) {
+    return this.run("mount-proc", [hostPid, target]);
+  }
+  mountSysfs(hostPid: number, target: string) {
+    return this.run("mount-sysfs", [hostPid, target]);
+  }
+  mountNfs(hostPid: number, target: string, source: string, fstype: string, options: string) {
+    return this.run("mount-nfs", [hostPid, target, source, fstype, options]);
+  }
+  umount(hostPid: number, target: string) {
+    return this.run("umount", [hostPid, target]);
+  }
+  makeShared(hostPid: number, target: string) {
+    return this.run("make-shared", [hostPid, target]);
+  }
+  makePrivate(hostPid: number, target: string) {
+    return this.run("make-private", [hostPid, target]);
+  }
+  probeIdmap(hostPid: number, path: string) {
+    return this.run("probe-idmap", [hostPid, path]);
+  }
+  idmapMount(hostPid: number, usernsHostPid: number, source: string, target: string) {
+    return this.run("idmap-mount", [hostPid, usernsHostPid, source, target]);
+  }
+  sysctlNet(hostPid: number, key: string, value: string) {
+    return this.run("sysctl-net", [hostPid, key, value]);
+  }
+}
+
+function parseFailure(stderr: string): HelperFailure | undefined {
+  for (const line of stderr.trim().split("\n").reverse()) {
+    try {
+      const v = JSON.parse(line) as Partial<HelperFailure>;
+      if (typeof v.error === "string" && typeof v.errno === "number") {
+        return { error: v.error, errno: v.errno, message: String(v.message ?? "") };
+      }
+    } catch {
+      // not a helper failure line (e.g. a libc warning); keep looking
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,209 @@
+import { stat } from "node:fs/promises";
+import type { ProcessRunner, RunResult } from "../adapters/process-runner.js";
+import { failedPrecondition, invalidArgument, LinuxOpError } from "./errors.js";
+import type { NsHelper } from "./ns-helper.js";
+
+export interface VethConfig {
+  /** The container's interface whose MTU is copied and through which traffic leaves. */
+  containerInterface: string;
+  /** Name of the veth end that stays in the container's network namespace. */
+  hostSide: string;
+  /** Name of the veth end moved into the target pid's network namespace. */
+  peerSide: string;
+  /** IPv4 network for the pair; first host address on the container side, second on the peer. */
+  cidr: string;
+  /** nftables table (family ip) holding the NAT rules, in the container's namespace. */
+  nftTable: string;
+  /** Forward inbound TCP on the container interface to the peer (upstream behaviour). */
+  forwardInboundTcp: boolean;
+}
+
+export const defaultVethConfig: VethConfig = {
+  containerInterface: "eth0",
+  hostSide: "veth0",
+  peerSide: "eth0",
+  cidr: "10.0.5.0/30",
+  nftTable: "ws_daemon_nat",
+  forwardInboundTcp: true,
+};
+
+export interface VethAddresses {
+  network: string;
+  prefix: number;
+  hostSideIp: string;
+  peerSideIp: string;
+}
+
+const ipToInt = (ip: string) => ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+
+export function vethAddresses(cidr: string): VethAddresses {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255))
+    throw invalidArgument(`${cidr} is not an IPv4 CIDR`);
+  const prefix = Number(m[5]);
+  if (prefix > 30)
+    throw invalidArgument(`${cidr} is too small for two host addresses (needs /30 or larger)`);
+  const size = 2 ** (32 - prefix);
+  const network = Math.floor(ipToInt(m.slice(1, 5).join(".")) / size) * size;
+  return {
+    network: intToIp(network),
+    prefix,
+    hostSideIp: intToIp(network + 1),
+    peerSideIp: intToIp(network + 2),
+  };
+}
+
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+interface IpLink {
+  ifindex: number;
+  ifname: string;
+  mtu: number;
+  link_index?: number;
+}
+
+/**
+ * Connects the target pid's network namespace to the workspace container's with a veth pair,
+ * gives both ends addresses from `cidr`, routes the target's default via the container side,
+ * and NATs it out of the container's interface, so the inner namespace reaches what the
+ * container reaches. Repeating the call for the same pair re-applies the configuration
+ * (idempotent); a name already taken by something else is ALREADY_EXISTS.
+ */
+export class VethPair {
+  constructor(
+    private readonly runner: ProcessRunner,
+    private readonly helper: NsHelper,
+    private readonly config: VethConfig = defaultVethConfig,
+  ) {
+    for (const n of [config.containerInterface, config.hostSide, config.peerSide]) {
+      if (!IFNAME.test(n))
+        throw invalidArgument(`${JSON.stringify(n)} is not a valid interface name`);
+    }
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(config.nftTable))
+      throw invalidArgument("invalid nftables table name");
+  }
+
+  async setup(containerPid: number, targetPid: number): Promise<VethAddresses> {
+    const c = this.config;
+    const addr = vethAddresses(c.cidr);
+    if ((await netnsInode(containerPid)) === (await netnsInode(targetPid))) {
+      throw failedPrecondition("the target process shares the container's network namespace");
+    }
+    const main = await this.link(containerPid, c.containerInterface);
+    if (!main) throw failedPrecondition(`container has no interface ${c.containerInterface}`);
+    const existing = await this.link(containerPid, c.hostSide);
+    if (existing) {
+      const peer = await this.link(targetPid, c.peerSide);
+      const samePair =
+        peer && existing.link_index === peer.ifindex && peer.link_index === existing.ifindex;
+      if (!samePair) {
+        throw new LinuxOpError(
+          "already-exists",
+          `interface ${c.hostSide} already exists and is not paired with the target`,
+        );
+      }
+    } else {
+      await this.ipIn(containerPid, [
+        "link",
+        "add",
+        c.hostSide,
+        "mtu",
+        String(main.mtu),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        c.peerSide,
+        "mtu",
+        String(main.mtu),
+        "netns",
+        String(targetPid),
+      ]);
+    }
+    const cidrOf = (ip: string) => `${ip}/${addr.prefix}`;
+    await this.ipIn(containerPid, ["addr", "replace", cidrOf(addr.hostSideIp), "dev", c.hostSide]);
+    await this.ipIn(containerPid, ["link", "set", c.hostSide, "up"]);
+    await this.ipIn(targetPid, ["addr", "replace", cidrOf(addr.peerSideIp), "dev", c.peerSide]);
+    await this.ipIn(targetPid, ["link", "set", c.peerSide, "up"]);
+    await this.ipIn(targetPid, ["link", "set", "lo", "up"]);
+    await this.ipIn(targetPid, ["route", "replace", "default", "via", addr.hostSideIp]);
+    await this.helper.sysctlNet(containerPid, "ipv4/ip_forward", "1");
+    await this.nftIn(containerPid, this.ruleset(addr));
+    return addr;
+  }
+
+  /** Removes the pair (deleting one end deletes both) and the NAT table; absent parts are fine. */
+  async teardown(containerPid: number): Promise<void> {
+    if (await this.link(containerPid, this.config.hostSide)) {
+      await this.ipIn(containerPid, ["link", "del", this.config.hostSide]);
+    }
+    const res = await this.nsenter(containerPid, "nft", [
+      "list",
+      "table",
+      "ip",
+      this.config.nftTable,
+    ]);
+    if (res.exitCode === 0)
+      await this.nftIn(containerPid, `delete table ip ${this.config.nftTable}\n`);
+  }
+
+  private ruleset(addr: VethAddresses): string {
+    const c = this.config;
+    const t = c.nftTable;
+    // declare-then-delete makes the script replace an earlier version atomically (one transaction)
+    const lines = [
+      `table ip ${t}`,
+      `delete table ip ${t}`,
+      `table ip ${t} {`,
+      "  chain postrouting {",
+      "    type nat hook postrouting priority srcnat; policy accept;",
+      `    ip saddr ${addr.network}/${addr.prefix} oifname "${c.containerInterface}" masquerade`,
+      "  }",
+      "  chain prerouting {",
+      "    type nat hook prerouting priority dstnat; policy accept;",
+      c.forwardInboundTcp
+        ? `    iifname "${c.containerInterface}" meta l4proto tcp dnat to ${addr.peerSideIp}`
+        : "",
+      "  }",
+      "}",
+    ];
+    return `${lines.filter((l) => l !== "").join("\n")}\n`;
+  }
+
+  private async link(pid: number, name: string): Promise<IpLink | undefined> {
+    const res = await this.nsenter(pid, "ip", ["-j", "link", "show", "dev", name]);
+    if (res.exitCode !== 0) return undefined;
+    const links = JSON.parse(res.stdout || "[]") as IpLink[];
+    return links[0];
+  }
+
+  private async ipIn(pid: number, args: string[]): Promise<void> {
+    const res = await this.nsenter(pid, "ip", args);
+    if (res.exitCode !== 0) {
+      const msg = `ip ${args.join(" ")} failed: ${res.stderr.trim()}`;
+      throw new LinuxOpError(/File exists/.test(res.stderr) ? "already-exists" : "internal", msg);
+    }
+  }
+
+  private async nftIn(pid: number, script: string): Promise<void> {
+    const res = await this.nsenter(pid, "nft", ["-f", "-"], script);
+    if (res.exitCode !== 0) throw new LinuxOpError("internal", `nft failed: ${res.stderr.trim()}`);
+  }
+
+  private nsenter(pid: number, cmd: string, args: string[], stdin?: string): Promise<RunResult> {
+    return this.runner.run(
+      "nsenter",
+      [`--net=/proc/${pid}/ns/net`, "--", cmd, ...args],
+      stdin ? { stdin } : {},
+    );
+  }
+}
+
+async function netnsInode(pid: number): Promise<number> {
+  try {
+    return (await stat(`/proc/${pid}/ns/net`)).ino;
+  } catch {
+    throw failedPrecondition(`process ${pid} is gone`);
+  }
+}

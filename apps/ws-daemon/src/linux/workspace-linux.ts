@@ -1,0 +1,322 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import type { Clock } from "../adapters/clock.js";
+import type { ProcessRunner } from "../adapters/process-runner.js";
+import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/runtime-discovery.js";
+import {
+  type EvacuationOptions,
+  type EvacuationResult,
+  evacuateCgroupV2,
+} from "./cgroup-evacuate.js";
+import { type CgroupLayout, detectCgroupLayout } from "./cgroup-layout.js";
+import { readResourcesV1, readResourcesV2, type WorkspaceResources } from "./cgroup-resources.js";
+import { failedPrecondition, LinuxOpError } from "./errors.js";
+import {
+  type AllowedHostRange,
+  type IdMapping,
+  type IdMapWriteResult,
+  validateIdMappings,
+  writeIdMapping,
+} from "./id-mapping.js";
+import { mountNfs, type NfsMountRequest } from "./nfs-mount.js";
+import { type NsHelper, NsHelperError } from "./ns-helper.js";
+import { resolveContainerPid } from "./pid-resolver.js";
+import { mountPseudoFs, umountAt } from "./pseudo-fs-mounts.js";
+import {
+  prepareForUserNS,
+  type UserNsPreparation,
+  type UserNsPrepOptions,
+  undoPrepareForUserNS,
+} from "./user-ns-prep.js";
+import { defaultVethConfig, type VethAddresses, type VethConfig, VethPair } from "./veth-pair.js";
+
+export interface WorkspaceLinuxConfig {
+  /** Host uids/gids the workspace may map onto (inclusive). */
+  allowedHostIds: AllowedHostRange;
+  veth?: Partial<VethConfig>;
+  /** Overrides detection, e.g. to point at a cgroup2 mount of one's own. */
+  cgroupLayout?: CgroupLayout;
+  evacuation?: EvacuationOptions;
+  /** CPU usage sample window for workspaceInfo (upstream: 1000 ms). */
+  resourceSampleMs?: number;
+  denySetgroups?: boolean;
+  userNs?: UserNsPrepOptions;
+  /** NFS host name resolution (defaults to the daemon's resolver). */
+  resolveNfsHost?: (host: string) => Promise<string>;
+}
+
+export interface WorkspaceLinuxDeps {
+  workspaceId: string;
+  runtime: RuntimeDiscovery;
+  helper: NsHelper;
+  runner: ProcessRunner;
+  clock: Clock;
+  config: WorkspaceLinuxConfig;
+}
+
+export type EvacuationOutcome =
+  | ({ evacuated: true } & EvacuationResult)
+  /** cgroup v1/hybrid: controllers live in v1 hierarchies; there is nothing to delegate (OK, like upstream). */
+  | { evacuated: false; reason: string };
+
+export interface TeardownReport {
+  /** True only if everything this workspace's calls set up was undone (or was already gone). */
+  success: boolean;
+  undone: string[];
+  failures: string[];
+}
+
+type MountKind = "proc" | "sysfs" | "nfs";
+interface MountRecord {
+  kind: MountKind;
+  hostPid: number;
+  mntNs: number;
+  target: string;
+}
+
+/**
+ * The Linux side of one workspace's in-workspace service: every method is one RPC's real work.
+ * Pids are container-namespace pids and are resolved against the workspace's process tree;
+ * targets are resolved in the pid's root. Rate limits and "once" rules stay in the RPC layer.
+ * Mounts, the veth pair and the user-ns preparation are recorded so teardown can undo them.
+ */
+export class WorkspaceLinux {
+  private readonly mounts = new Map<string, MountRecord>();
+  private prep: { rootPid: number; prep: UserNsPreparation } | undefined;
+  private veth: { rootPid: number } | undefined;
+  private readonly vethPair: VethPair;
+
+  constructor(private readonly deps: WorkspaceLinuxDeps) {
+    this.vethPair = new VethPair(deps.runner, deps.helper, {
+      ...defaultVethConfig,
+      ...deps.config.veth,
+    });
+  }
+
+  container(): Promise<WorkspaceContainer> {
+    return this.deps.runtime.findWorkspaceContainer(this.deps.workspaceId);
+  }
+
+  /** Container-namespace pid -> host pid, only within this workspace's process tree. */
+  async hostPid(pid: number | bigint): Promise<number> {
+    const c = await this.container();
+    return resolveContainerPid(c.rootPid, pid);
+  }
+
+  async prepareForUserNS(): Promise<UserNsPreparation> {
+    const c = await this.container();
+    const prep = await prepareForUserNS(this.deps.helper, c.rootPid, this.deps.config.userNs);
+    this.prep = { rootPid: c.rootPid, prep };
+    return prep;
+  }
+
+  async writeIdMapping(
+    pid: number | bigint,
+    gid: boolean,
+    mappings: readonly IdMapping[],
+  ): Promise<IdMapWriteResult> {
+    validateIdMappings(mappings, this.deps.config.allowedHostIds);
+    const hostPid = await this.hostPid(pid);
+    return writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
+      denySetgroups: this.deps.config.denySetgroups,
+    });
+  }
+
+  async evacuateCgroup(): Promise<EvacuationOutcome> {
+    const layout = await this.layout();
+    if (layout.version !== "v2" || !layout.unifiedMount) {
+      return {
+        evacuated: false,
+        reason: `cgroup ${layout.version}: resource controllers are in v1 hierarchies, nothing to evacuate`,
+      };
+    }
+    const c = await this.container();
+    if (!c.cgroupPath)
+      throw failedPrecondition("the workspace's root process has no cgroup v2 path");
+    const result = await evacuateCgroupV2(
+      `${layout.unifiedMount}${c.cgroupPath}`,
+      this.deps.config.evacuation,
+    );
+    return { evacuated: true, ...result };
+  }
+
+  mountProc(pid: number | bigint, target: string): Promise<void> {
+    return this.mountPseudo("proc", pid, target);
+  }
+
+  mountSysfs(pid: number | bigint, target: string): Promise<void> {
+    return this.mountPseudo("sysfs", pid, target);
+  }
+
+  umountProc(pid: number | bigint, target: string): Promise<void> {
+    return this.umount(pid, target);
+  }
+
+  umountSysfs(pid: number | bigint, target: string): Promise<void> {
+    return this.umount(pid, target);
+  }
+
+  umountNfs(pid: number | bigint, target: string): Promise<void> {
+    return this.umount(pid, target);
+  }
+
+  async mountNfs(pid: number | bigint, req: NfsMountRequest): Promise<void> {
+    const hostPid = await this.hostPid(pid);
+    const resolved = await mountNfs(
+      this.deps.helper,
+      hostPid,
+      req,
+      this.deps.config.resolveNfsHost,
+    );
+    await this.record("nfs", hostPid, resolved.inNamespace);
+  }
+
+  async setupPairVeths(pid: number | bigint): Promise<VethAddresses> {
+    const c = await this.container();
+    const target = await resolveContainerPid(c.rootPid, pid);
+    const addr = await this.vethPair.setup(c.rootPid, target);
+    this.veth = { rootPid: c.rootPid };
+    return addr;
+  }
+
+  async workspaceInfo(): Promise<WorkspaceResources> {
+    const layout = await this.layout();
+    const c = await this.container();
+    const sampling = {
+      clock: this.deps.clock,
+      sampleMs: this.deps.config.resourceSampleMs ?? 1000,
+    };
+    if (layout.version === "v2" && layout.unifiedMount) {
+      return readResourcesV2(`${layout.unifiedMount}${c.cgroupPath}`, sampling);
+    }
+    const dir = (ctrl: string) => {
+      const mount = layout.v1Mounts[ctrl];
+      const path = c.cgroupV1Paths[ctrl];
+      if (!mount || path === undefined)
+        throw failedPrecondition(`cgroup v1 controller ${ctrl} is not available`);
+      return `${mount}${path}`;
+    };
+    return readResourcesV1(
+      { cpu: dir("cpu"), cpuacct: dir("cpuacct"), memory: dir("memory") },
+      sampling,
+    );
+  }
+
+  /** Undoes mounts, the veth pair and the user-ns preparation; never throws. */
+  async teardown(): Promise<TeardownReport> {
+    const undone: string[] = [];
+    const failures: string[] = [];
+    for (const [key, m] of this.mounts) {
+      try {
+        await this.undoMount(m);
+        this.mounts.delete(key);
+        undone.push(`${m.kind} at ${m.target}`);
+      } catch (err) {
+        failures.push(`${m.kind} at ${m.target}: ${(err as Error).message}`);
+      }
+    }
+    if (this.veth) {
+      try {
+        await this.vethPair.teardown(this.veth.rootPid);
+        this.veth = undefined;
+        undone.push("veth pair");
+      } catch (err) {
+        failures.push(`veth pair: ${(err as Error).message}`);
+      }
+    }
+    if (this.prep) {
+      try {
+        if (await alive(this.prep.rootPid))
+          await undoPrepareForUserNS(this.deps.helper, this.prep.rootPid, this.prep.prep);
+        this.prep = undefined;
+        undone.push("root mount propagation");
+      } catch (err) {
+        failures.push(`root mount propagation: ${(err as Error).message}`);
+      }
+    }
+    return { success: failures.length === 0, undone, failures };
+  }
+
+  private async layout(): Promise<CgroupLayout> {
+    return this.deps.config.cgroupLayout ?? detectCgroupLayout();
+  }
+
+  private async mountPseudo(
+    kind: "proc" | "sysfs",
+    pid: number | bigint,
+    target: string,
+  ): Promise<void> {
+    const hostPid = await this.hostPid(pid);
+    const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
+    await this.record(kind, hostPid, resolved.inNamespace);
+  }
+
+  private async umount(pid: number | bigint, target: string): Promise<void> {
+    const hostPid = await this.hostPid(pid);
+    const resolved = await umountAt(this.deps.helper, hostPid, target);
+    const ns = await mntNsOf(hostPid);
+    this.mounts.delete(`${ns}:${resolved.inNamespace}`);
+  }
+
+  private async record(kind: MountKind, hostPid: number, target: string): Promise<void> {
+    const mntNs = await mntNsOf(hostPid);
+    this.mounts.set(`${mntNs}:${target}`, { kind, hostPid, mntNs, target });
+  }
+
+  /** Unmounts through any live process still in the mount's namespace; a dead namespace took it along. */
+  private async undoMount(m: MountRecord): Promise<void> {
+    const pid =
+      (await mntNsOf(m.hostPid).catch(() => -1)) === m.mntNs
+        ? m.hostPid
+        : await this.findInMntNs(m.mntNs);
+    if (pid === undefined) return;
+    try {
+      await this.deps.helper.umount(pid, m.target);
+    } catch (err) {
+      // EINVAL: no longer a mount point (the workspace unmounted it itself); ENOENT: path gone
+      if (err instanceof NsHelperError && (err.errno === 22 || err.errno === 2)) return;
+      throw err;
+    }
+  }
+
+  private async findInMntNs(mntNs: number): Promise<number | undefined> {
+    const c = await this.container().catch(() => undefined);
+    if (!c) return undefined;
+    let frontier = [c.rootPid];
+    const seen = new Set<number>();
+    while (frontier.length) {
+      const next: number[] = [];
+      for (const p of frontier) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        if ((await mntNsOf(p).catch(() => -1)) === mntNs) return p;
+        next.push(...(await children(p)));
+      }
+      frontier = next;
+    }
+    return undefined;
+  }
+}
+
+async function mntNsOf(pid: number): Promise<number> {
+  try {
+    return (await stat(`/proc/${pid}/ns/mnt`)).ino;
+  } catch {
+    throw new LinuxOpError("permission-denied", `process ${pid} is gone`);
+  }
+}
+
+async function alive(pid: number): Promise<boolean> {
+  return stat(`/proc/${pid}`).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function children(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const t of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const text = await readFile(`/proc/${pid}/task/${t}/children`, "utf8").catch(() => "");
+    for (const s of text.trim().split(/\s+/)) if (s) out.push(Number(s));
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+import { request } from "node:http";
+import {
+  describeRootProcess,
+  type RuntimeDiscovery,
+  type WorkspaceContainer,
+  WorkspaceContainerNotFound,
+} from "./runtime-discovery.js";
+
+export interface DockerRuntimeOptions {
+  socketPath?: string;
+  /** Label whose value is the workspace id. */
+  labelKey?: string;
+  /** Engine API version prefix, e.g. "v1.41"; unversioned when omitted. */
+  apiVersion?: string;
+  procRoot?: string;
+  timeoutMs?: number;
+}
+
+export class DockerApiError extends Error {
+  override readonly name = "DockerApiError";
+  readonly kind = "internal" as const;
+}
+
+interface ContainerSummary {
+  Id: string;
+  State?: string;
+}
+
+interface ContainerInspect {
+  Id: string;
+  State?: { Running?: boolean; Pid?: number };
+}
+
+/**
+ * Finds a workspace's container through the Docker Engine API on its Unix socket: the running
+ * container labelled `<labelKey>=<workspaceId>`, and its init pid from inspect.
+ */
+export class DockerRuntime implements RuntimeDiscovery {
+  private readonly socketPath: string;
+  private readonly labelKey: string;
+
+  constructor(private readonly opts: DockerRuntimeOptions = {}) {
+    this.socketPath = opts.socketPath ?? "/var/run/docker.sock";
+    this.labelKey = opts.labelKey ?? "ws-daemon.workspace-id";
+  }
+
+  async findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer> {
+    const filters = JSON.stringify({
+      label: [`${this.labelKey}=${workspaceId}`],
+      status: ["running"],
+    });
+    const list = (await this.get(
+      `/containers/json?filters=${encodeURIComponent(filters)}`,
+    )) as ContainerSummary[];
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new WorkspaceContainerNotFound(
+        `no running container labelled ${this.labelKey}=${workspaceId}`,
+      );
+    }
+    if (list.length > 1) {
+      throw new DockerApiError(
+        `${list.length} running containers are labelled ${this.labelKey}=${workspaceId}`,
+      );
+    }
+    const id = (list[0] as ContainerSummary).Id;
+    const info = (await this.get(`/containers/${encodeURIComponent(id)}/json`)) as ContainerInspect;
+    const pid = info.State?.Pid ?? 0;
+    if (!info.State?.Running || pid <= 0)
+      throw new WorkspaceContainerNotFound(`container ${id} is not running`);
+    return describeRootProcess(workspaceId, pid, id, this.opts.procRoot);
+  }
+
+  private get(path: string): Promise<unknown> {
+    const prefix = this.opts.apiVersion ? `/${this.opts.apiVersion}` : "";
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          path: `${prefix}${path}`,
+          method: "GET",
+          headers: { Host: "docker" },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const body = Buffer.concat(chunks).toString("utf8");
+            if (res.statusCode === 404)
+              return reject(new WorkspaceContainerNotFound(`docker: ${body.trim()}`));
+            if ((res.statusCode ?? 500) >= 300) {
+              return reject(
+                new DockerApiError(`docker API ${path} answered ${res.statusCode}: ${body.trim()}`),
+              );
+            }
+            try {
+              resolve(JSON.parse(body));
+            } catch {
+              reject(new DockerApiError(`docker API ${path} returned invalid JSON`));
+            }
+          });
+          res.on("error", reject);
+        },
+      );
+      req.setTimeout(this.opts.timeoutMs ?? 10_000, () =>
+        req.destroy(new DockerApiError(`docker API ${path} timed out`)),
+      );
+      req.on("error", (err) =>
+        reject(
+          err instanceof DockerApiError
+            ? err
+            : new DockerApiError(`docker API unreachable at ${this.socketPath}: ${err.message}`),
+        ),
+      );
+      req.end();
+    });
+  }
+}

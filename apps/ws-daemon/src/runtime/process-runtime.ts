@@ -1,0 +1,37 @@
+import {
+  describeRootProcess,
+  type RuntimeDiscovery,
+  type WorkspaceContainer,
+  WorkspaceContainerNotFound,
+} from "./runtime-discovery.js";
+
+/**
+ * For bare hosts and tests: a workspace is a process tree whose root pid is registered explicitly
+ * (from config or an admin call). Nothing is started or watched; a dead root is "not found".
+ */
+export class ProcessRuntime implements RuntimeDiscovery {
+  private readonly roots = new Map<string, number>();
+
+  constructor(private readonly procRoot = "/proc") {}
+
+  register(workspaceId: string, rootPid: number): void {
+    if (!Number.isSafeInteger(rootPid) || rootPid <= 1) {
+      // host pid 1 would make every process on the machine "part of the workspace"
+      throw new RangeError(`refusing ${rootPid} as a workspace root pid`);
+    }
+    this.roots.set(workspaceId, rootPid);
+  }
+
+  unregister(workspaceId: string): void {
+    this.roots.delete(workspaceId);
+  }
+
+  async findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer> {
+    const pid = this.roots.get(workspaceId);
+    if (pid === undefined)
+      throw new WorkspaceContainerNotFound(
+        `no root process registered for workspace ${workspaceId}`,
+      );
+    return describeRootProcess(workspaceId, pid, undefined, this.procRoot);
+  }
+}

@@ -1,0 +1,59 @@
+import { access } from "node:fs/promises";
+import { readProcCgroup } from "../linux/cgroup-layout.js";
+
+/** What the daemon needs to know about a workspace's container to act on it. */
+export interface WorkspaceContainer {
+  workspaceId: string;
+  /** The container's init process as a HOST pid (never host pid 1). */
+  rootPid: number;
+  /** The root's cgroup in the unified (v2) hierarchy, e.g. "/docker/<id>"; "" if it has none. */
+  cgroupPath: string;
+  /** v1 controller -> cgroup path of the root (empty on pure cgroup v2 hosts). */
+  cgroupV1Paths: Record<string, string>;
+  /** /proc/<rootPid>/ns/net */
+  netnsPath: string;
+  /** Runtime-specific container id, when the runtime has one. */
+  containerId?: string;
+}
+
+/** Finds the container of a workspace; containerd can be added behind this later. */
+export interface RuntimeDiscovery {
+  /** Throws WorkspaceContainerNotFound when the workspace has no running container. */
+  findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer>;
+}
+
+export class WorkspaceContainerNotFound extends Error {
+  override readonly name = "WorkspaceContainerNotFound";
+  readonly kind = "not-found" as const;
+}
+
+/** Fills the pid-derived fields from /proc once a runtime has told us the root pid. */
+export async function describeRootProcess(
+  workspaceId: string,
+  rootPid: number,
+  containerId?: string,
+  procRoot = "/proc",
+): Promise<WorkspaceContainer> {
+  if (!Number.isSafeInteger(rootPid) || rootPid <= 1) {
+    throw new WorkspaceContainerNotFound(
+      `workspace ${workspaceId}: ${rootPid} is not a usable root pid`,
+    );
+  }
+  try {
+    await access(`${procRoot}/${rootPid}/ns/net`);
+  } catch {
+    throw new WorkspaceContainerNotFound(
+      `workspace ${workspaceId}: root process ${rootPid} is gone`,
+    );
+  }
+  const cg = await readProcCgroup(rootPid, procRoot);
+  const result: WorkspaceContainer = {
+    workspaceId,
+    rootPid,
+    cgroupPath: cg.unified ?? "",
+    cgroupV1Paths: cg.v1,
+    netnsPath: `${procRoot}/${rootPid}/ns/net`,
+  };
+  if (containerId !== undefined) result.containerId = containerId;
+  return result;
+}

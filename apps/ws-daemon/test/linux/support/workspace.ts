@@ -1,0 +1,24 @@
+import { systemClock } from "../../../src/adapters/clock.js";
+import { NodeProcessRunner } from "../../../src/adapters/process-runner.js";
+import { NsHelper } from "../../../src/linux/ns-helper.js";
+import { WorkspaceLinux, type WorkspaceLinuxConfig } from "../../../src/linux/workspace-linux.js";
+import { ProcessRuntime } from "../../../src/runtime/process-runtime.js";
+import { ensureHelperBuilt } from "./helper-binary.js";
+
+/** A WorkspaceLinux over the process runtime with the real helper, for a fake container root. */
+export function workspaceFor(rootPid: number, config: Partial<WorkspaceLinuxConfig> = {}) {
+  const runtime = new ProcessRuntime();
+  const workspaceId = `ws-${rootPid}`;
+  runtime.register(workspaceId, rootPid);
+  const runner = new NodeProcessRunner();
+  const helper = new NsHelper(runner, ensureHelperBuilt());
+  const ws = new WorkspaceLinux({
+    workspaceId,
+    runtime,
+    helper,
+    runner,
+    clock: systemClock,
+    config: { allowedHostIds: { start: 100000, end: 165535 }, ...config },
+  });
+  return { ws, helper, runtime, runner };
+}

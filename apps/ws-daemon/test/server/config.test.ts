@@ -1,0 +1,69 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/load-config.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "wsd-config-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe("configuration", () => {
+  it("has defaults that need nothing else: local area, local storage, loopback", async () => {
+    const config = await loadConfig();
+    expect(config.listen).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(config.workingArea).toBe("./.ws-daemon-data/workspaces");
+    expect(config.storage).toEqual({ kind: "local", root: "./.ws-daemon-data/storage" });
+    expect(config.runtime.kind).toBe("process");
+    expect(config.tls).toBeUndefined();
+  });
+
+  it("layers file < environment < flags", async () => {
+    const file = path.join(dir, "c.yaml");
+    await writeFile(file, "listen:\n  port: 9001\n  host: 0.0.0.0\nlimits:\n  maxConcurrentInits: 7\nlogLevel: warn\n");
+    const config = await loadConfig({
+      argv: ["--config", file, "--listen.port=9003", "--shutdownGraceMs", "5"],
+      env: { WSD_LISTEN__PORT: "9002", WSD_LOG_LEVEL: "error", WSD_STORAGE__KIND: "local" },
+    });
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 9003 });
+    expect(config.limits.maxConcurrentInits).toBe(7);
+    expect(config.logLevel).toBe("error");
+    expect(config.shutdownGraceMs).toBe(5);
+  });
+
+  it("reads JSON files and WSD_CONFIG", async () => {
+    const file = path.join(dir, "c.json");
+    await writeFile(
+      file,
+      JSON.stringify({ storage: { kind: "s3", bucket: "backups", endpoint: "http://127.0.0.1:9", forcePathStyle: true } }),
+    );
+    const config = await loadConfig({ env: { WSD_CONFIG: file } });
+    expect(config.storage).toMatchObject({ kind: "s3", bucket: "backups", forcePathStyle: true, region: "us-east-1" });
+  });
+
+  it.each([
+    [["--listen.port=70000"], "listen.port"],
+    [["--listen.port=abc"], "listen.port"],
+    [["--limits.maxConcurrentInits=0"], "limits.maxConcurrentInits"],
+    [["--logLevel=loud"], "logLevel"],
+    [["--storage.kind=s3"], "storage.bucket"],
+    [["--idMapping.hostRangeStart=200000"], "idMapping.hostRangeEnd"],
+    [["--listen.prot=1"], "listen"],
+    [["--bogus=1"], "(top level)"],
+  ])("rejects %j naming the bad key %s", async (argv, key) => {
+    const error = await loadConfig({ argv }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(`${key}:`);
+  });
+
+  it("reports unreadable and unparsable files clearly", async () => {
+    await expect(loadConfig({ argv: ["--config", path.join(dir, "missing.yaml")] })).rejects.toThrow(
+      /cannot read config file .*missing\.yaml/,
+    );
+    const bad = path.join(dir, "bad.yaml");
+    await writeFile(bad, "listen: [unclosed\n");
+    await expect(loadConfig({ argv: ["--config", bad] })).rejects.toThrow(/cannot parse config file/);
+  });
+});
