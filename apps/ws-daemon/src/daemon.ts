@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import * as path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import {
@@ -13,28 +15,67 @@ import { NodeProcessRunner } from "./adapters/process-runner.js";
 import type { DaemonConfig } from "./config/config-schema.js";
 import { WorkspaceContentManager } from "./content/workspace-content-manager.js";
 import { GitClient } from "./git/git-client.js";
+import { defaultNsHelperPath, NsHelper } from "./linux/ns-helper.js";
+import { WorkspaceLinux } from "./linux/workspace-linux.js";
 import { createContentHooks } from "./observability/content-hooks.js";
 import type { Logger } from "./observability/logger.js";
 import { DaemonMetrics } from "./observability/metrics.js";
 import { createContentService } from "./rpc/content-service.js";
+import { defaultInWorkspaceLimits } from "./rpc/in-workspace-service.js";
+import { DockerRuntime } from "./runtime/docker-runtime.js";
+import { ProcessRuntime } from "./runtime/process-runtime.js";
+import type { RuntimeDiscovery } from "./runtime/runtime-discovery.js";
 import { createContentStore } from "./storage/create-content-store.js";
 import { createHealthService, HealthBoard } from "./transport/health-service.js";
 import { createObservabilityInterceptor } from "./transport/interceptors.js";
 import { type MetricsServer, startMetricsServer } from "./transport/metrics-server.js";
 import { createReflectionService } from "./transport/reflection-service.js";
 import { type RpcServer, startRpcServer } from "./transport/rpc-server.js";
+import { WorkspaceSockets } from "./transport/workspace-sockets.js";
 
 export interface Daemon {
   /** The node API's address, e.g. "http://127.0.0.1:8080". */
   readonly address: string;
   readonly metricsPort: number | undefined;
   readonly manager: WorkspaceContentManager;
+  readonly sockets: WorkspaceSockets;
+  /** The runtime discovery in use; a ProcessRuntime accepts registrations. */
+  readonly runtime: RuntimeDiscovery;
   /** Stop accepting calls, let running work finish within `graceMs`, persist state. */
   stop(graceMs: number): Promise<void>;
 }
 
 /** Relative paths in the config are relative to the daemon's working directory. */
 const absolute = (p: string) => path.resolve(p);
+
+/**
+ * The namespace helper: configured path, $WSD_NSHELPER, native/build beside the bundle
+ * (dist/../native/build), or beside the sources (development).
+ */
+function nsHelperPath(config: DaemonConfig): string {
+  if (config.linux.nsHelperPath) return absolute(config.linux.nsHelperPath);
+  if (process.env.WSD_NSHELPER) return process.env.WSD_NSHELPER;
+  const besideBundle = path.resolve(
+    path.dirname(process.argv[1] ?? "."),
+    "..",
+    "native",
+    "build",
+    "wsd-nshelper",
+  );
+  return existsSync(besideBundle) ? besideBundle : defaultNsHelperPath();
+}
+
+function createRuntime(config: DaemonConfig): RuntimeDiscovery {
+  if (config.runtime.kind === "docker") {
+    return new DockerRuntime({
+      socketPath: config.runtime.socketPath,
+      labelKey: config.runtime.label,
+    });
+  }
+  const runtime = new ProcessRuntime();
+  for (const [id, pid] of Object.entries(config.runtime.workspaces)) runtime.register(id, pid);
+  return runtime;
+}
 
 /** The composition root: builds every component from the config and starts the servers. */
 export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<Daemon> {
@@ -49,15 +90,70 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     clock: systemClock,
     logger: (level, message, fields) => logger[level]({ ...fields, component: "git" }, message),
   });
+  const workingArea = absolute(config.workingArea);
+  const runtime = createRuntime(config);
+  const helper = new NsHelper(runner, nsHelperPath(config));
+  const limits = defaultInWorkspaceLimits(systemClock);
+  // The manager is created below; sockets only call back into it after it exists.
+  let managerRef: WorkspaceContentManager | undefined;
+  const sockets = new WorkspaceSockets({
+    workingArea,
+    logger,
+    metrics,
+    contextFor: (workspaceId) => ({
+      workspaceId,
+      limits,
+      linux: new WorkspaceLinux({
+        workspaceId,
+        runtime,
+        helper,
+        runner,
+        clock: systemClock,
+        config: {
+          allowedHostIds: {
+            start: config.idMapping.hostRangeStart,
+            end: config.idMapping.hostRangeEnd,
+          },
+          veth: { cidr: config.linux.vethCidr },
+        },
+      }),
+      wipeContent: async () => {
+        if (!managerRef) return;
+        await rm(managerRef.contentDir(workspaceId), { recursive: true, force: true });
+      },
+    }),
+  });
+  const hooks = createContentHooks(logger, metrics);
+  const ensureSocket = (id: string) =>
+    sockets
+      .ensure(id)
+      .catch((e: unknown) =>
+        logger.error({ err: e, workspaceId: id }, "cannot serve the in-workspace API"),
+      );
   const manager = await WorkspaceContentManager.open(
     {
-      workingArea: absolute(config.workingArea),
+      workingArea,
       maxConcurrentInits: config.limits.maxConcurrentInits,
       maxConcurrentArchives: config.limits.maxConcurrentArchives,
       gitStatusMaxListed: config.gitStatusMaxListed,
     },
-    { store, git, clock: systemClock, hooks: createContentHooks(logger, metrics) },
+    {
+      store,
+      git,
+      clock: systemClock,
+      hooks: {
+        ...hooks,
+        onStateChange: (id, from, to) => {
+          hooks.onStateChange?.(id, from, to);
+          if (to === "setting-up") void ensureSocket(id);
+        },
+        onDisposed: (id) => sockets.remove(id),
+      },
+    },
   );
+  managerRef = manager;
+  // Workspaces from before a restart get their in-workspace socket back.
+  await Promise.all(manager.list().map((r) => ensureSocket(r.id)));
   const { failedInits, backToAvailable, unreadable } = manager.recovery;
   logger.info(
     {
@@ -102,6 +198,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     address: server.address,
     metricsPort: metricsServer?.port,
     manager,
+    sockets,
+    runtime,
     async stop(graceMs) {
       health.setAll(ServingStatus.NOT_SERVING);
       const deadline = setTimeout(
@@ -109,7 +207,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         graceMs,
       );
       deadline.unref();
-      await Promise.all([server.close(graceMs), manager.shutdown(graceMs)]);
+      await Promise.all([
+        server.close(graceMs),
+        manager.shutdown(graceMs),
+        sockets.closeAll(graceMs),
+      ]);
       clearTimeout(deadline);
       await metricsServer?.close();
       logger.info("ws-daemon stopped");

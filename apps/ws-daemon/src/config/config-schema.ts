@@ -101,6 +101,18 @@ export const configSchema = z
         path: ["hostRangeEnd"],
       })
       .default({ hostRangeStart: 100_000, hostRangeEnd: 165_535 }),
+    linux: z
+      .object({
+        /** The namespace helper binary; default $WSD_NSHELPER or native/build/wsd-nshelper beside the daemon. */
+        nsHelperPath: z.string().min(1).optional(),
+        /** Network of the veth pair SetupPairVeths creates (a /30 is enough). */
+        vethCidr: z
+          .string()
+          .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, "must be an IPv4 CIDR like 10.0.5.0/30")
+          .default("10.0.5.0/30"),
+      })
+      .strict()
+      .default({ vethCidr: "10.0.5.0/30" }),
     /** Lists in the git status returned by DisposeWorkspace are cut at this length. */
     gitStatusMaxListed: z.number().int().min(1).max(10_000).default(100),
     /** On SIGTERM, running work may finish for this long before the daemon exits. */

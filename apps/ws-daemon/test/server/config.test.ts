@@ -22,7 +22,10 @@ describe("configuration", () => {
 
   it("layers file < environment < flags", async () => {
     const file = path.join(dir, "c.yaml");
-    await writeFile(file, "listen:\n  port: 9001\n  host: 0.0.0.0\nlimits:\n  maxConcurrentInits: 7\nlogLevel: warn\n");
+    await writeFile(
+      file,
+      "listen:\n  port: 9001\n  host: 0.0.0.0\nlimits:\n  maxConcurrentInits: 7\nlogLevel: warn\n",
+    );
     const config = await loadConfig({
       argv: ["--config", file, "--listen.port=9003", "--shutdownGraceMs", "5"],
       env: { WSD_LISTEN__PORT: "9002", WSD_LOG_LEVEL: "error", WSD_STORAGE__KIND: "local" },
@@ -37,10 +40,22 @@ describe("configuration", () => {
     const file = path.join(dir, "c.json");
     await writeFile(
       file,
-      JSON.stringify({ storage: { kind: "s3", bucket: "backups", endpoint: "http://127.0.0.1:9", forcePathStyle: true } }),
+      JSON.stringify({
+        storage: {
+          kind: "s3",
+          bucket: "backups",
+          endpoint: "http://127.0.0.1:9",
+          forcePathStyle: true,
+        },
+      }),
     );
     const config = await loadConfig({ env: { WSD_CONFIG: file } });
-    expect(config.storage).toMatchObject({ kind: "s3", bucket: "backups", forcePathStyle: true, region: "us-east-1" });
+    expect(config.storage).toMatchObject({
+      kind: "s3",
+      bucket: "backups",
+      forcePathStyle: true,
+      region: "us-east-1",
+    });
   });
 
   it.each([
@@ -59,11 +74,13 @@ describe("configuration", () => {
   });
 
   it("reports unreadable and unparsable files clearly", async () => {
-    await expect(loadConfig({ argv: ["--config", path.join(dir, "missing.yaml")] })).rejects.toThrow(
-      /cannot read config file .*missing\.yaml/,
-    );
+    await expect(
+      loadConfig({ argv: ["--config", path.join(dir, "missing.yaml")] }),
+    ).rejects.toThrow(/cannot read config file .*missing\.yaml/);
     const bad = path.join(dir, "bad.yaml");
     await writeFile(bad, "listen: [unclosed\n");
-    await expect(loadConfig({ argv: ["--config", bad] })).rejects.toThrow(/cannot parse config file/);
+    await expect(loadConfig({ argv: ["--config", bad] })).rejects.toThrow(
+      /cannot parse config file/,
+    );
   });
 });

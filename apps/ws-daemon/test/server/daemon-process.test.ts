@@ -36,7 +36,10 @@ function gatedInit(id: string) {
     initializer: {
       spec: {
         case: "download" as const,
-        value: { targetLocation: "dl", files: [{ url, filePath: "hello.txt", digest: sha256Digest(body) }] },
+        value: {
+          targetLocation: "dl",
+          files: [{ url, filePath: "hello.txt", digest: sha256Digest(body) }],
+        },
       },
     },
   };
@@ -45,11 +48,15 @@ function gatedInit(id: string) {
 
 /** The init is really running once its download reached the server. */
 async function untilRequested(path: string) {
-  for (let i = 0; i < 200 && !files.requests.includes(path); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && !files.requests.includes(path); i++)
+    await new Promise((r) => setTimeout(r, 50));
   if (!files.requests.includes(path)) throw new Error(`${path} was never requested`);
 }
 
-async function untilState(get: () => Promise<{ state: WorkspaceContentState }>, state: WorkspaceContentState) {
+async function untilState(
+  get: () => Promise<{ state: WorkspaceContentState }>,
+  state: WorkspaceContentState,
+) {
   for (let i = 0; i < 200; i++) {
     if ((await get()).state === state) return;
     await new Promise((r) => setTimeout(r, 50));
@@ -78,9 +85,13 @@ describe("daemon process", () => {
       expect(await content.waitForInit({ id: "ws-killed" }).catch(statusOf)).toMatchObject({
         code: Code.FailedPrecondition,
       });
-      expect(existsSync(path.join(cwd, ".ws-daemon-data/workspaces/ws-killed/dl/hello.txt"))).toBe(false);
+      expect(existsSync(path.join(cwd, ".ws-daemon-data/workspaces/ws-killed/dl/hello.txt"))).toBe(
+        false,
+      );
       await content.initWorkspace(request);
-      expect((await content.getWorkspaceState({ id: "ws-killed" })).state).toBe(WorkspaceContentState.AVAILABLE);
+      expect((await content.getWorkspaceState({ id: "ws-killed" })).state).toBe(
+        WorkspaceContentState.AVAILABLE,
+      );
     } finally {
       second.child.kill("SIGTERM");
       expect(await second.exited).toBe(0);
@@ -92,7 +103,10 @@ describe("daemon process", () => {
     const { request, release } = gatedInit("ws-graceful");
     const { content } = first.clients();
     const pending = content.initWorkspace(request);
-    await untilState(() => content.getWorkspaceState({ id: "ws-graceful" }), WorkspaceContentState.SETTING_UP);
+    await untilState(
+      () => content.getWorkspaceState({ id: "ws-graceful" }),
+      WorkspaceContentState.SETTING_UP,
+    );
     first.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     expect(first.child.exitCode).toBeNull();

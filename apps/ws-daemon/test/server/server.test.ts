@@ -1,14 +1,13 @@
 import { rm } from "node:fs/promises";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { fromBinary } from "@bufbuild/protobuf";
 import {
   Code,
   createDaemonTransport,
   createServerReflectionClient,
   GitAuthMethod,
-  HealthCheckResponse_ServingStatus as Status,
   InitWorkspaceRequestSchema,
+  HealthCheckResponse_ServingStatus as Status,
   statusOf,
   WorkspaceContentState,
 } from "@ws-daemon/api";
@@ -35,7 +34,9 @@ describe("node API server", () => {
     expect(state.state).toBe(WorkspaceContentState.AVAILABLE);
     expect(state.initSource).toBe("from-other");
     expect(state.metadata).toMatchObject(metadata);
-    const err = await content.initWorkspace({ id: "ws-grpc", metadata, initializer: empty }).catch(statusOf);
+    const err = await content
+      .initWorkspace({ id: "ws-grpc", metadata, initializer: empty })
+      .catch(statusOf);
     expect(err).toMatchObject({ code: Code.AlreadyExists });
     await content.disposeWorkspace({ id: "ws-grpc" });
     expect((await content.isWorkspaceExists({ id: "ws-grpc" })).exists).toBe(false);
@@ -44,11 +45,14 @@ describe("node API server", () => {
   it("serves the Connect protocol over HTTP/2 and HTTP/1.1 on the same port", async () => {
     const { content } = d.clients({ protocol: "connect" });
     expect((await content.isWorkspaceExists({ id: "nope" })).exists).toBe(false);
-    const res = await fetch(`${d.daemon.address}/wsdaemon.WorkspaceContentService/IsWorkspaceExists`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ id: "nope" }),
-    });
+    const res = await fetch(
+      `${d.daemon.address}/wsdaemon.WorkspaceContentService/IsWorkspaceExists`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "nope" }),
+      },
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({});
     const bad = await fetch(`${d.daemon.address}/wsdaemon.WorkspaceContentService/WaitForInit`, {
@@ -71,7 +75,10 @@ describe("node API server", () => {
     ["an id of dots", { id: "..", metadata, initializer: empty }],
     ["a too long id", { id: "a".repeat(200), metadata, initializer: empty }],
     ["missing metadata", { id: "ws-m", initializer: empty }],
-    ["an owner with a slash", { id: "ws-m", metadata: { owner: "a/b", metaId: "m" }, initializer: empty }],
+    [
+      "an owner with a slash",
+      { id: "ws-m", metadata: { owner: "a/b", metaId: "m" }, initializer: empty },
+    ],
     ["missing initializer", { id: "ws-m", metadata }],
     ["an unset initializer", { id: "ws-m", metadata, initializer: { spec: { case: undefined } } }],
     [
@@ -79,7 +86,12 @@ describe("node API server", () => {
       {
         id: "ws-m",
         metadata,
-        initializer: { spec: { case: "git", value: { remoteUri: "https://example.invalid/r.git", checkoutLocation: "../x" } } },
+        initializer: {
+          spec: {
+            case: "git",
+            value: { remoteUri: "https://example.invalid/r.git", checkoutLocation: "../x" },
+          },
+        },
       },
     ],
     [
@@ -88,7 +100,13 @@ describe("node API server", () => {
         id: "ws-m",
         metadata,
         initializer: {
-          spec: { case: "download", value: { targetLocation: "/etc", files: [{ url: "http://x/a", filePath: "a", digest: `sha256:${"0".repeat(64)}` }] } },
+          spec: {
+            case: "download",
+            value: {
+              targetLocation: "/etc",
+              files: [{ url: "http://x/a", filePath: "a", digest: `sha256:${"0".repeat(64)}` }],
+            },
+          },
         },
       },
     ],
@@ -97,7 +115,15 @@ describe("node API server", () => {
       {
         id: "ws-m",
         metadata,
-        initializer: { spec: { case: "download", value: { targetLocation: "", files: [{ url: "http://x/a", filePath: "a", digest: "md5:1" }] } } },
+        initializer: {
+          spec: {
+            case: "download",
+            value: {
+              targetLocation: "",
+              files: [{ url: "http://x/a", filePath: "a", digest: "md5:1" }],
+            },
+          },
+        },
       },
     ],
     [
@@ -106,14 +132,22 @@ describe("node API server", () => {
         id: "ws-m",
         metadata,
         initializer: {
-          spec: { case: "git", value: { remoteUri: "https://example.invalid/r.git", config: { authentication: GitAuthMethod.BASIC_AUTH } } },
+          spec: {
+            case: "git",
+            value: {
+              remoteUri: "https://example.invalid/r.git",
+              config: { authentication: GitAuthMethod.BASIC_AUTH },
+            },
+          },
         },
       },
     ],
     ["a negative quota", { id: "ws-m", metadata, initializer: empty, storageQuotaBytes: -1n }],
   ])("InitWorkspace with %s is INVALID_ARGUMENT and creates nothing", async (_what, req) => {
     const { content } = d.clients();
-    const err = await content.initWorkspace(create(InitWorkspaceRequestSchema, req as never)).catch(statusOf);
+    const err = await content
+      .initWorkspace(create(InitWorkspaceRequestSchema, req as never))
+      .catch(statusOf);
     expect(err).toMatchObject({ code: Code.InvalidArgument });
     expect((await content.isWorkspaceExists({ id: "ws-m" })).exists).toBe(false);
   });
@@ -136,8 +170,12 @@ describe("node API server", () => {
   it("answers grpc.health.v1 Check and Watch", async () => {
     const { health } = d.clients();
     expect((await health.check({ service: "" })).status).toBe(Status.SERVING);
-    expect((await health.check({ service: "wsdaemon.WorkspaceContentService" })).status).toBe(Status.SERVING);
-    expect(await health.check({ service: "no.Such" }).catch(statusOf)).toMatchObject({ code: Code.NotFound });
+    expect((await health.check({ service: "wsdaemon.WorkspaceContentService" })).status).toBe(
+      Status.SERVING,
+    );
+    expect(await health.check({ service: "no.Such" }).catch(statusOf)).toMatchObject({
+      code: Code.NotFound,
+    });
     const abort = new AbortController();
     const stream = health.watch({ service: "" }, { signal: abort.signal });
     const first = await stream[Symbol.asyncIterator]().next();
@@ -146,21 +184,31 @@ describe("node API server", () => {
   });
 
   it("answers grpc.reflection.v1 for listing services and resolving symbols", async () => {
-    const client = createServerReflectionClient(createDaemonTransport({ address: d.daemon.address }));
+    const client = createServerReflectionClient(
+      createDaemonTransport({ address: d.daemon.address }),
+    );
     const responses = client.serverReflectionInfo(
       (async function* () {
         yield { messageRequest: { case: "listServices" as const, value: "" } };
-        yield { messageRequest: { case: "fileContainingSymbol" as const, value: "wsdaemon.WorkspaceContentService" } };
+        yield {
+          messageRequest: {
+            case: "fileContainingSymbol" as const,
+            value: "wsdaemon.WorkspaceContentService",
+          },
+        };
         yield { messageRequest: { case: "fileContainingSymbol" as const, value: "no.Such" } };
       })(),
     );
     const all = [];
     for await (const r of responses) all.push(r);
-    expect(all[0]?.messageResponse.case).toBe("listServicesResponse");
-    const names = (all[0]?.messageResponse.value as { service: { name: string }[] }).service.map((s) => s.name);
+    const list = all[0]?.messageResponse;
+    if (list?.case !== "listServicesResponse") throw new Error("expected a service list");
+    const names = list.value.service.map((s) => s.name);
     expect(names).toContain("wsdaemon.WorkspaceContentService");
     expect(names).toContain("grpc.health.v1.Health");
-    const files = (all[1]?.messageResponse.value as { fileDescriptorProto: Uint8Array[] }).fileDescriptorProto.map(
+    const found = all[1]?.messageResponse;
+    if (found?.case !== "fileDescriptorResponse") throw new Error("expected file descriptors");
+    const files = found.value.fileDescriptorProto.map(
       (b) => fromBinary(FileDescriptorProtoSchema, b).name,
     );
     expect(files).toEqual(["wsdaemon/daemon.proto", "contentservice/initializer.proto"]);
@@ -169,8 +217,12 @@ describe("node API server", () => {
 
   it("exports Prometheus metrics on its own port", async () => {
     const text = await (await fetch(`http://127.0.0.1:${d.daemon.metricsPort}/metrics`)).text();
-    expect(text).toMatch(/wsd_rpc_total\{method="\/wsdaemon.WorkspaceContentService\/InitWorkspace",code="OK"\} \d+/);
-    expect(text).toMatch(/wsd_rpc_duration_seconds_bucket\{le="0.1",method="\/grpc.health.v1.Health\/Check"\}/);
+    expect(text).toMatch(
+      /wsd_rpc_total\{method="\/wsdaemon.WorkspaceContentService\/InitWorkspace",code="OK"\} \d+/,
+    );
+    expect(text).toMatch(
+      /wsd_rpc_duration_seconds_bucket\{le="0.1",method="\/grpc.health.v1.Health\/Check"\}/,
+    );
     expect(text).toContain("wsd_init_total");
     expect(text).toContain('wsd_workspaces{state="available"}');
   });
@@ -187,16 +239,26 @@ describe("node API server", () => {
             case: "git",
             value: {
               remoteUri: "http://127.0.0.1:9/none.git",
-              config: { authentication: GitAuthMethod.BASIC_AUTH, authUser: "u", authPassword: secret },
+              config: {
+                authentication: GitAuthMethod.BASIC_AUTH,
+                authUser: "u",
+                authPassword: secret,
+              },
             },
           },
         },
       })
       .catch(() => undefined);
-    const line = d.logs.find((l) => l.workspaceId === "ws-secret" && l.method === "/wsdaemon.WorkspaceContentService/InitWorkspace");
+    const line = d.logs.find(
+      (l) =>
+        l.workspaceId === "ws-secret" &&
+        l.method === "/wsdaemon.WorkspaceContentService/InitWorkspace",
+    );
     expect(line?.requestId).toEqual(expect.any(String));
     expect(d.logText()).not.toContain(secret);
-    expect(d.daemon.manager.get("ws-secret") ? JSON.stringify(d.daemon.manager.get("ws-secret")) : "").not.toContain(secret);
+    expect(
+      d.daemon.manager.get("ws-secret") ? JSON.stringify(d.daemon.manager.get("ws-secret")) : "",
+    ).not.toContain(secret);
   });
 });
 
@@ -208,7 +270,9 @@ describe("TLS", () => {
   afterAll(() => rm(certs.dir, { recursive: true, force: true }));
 
   it("serves over TLS", async () => {
-    const t = await startTestDaemon({ tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile } });
+    const t = await startTestDaemon({
+      tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
+    });
     try {
       expect(t.daemon.address.startsWith("https://127.0.0.1:")).toBe(true);
       const { health } = t.clients({ tls: { ca: certs.ca } });
@@ -226,7 +290,11 @@ describe("TLS", () => {
 
   it("requires a client certificate from the configured CA with mutual TLS", async () => {
     const t = await startTestDaemon({
-      tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, clientCaFile: certs.caFile },
+      tls: {
+        certFile: certs.serverCertFile,
+        keyFile: certs.serverKeyFile,
+        clientCaFile: certs.caFile,
+      },
     });
     try {
       const ok = t.clients({ tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });

@@ -2,7 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
-import { createDaemonClients, createDaemonTransport, type DaemonTransportOptions } from "@ws-daemon/api";
+import {
+  createDaemonClients,
+  createDaemonTransport,
+  type DaemonTransportOptions,
+} from "@ws-daemon/api";
 import { validateConfig } from "../../src/config/load-config.js";
 import { type Daemon, startDaemon } from "../../src/daemon.js";
 import { createLogger } from "../../src/observability/logger.js";
@@ -19,7 +23,9 @@ export interface TestDaemon {
 }
 
 /** An in-process daemon on free ports with its own working area and local storage. */
-export async function startTestDaemon(overrides: Record<string, unknown> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  overrides: Record<string, unknown> = {},
+): Promise<TestDaemon> {
   const dir = await mkdtemp(path.join(tmpdir(), "wsd-daemon-"));
   const lines: string[] = [];
   const sink = new Writable({
@@ -45,7 +51,8 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
       return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     logText: () => lines.join("\n"),
-    clients: (options = {}) => createDaemonClients(createDaemonTransport({ address: daemon.address, ...options })),
+    clients: (options = {}) =>
+      createDaemonClients(createDaemonTransport({ address: daemon.address, ...options })),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -18,7 +18,14 @@ export interface DaemonProcess {
 export async function spawnDaemon(cwd: string, args: string[] = []): Promise<DaemonProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", require.resolve("tsx"), path.join(appRoot, "src", "main.ts"), "--listen.port=0", "--metrics.enabled=false", ...args],
+    [
+      "--import",
+      require.resolve("tsx"),
+      path.join(appRoot, "src", "main.ts"),
+      "--listen.port=0",
+      "--metrics.enabled=false",
+      ...args,
+    ],
     { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
   );
   const lines: string[] = [];
@@ -26,7 +33,10 @@ export async function spawnDaemon(cwd: string, args: string[] = []): Promise<Dae
     child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
   const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${lines.join("\n")}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`daemon did not start:\n${lines.join("\n")}`)),
+      30_000,
+    );
     createInterface({ input: child.stderr! }).on("line", (l) => lines.push(l));
     createInterface({ input: child.stdout! }).on("line", (line) => {
       lines.push(line);

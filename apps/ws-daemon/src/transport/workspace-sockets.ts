@@ -1,0 +1,90 @@
+import { mkdir, rm } from "node:fs/promises";
+import * as path from "node:path";
+import { InWorkspaceService, WorkspaceInfoService } from "@ws-daemon/api";
+import type { Logger } from "../observability/logger.js";
+import type { DaemonMetrics } from "../observability/metrics.js";
+import {
+  createInWorkspaceService,
+  createWorkspaceInfoService,
+  type InWorkspaceContext,
+} from "../rpc/in-workspace-service.js";
+import { createObservabilityInterceptor } from "./interceptors.js";
+import { type RpcServer, startRpcServer } from "./rpc-server.js";
+
+export interface WorkspaceSocketsOptions {
+  workingArea: string;
+  logger: Logger;
+  metrics: DaemonMetrics;
+  /** Builds the per-workspace context (Linux operations, limits, wipe). */
+  contextFor(workspaceId: string): InWorkspaceContext;
+}
+
+/**
+ * One in-workspace API server per workspace on `<area>/<id>-daemon/daemon.sock`, the directory
+ * meant to be mounted into the workspace container. The socket a call arrives on is the
+ * caller's identity: each server only ever acts on its own workspace.
+ */
+export class WorkspaceSockets {
+  private readonly servers = new Map<string, Promise<RpcServer>>();
+
+  constructor(private readonly options: WorkspaceSocketsOptions) {}
+
+  socketDir(workspaceId: string): string {
+    return path.join(this.options.workingArea, `${workspaceId}-daemon`);
+  }
+
+  socketPath(workspaceId: string): string {
+    return path.join(this.socketDir(workspaceId), "daemon.sock");
+  }
+
+  /** Starts the workspace's server unless it runs; a stale socket file from a previous process is replaced. */
+  ensure(workspaceId: string): Promise<RpcServer> {
+    let server = this.servers.get(workspaceId);
+    if (!server) {
+      server = this.start(workspaceId);
+      this.servers.set(workspaceId, server);
+      server.catch(() => this.servers.delete(workspaceId));
+    }
+    return server;
+  }
+
+  private async start(workspaceId: string): Promise<RpcServer> {
+    const dir = this.socketDir(workspaceId);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const ctx = this.options.contextFor(workspaceId);
+    const server = await startRpcServer({
+      listen: { socketPath: this.socketPath(workspaceId) },
+      interceptors: [
+        createObservabilityInterceptor({
+          logger: this.options.logger.child({ iws: true }),
+          metrics: this.options.metrics,
+          workspaceId,
+        }),
+      ],
+      routes: (router) => {
+        router.service(InWorkspaceService, createInWorkspaceService(ctx));
+        router.service(WorkspaceInfoService, createWorkspaceInfoService(ctx));
+      },
+    });
+    this.options.logger.debug(
+      { workspaceId, socket: server.address },
+      "in-workspace API listening",
+    );
+    return server;
+  }
+
+  /** Stops the workspace's server and removes its socket directory. */
+  async remove(workspaceId: string): Promise<void> {
+    const server = this.servers.get(workspaceId);
+    this.servers.delete(workspaceId);
+    if (server) await (await server.catch(() => undefined))?.close(1000);
+    await rm(this.socketDir(workspaceId), { recursive: true, force: true });
+  }
+
+  /** Closes every server; socket directories stay for the next daemon process. */
+  async closeAll(graceMs: number): Promise<void> {
+    const all = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.close(graceMs)));
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The in-workspace API through a workspace's own daemon.sock, on the real daemon with the
+ * process runtime and real namespaces (root only).
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import {
+  Code,
+  createDaemonTransport,
+  createInWorkspaceClients,
+  FSShiftMethod,
+  statusOf,
+} from "@ws-daemon/api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProcessRuntime } from "../../src/runtime/process-runtime.js";
+import {
+  type FakeContainer,
+  isRoot,
+  rootSkipReason,
+  startContainer,
+} from "../linux/support/fake-container.js";
+import { ensureHelperBuilt } from "../linux/support/helper-binary.js";
+import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
+
+if (!isRoot) console.warn(`[in-workspace socket tests] skipped: ${rootSkipReason}`);
+
+const metadata = { owner: "o", metaId: "m" };
+const empty = { spec: { case: "empty" as const, value: {} } };
+
+describe.skipIf(!isRoot)("in-workspace API on the workspace socket", () => {
+  let d: TestDaemon;
+  let container: FakeContainer;
+  let other: FakeContainer;
+  const clientsFor = (id: string) =>
+    createInWorkspaceClients(
+      createDaemonTransport({ address: `unix://${d.daemon.sockets.socketPath(id)}` }),
+    );
+
+  beforeAll(async () => {
+    d = await startTestDaemon({
+      linux: { nsHelperPath: ensureHelperBuilt(), vethCidr: "10.0.5.0/30" },
+    });
+    container = await startContainer(["unshare --user sleep 3621"], ["sleep 3621"]);
+    other = await startContainer([], []);
+    const runtime = d.daemon.runtime as ProcessRuntime;
+    expect(runtime).toBeInstanceOf(ProcessRuntime);
+    runtime.register("ws-iws", container.rootPid);
+    runtime.register("ws-other", other.rootPid);
+    const { content } = d.clients();
+    await content.initWorkspace({ id: "ws-iws", metadata, initializer: empty });
+    await content.initWorkspace({
+      id: "ws-other",
+      metadata: { owner: "o", metaId: "m2" },
+      initializer: empty,
+    });
+  });
+  afterAll(async () => {
+    await container?.stop();
+    await other?.stop();
+    await d?.stop();
+  });
+
+  it("creates daemon.sock in <area>/<id>-daemon at init", () => {
+    expect(existsSync(d.daemon.sockets.socketPath("ws-iws"))).toBe(true);
+    expect(d.daemon.sockets.socketPath("ws-iws")).toMatch(
+      /workspaces\/ws-iws-daemon\/daemon\.sock$/,
+    );
+  });
+
+  it("writes a uid map for a process of the workspace and limits the rate", async () => {
+    const { inWorkspace } = clientsFor("ws-iws");
+    const target = await container.find("sleep 3621");
+    const pidInContainer = BigInt(target.nsPids[1]!);
+    const res = await inWorkspace.writeIDMapping({
+      pid: pidInContainer,
+      gid: false,
+      mapping: [{ containerId: 0, hostId: 100000, size: 65536 }],
+    });
+    expect(res).toMatchObject({ message: "", errorCode: 0 });
+    expect(await readFile(`/proc/${target.hostPid}/uid_map`, "utf8")).toMatch(
+      /^\s*0\s+100000\s+65536\s*$/,
+    );
+    // The kernel allows one write: the second comes back as data, not as a status.
+    const again = await inWorkspace.writeIDMapping({
+      pid: pidInContainer,
+      gid: false,
+      mapping: [{ containerId: 0, hostId: 100000, size: 1 }],
+    });
+    expect(again.errorCode).toBe(1);
+    expect(again.message).not.toBe("");
+    // Two tokens used; two more pass (rejected for range), the fifth call is over the burst.
+    for (let i = 0; i < 2; i++) {
+      const err = await inWorkspace
+        .writeIDMapping({
+          pid: pidInContainer,
+          gid: false,
+          mapping: [{ containerId: 0, hostId: 1, size: 1 }],
+        })
+        .catch(statusOf);
+      expect(err).toMatchObject({ code: Code.InvalidArgument });
+    }
+    const limited = await inWorkspace
+      .writeIDMapping({
+        pid: pidInContainer,
+        gid: false,
+        mapping: [{ containerId: 0, hostId: 100000, size: 1 }],
+      })
+      .catch(statusOf);
+    expect(limited).toMatchObject({ code: Code.ResourceExhausted });
+  });
+
+  it("refuses pids outside the workspace and malformed pids", async () => {
+    const { inWorkspace } = clientsFor("ws-iws");
+    const otherChild = other.rootPid;
+    for (const [pid, code] of [
+      [-1n, Code.InvalidArgument],
+      [2n ** 40n, Code.InvalidArgument],
+      [999_999n, Code.PermissionDenied],
+      [BigInt(otherChild), Code.PermissionDenied],
+    ] as const) {
+      expect(
+        await inWorkspace.mountProc({ pid, target: "/proc" }).catch(statusOf),
+        `pid ${pid}`,
+      ).toMatchObject({ code });
+    }
+  });
+
+  it("reports resources through both services", async () => {
+    const { inWorkspace, workspaceInfo } = clientsFor("ws-other");
+    for (const client of [inWorkspace, workspaceInfo]) {
+      const info = await client.workspaceInfo({});
+      expect(info.resources?.memory?.limit).toBeGreaterThan(0n);
+      expect(info.resources?.cpu?.limit).toBeGreaterThan(0n);
+    }
+  });
+
+  it("allows PrepareForUserNS once", async () => {
+    const { inWorkspace } = clientsFor("ws-other");
+    const prep = await inWorkspace.prepareForUserNS({});
+    expect(prep.fsShift).toBe(FSShiftMethod.IDMAPPED);
+    expect(await inWorkspace.prepareForUserNS({}).catch(statusOf)).toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+    expect((await inWorkspace.teardown({})).success).toBe(true);
+  });
+
+  it("removes the socket directory on dispose", async () => {
+    const { content } = d.clients();
+    await content.disposeWorkspace({ id: "ws-other" });
+    expect(existsSync(d.daemon.sockets.socketDir("ws-other"))).toBe(false);
+  });
+});
