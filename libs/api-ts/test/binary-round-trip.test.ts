@@ -17,7 +17,7 @@ import { reflect } from "@bufbuild/protobuf/reflect";
 import { describe, expect, it } from "vitest";
 import * as api from "../src/index.js";
 
-const messages = Object.values(api).filter(
+const messages: DescMessage[] = (Object.values(api) as unknown[]).filter(
   (v): v is DescMessage =>
     typeof v === "object" &&
     v !== null &&
