@@ -60,7 +60,7 @@ const lastEnumValue = (f: { enum: { values: { number: number }[] } }) =>
 /** Builds an init object with every field set; `oneofChoice` picks which oneof member to set. */
 function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string, unknown> {
   const init: Record<string, unknown> = {};
-  const valueOf = (f: DescField, seed: number): unknown => {
+  const fieldValue = (f: DescField, seed: number): unknown => {
     switch (f.fieldKind) {
       case "scalar":
         return scalarValue(f.scalar, seed);
@@ -85,11 +85,11 @@ function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string,
     }
   };
   desc.fields.forEach((f, i) => {
-    if (f.oneof === undefined) init[f.localName] = valueOf(f, i);
+    if (f.oneof === undefined) init[f.localName] = fieldValue(f, i);
   });
   for (const oneof of desc.oneofs) {
     const f = oneof.fields[oneofChoice % oneof.fields.length]!;
-    init[oneof.localName] = { case: f.localName, value: valueOf(f, 7) };
+    init[oneof.localName] = { case: f.localName, value: fieldValue(f, 7) };
   }
   return init;
 }

@@ -25,8 +25,9 @@ export interface TestDaemon {
 /** An in-process daemon on free ports with its own working area and local storage. */
 export async function startTestDaemon(
   overrides: Record<string, unknown> = {},
+  options: { dir?: string; keepDir?: boolean } = {},
 ): Promise<TestDaemon> {
-  const dir = await mkdtemp(path.join(tmpdir(), "wsd-daemon-"));
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), "wsd-daemon-")));
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -51,13 +52,13 @@ export async function startTestDaemon(
       return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     logText: () => lines.join("\n"),
-    clients: (options = {}) =>
-      createDaemonClients(createDaemonTransport({ address: daemon.address, ...options })),
+    clients: (transport = {}) =>
+      createDaemonClients(createDaemonTransport({ address: daemon.address, ...transport })),
     async stop() {
       if (stopped) return;
       stopped = true;
       await daemon.stop(2000);
-      await rm(dir, { recursive: true, force: true });
+      if (!options.keepDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }
