@@ -1,0 +1,326 @@
+import { lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Clock, systemClock } from "../adapters/clock.js";
+import type { ProcessRunner } from "../adapters/process-runner.js";
+import { CheckoutSteps, pathExists } from "./checkout-steps.js";
+import { GitCommand, type GitCommandOptions } from "./git-command.js";
+import {
+  type BasicCredentials,
+  credentialWiring,
+  type FetchFn,
+  resolveCredentials,
+} from "./git-credentials.js";
+import { GitError, isTransientGitFailure } from "./git-error.js";
+import { readGitStatus } from "./git-status.js";
+import { measureTree } from "./tree-stats.js";
+import type {
+  BringToTargetResult,
+  CloneResult,
+  GitAuth,
+  GitCheckoutSpec,
+  GitLogger,
+  GitStatusOptions,
+  GitStatusSummary,
+} from "./types.js";
+import { DEFAULT_ALLOWED_SCHEMES, validateCheckoutSpec } from "./validate-spec.js";
+
+export interface GitClientOptions {
+  /** Used for BASIC_AUTH_OTS; default the global fetch. */
+  fetch?: FetchFn;
+  logger?: GitLogger;
+  clock?: Clock;
+  /** Remote URI schemes accepted; default https, http, ssh, git, file. Drop "file" to keep node paths out. */
+  allowedSchemes?: readonly string[];
+  /** Where private per-operation HOME directories are created; default os.tmpdir(). */
+  tempRoot?: string;
+  gitBinary?: string;
+  /** Attempts to download a one-time secret (network errors and 5xx only); default 3. */
+  otsAttempts?: number;
+  otsRetryDelayMs?: number;
+  /** Attempts of a clone that fails transiently (network, 5xx); default 3. */
+  cloneAttempts?: number;
+  /** First retry delay, doubled per attempt; default 1000. */
+  cloneRetryDelayMs?: number;
+}
+
+/** One operation's private HOME plus lazily resolved credentials. */
+interface Session {
+  git: GitCommand;
+  /** `-c`/env wiring for commands that talk to origin. */
+  network: Pick<GitCommandOptions, "configArgs" | "env">;
+  close(): Promise<void>;
+}
+
+const noLog: GitLogger = () => {};
+
+export class GitClient {
+  private readonly fetchFn: FetchFn;
+  private readonly logger: GitLogger;
+  private readonly clock: Clock;
+  private readonly allowedSchemes: readonly string[];
+  private readonly tempRoot: string;
+  private readonly gitBinary: string;
+  private readonly cloneAttempts: number;
+  private readonly cloneRetryDelayMs: number;
+  /** A one-time secret can be fetched once: later operations with the same auth object reuse it. */
+  private readonly credentialCache = new WeakMap<GitAuth, Promise<BasicCredentials | undefined>>();
+
+  constructor(
+    private readonly runner: ProcessRunner,
+    private readonly options: GitClientOptions = {},
+  ) {
+    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+    this.logger = options.logger ?? noLog;
+    this.clock = options.clock ?? systemClock;
+    this.allowedSchemes = options.allowedSchemes ?? DEFAULT_ALLOWED_SCHEMES;
+    this.tempRoot = options.tempRoot ?? tmpdir();
+    this.gitBinary = options.gitBinary ?? "git";
+    this.cloneAttempts = Math.max(1, options.cloneAttempts ?? 3);
+    this.cloneRetryDelayMs = options.cloneRetryDelayMs ?? 1000;
+  }
+
+  /**
+   * Clones into spec.checkoutDir, which must be missing or empty. Transient failures (5xx, resets,
+   * DNS) are retried with exponential backoff. On failure the directory is returned to how it was
+   * (removed, or emptied) and a GitError (or the abort reason) is thrown.
+   */
+  async clone(spec: GitCheckoutSpec, signal?: AbortSignal): Promise<CloneResult> {
+    validateCheckoutSpec(spec, this.allowedSchemes);
+    const started = this.clock.now();
+    const session = await this.openSession(spec, signal);
+    // undefined until the directory is known to be ours to clean up (missing or empty)
+    let createdDir: boolean | undefined;
+    try {
+      await this.checkTargetName(session.git, spec, signal);
+      createdDir = await this.prepareEmptyDir(spec.checkoutDir);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.cloneInto(session, spec, signal);
+          break;
+        } catch (err) {
+          if (!isTransientFailure(err) || attempt >= this.cloneAttempts) throw err;
+          const delayMs = this.cloneRetryDelayMs * 2 ** (attempt - 1);
+          this.logger("warn", "clone failed with a transient error; retrying", {
+            attempt,
+            delayMs,
+            error: (err as Error).message,
+          });
+          await this.undoClone(spec.checkoutDir, false);
+          await this.clock.sleep(delayMs, signal);
+        }
+      }
+    } catch (err) {
+      if (createdDir !== undefined) await this.undoClone(spec.checkoutDir, createdDir);
+      throw err;
+    } finally {
+      await session.close();
+    }
+    const stats = await measureTree(spec.checkoutDir);
+    return { durationMs: this.clock.now() - started, ...stats };
+  }
+
+  /**
+   * For prebuilds: the checkout was restored from a snapshot. Fetches and moves it to the clone
+   * target. Tracked modifications are stashed and re-applied (kept in the stash on conflict);
+   * untracked files are left in place. If moving fails, the modifications are re-applied before
+   * the error is thrown.
+   */
+  async bringToTarget(spec: GitCheckoutSpec, signal?: AbortSignal): Promise<BringToTargetResult> {
+    validateCheckoutSpec(spec, this.allowedSchemes);
+    const started = this.clock.now();
+    if (!(await pathExists(join(spec.checkoutDir, ".git")))) {
+      throw new GitError("invalid-argument", "the checkout directory holds no git repository");
+    }
+    const session = await this.openSession(spec, signal);
+    try {
+      await this.checkTargetName(session.git, spec, signal);
+      const steps = new CheckoutSteps(session.git, spec, session.network, this.logger, signal);
+      const commitBefore = await steps.headCommit();
+      await steps.configureOrigin();
+      await steps.applyCustomConfig();
+      const stashed = await steps.stashLocalChanges();
+      try {
+        await this.moveToTarget(steps, spec);
+      } catch (err) {
+        if (stashed) await steps.restoreLocalChanges();
+        throw err;
+      }
+      const restored = stashed ? await steps.restoreLocalChanges() : false;
+      await steps.addUpstream();
+      await steps.updateSubmodules();
+      const commitAfter = await steps.headCommit();
+      return {
+        durationMs: this.clock.now() - started,
+        commitBefore,
+        commitAfter,
+        commitChanged: commitBefore !== commitAfter,
+        restoredLocalChanges: restored,
+        localChangesLeftInStash: stashed && !restored,
+      };
+    } finally {
+      await session.close();
+    }
+  }
+
+  private async moveToTarget(steps: CheckoutSteps, spec: GitCheckoutSpec) {
+    switch (spec.targetMode) {
+      case "remote-commit":
+        return steps.checkoutCommit();
+      case "remote-branch": {
+        await steps.fetchBranch(spec.cloneTarget);
+        const args = ["checkout", "-B", spec.cloneTarget, "--track", `origin/${spec.cloneTarget}`];
+        await steps.must("checking out the branch", args, { kind: "target" });
+        return;
+      }
+      case "remote-head":
+      case "local-branch": {
+        const main = await steps.remoteDefaultBranch();
+        if (main === undefined) return; // the remote has no commits: nothing to move to
+        await steps.fetchBranch(main);
+        await steps.run(["remote", "set-head", "origin", main]);
+        const args =
+          spec.targetMode === "remote-head"
+            ? ["checkout", "-B", main, "--track", `origin/${main}`]
+            : ["checkout", "-B", spec.cloneTarget, "--no-track", `origin/${main}`];
+        await steps.must("checking out the target", args, { kind: "target" });
+        return;
+      }
+    }
+  }
+
+  /** Summary for DisposeWorkspace; undefined when dir has no .git. Never throws for odd repositories. */
+  async status(dir: string, options: GitStatusOptions = {}): Promise<GitStatusSummary | undefined> {
+    const session = await this.openSession(undefined, options.signal);
+    try {
+      return await readGitStatus(session.git, dir, options);
+    } finally {
+      await session.close();
+    }
+  }
+
+  private async cloneInto(session: Session, spec: GitCheckoutSpec, signal?: AbortSignal) {
+    const args = ["clone", "--origin", "origin"];
+    if (!spec.fullClone) args.push("--depth", "1", "--shallow-submodules");
+    // --config persists into .git/config and already applies to the clone's own fetch
+    for (const [key, value] of Object.entries(spec.customConfig))
+      args.push("--config", `${key}=${value}`);
+    if (spec.targetMode === "remote-branch") args.push("--branch", spec.cloneTarget);
+    if (spec.targetMode === "remote-commit") args.push("--no-checkout");
+    args.push("--", spec.remoteUri, spec.checkoutDir);
+    await session.git.must("git clone failed", args, {
+      ...session.network,
+      ...(signal ? { signal } : {}),
+    });
+
+    const steps = new CheckoutSteps(session.git, spec, session.network, this.logger, signal);
+    // a shallow clone fetches one branch; later `git fetch`es in the workspace should see all
+    await steps.configureOrigin();
+    if (spec.targetMode === "remote-commit") await steps.checkoutCommit();
+    // `clone --branch` also accepts a tag (and then detaches): the mode asks for a branch
+    if (spec.targetMode === "remote-branch" && (await steps.currentBranch()) !== spec.cloneTarget) {
+      throw new GitError("target", `'${spec.cloneTarget}' is not a branch of the repository`);
+    }
+    if (spec.targetMode === "local-branch" && (await steps.currentBranch()) !== spec.cloneTarget) {
+      const args =
+        (await steps.headCommit()) !== ""
+          ? ["checkout", "--no-track", "-b", spec.cloneTarget]
+          : ["symbolic-ref", "HEAD", `refs/heads/${spec.cloneTarget}`]; // empty remote: unborn branch
+      await steps.must("creating the local branch", args, { kind: "target" });
+    }
+    await steps.addUpstream();
+    await steps.updateSubmodules();
+  }
+
+  private async checkTargetName(git: GitCommand, spec: GitCheckoutSpec, signal?: AbortSignal) {
+    if (spec.targetMode !== "remote-branch" && spec.targetMode !== "local-branch") return;
+    const r = await git.run(
+      ["check-ref-format", "--branch", spec.cloneTarget],
+      signal ? { signal } : {},
+    );
+    // "@{-1}"-style names are resolved by check-ref-format instead of being refused
+    if (r.exitCode !== 0 || spec.cloneTarget.startsWith("@")) {
+      throw new GitError(
+        "invalid-argument",
+        `clone target '${spec.cloneTarget}' is not a valid branch name`,
+      );
+    }
+  }
+
+  /** Returns whether the directory had to be created. */
+  private async prepareEmptyDir(dir: string): Promise<boolean> {
+    const existing = await lstat(dir).catch(() => undefined);
+    if (existing === undefined) {
+      await mkdir(dir, { recursive: true, mode: 0o775 });
+      return true;
+    }
+    if (!existing.isDirectory() || (await readdir(dir)).length > 0) {
+      throw new GitError(
+        "invalid-argument",
+        "the checkout directory exists and is not an empty directory",
+      );
+    }
+    return false;
+  }
+
+  private async undoClone(dir: string, createdDir: boolean) {
+    try {
+      if (createdDir) await rm(dir, { recursive: true, force: true });
+      else
+        for (const name of await readdir(dir))
+          await rm(join(dir, name), { recursive: true, force: true });
+    } catch (err) {
+      this.logger("warn", "cannot remove a failed clone", { error: (err as Error).message });
+    }
+  }
+
+  private async openSession(
+    spec: GitCheckoutSpec | undefined,
+    signal?: AbortSignal,
+  ): Promise<Session> {
+    const home = await mkdtemp(join(this.tempRoot, "ws-daemon-git-"));
+    const close = () => rm(home, { recursive: true, force: true });
+    try {
+      const auth = spec?.auth ?? { kind: "none" };
+      const credentials = await this.credentialsFor(auth, signal);
+      const secrets = [
+        ...(credentials ? [credentials.password] : []),
+        ...(auth.kind === "basic-ots" ? [auth.otsUrl] : []),
+      ];
+      const git = new GitCommand({
+        runner: this.runner,
+        home,
+        logger: this.logger,
+        secrets,
+        gitBinary: this.gitBinary,
+      });
+      return { git, network: credentialWiring(spec?.remoteUri ?? "", credentials), close };
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+
+  private credentialsFor(
+    auth: GitAuth,
+    signal?: AbortSignal,
+  ): Promise<BasicCredentials | undefined> {
+    let pending = this.credentialCache.get(auth);
+    if (pending === undefined) {
+      pending = resolveCredentials(auth, {
+        fetch: this.fetchFn,
+        ...(this.options.otsAttempts !== undefined ? { attempts: this.options.otsAttempts } : {}),
+        ...(this.options.otsRetryDelayMs !== undefined
+          ? { retryDelayMs: this.options.otsRetryDelayMs }
+          : {}),
+        ...(signal ? { signal } : {}),
+      });
+      this.credentialCache.set(auth, pending);
+      pending.catch(() => this.credentialCache.delete(auth));
+    }
+    return pending;
+  }
+}
+
+const isTransientFailure = (err: unknown): boolean =>
+  err instanceof GitError && err.kind === "other" && isTransientGitFailure(err.detail ?? "");

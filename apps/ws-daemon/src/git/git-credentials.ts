@@ -1,0 +1,143 @@
+import { GitError } from "./git-error.js";
+import type { GitAuth } from "./types.js";
+
+export interface BasicCredentials {
+  user: string;
+  password: string;
+}
+
+export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+
+const USER_VAR = "WS_DAEMON_GIT_USER";
+const PASSWORD_VAR = "WS_DAEMON_GIT_PASSWORD";
+
+/**
+ * A credential helper given to git with `-c`: it prints the credentials from two environment
+ * variables that only this git process (and its children) receive. The secret is therefore never in
+ * argv, in a file, or in .git/config; the helper text in argv holds only the variable names.
+ * printf, not echo: dash's echo would interpret backslashes in the password.
+ */
+const HELPER =
+  `!f() { test "$1" = get || exit 0; ` +
+  `printf 'username=%s\\npassword=%s\\n' "$${USER_VAR}" "$${PASSWORD_VAR}"; }; f`;
+
+/** Scope of the helper: only the origin's scheme://host[:port], so a redirect elsewhere gets nothing. */
+const credentialScope = (remoteUri: string): string | undefined => {
+  try {
+    const url = new URL(remoteUri);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+    return `${url.protocol}//${url.host}`;
+  } catch {
+    return undefined;
+  }
+};
+
+export interface GitCredentialWiring {
+  /** `-c` arguments for the git command line (before the subcommand). */
+  configArgs: string[];
+  /** Extra environment for that one git process. */
+  env: Record<string, string>;
+}
+
+export const credentialWiring = (
+  remoteUri: string,
+  credentials: BasicCredentials | undefined,
+): GitCredentialWiring => {
+  // The empty value resets any helper list inherited from other config, so nothing else (e.g. a
+  // `store` helper from a restored checkout's .git/config) can save or supply credentials.
+  const configArgs = ["-c", "credential.helper="];
+  if (credentials === undefined) return { configArgs, env: {} };
+  const scope = credentialScope(remoteUri);
+  if (scope === undefined) return { configArgs, env: {} };
+  configArgs.push("-c", `credential.${scope}.helper=${HELPER}`);
+  return {
+    configArgs,
+    env: { [USER_VAR]: credentials.user, [PASSWORD_VAR]: credentials.password },
+  };
+};
+
+const splitUserPassword = (body: string): BasicCredentials | undefined => {
+  const text = body.replace(/\r?\n$/, "");
+  const colon = text.indexOf(":");
+  if (colon <= 0 || colon === text.length - 1) return undefined;
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+};
+
+export interface OtsOptions {
+  fetch: FetchFn;
+  attempts?: number;
+  retryDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Downloads a one-time secret. Only network errors and 5xx answers are retried: any other answer
+ * means the secret is consumed or never existed, and asking again cannot help.
+ */
+export const fetchOneTimeSecret = async (
+  otsUrl: string,
+  options: OtsOptions,
+): Promise<BasicCredentials> => {
+  const attempts = options.attempts ?? 3;
+  let lastProblem = "no attempt made";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    options.signal?.throwIfAborted();
+    let response: Response;
+    try {
+      response = await options.fetch(otsUrl, {
+        method: "GET",
+        redirect: "error",
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      options.signal?.throwIfAborted();
+      // the error text may quote the URL, which is itself the capability: keep only the class
+      lastProblem = `request failed (${(err as Error).name})`;
+      await delay(options.retryDelayMs ?? 500, options.signal);
+      continue;
+    }
+    const body = await response.text();
+    if (response.status === 200) {
+      const credentials = splitUserPassword(body);
+      if (credentials === undefined) {
+        throw new GitError(
+          "auth",
+          "cannot get one-time secret: the answer is not '<user>:<password>'",
+        );
+      }
+      return credentials;
+    }
+    lastProblem = `HTTP ${response.status}`;
+    if (response.status < 500) break;
+    await delay(options.retryDelayMs ?? 500, options.signal);
+  }
+  throw new GitError("auth", `cannot get one-time secret: ${lastProblem}`);
+};
+
+const delay = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+
+/** Resolves credentials for an auth spec; the caller caches the result because an OTS works once. */
+export const resolveCredentials = async (
+  auth: GitAuth,
+  options: OtsOptions,
+): Promise<BasicCredentials | undefined> => {
+  switch (auth.kind) {
+    case "none":
+      return undefined;
+    case "basic":
+      return { user: auth.user, password: auth.password };
+    case "basic-ots":
+      return fetchOneTimeSecret(auth.otsUrl, options);
+  }
+};
