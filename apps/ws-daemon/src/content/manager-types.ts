@@ -1,0 +1,75 @@
+import type { Clock } from "../adapters/clock.js";
+import type { ContentStore } from "../storage/content-store.js";
+import type { InitializerSpec } from "./initializer-spec.js";
+import type { ContentGit, ContentHooks, FetchLike, GitStatusSummary } from "./ports.js";
+import type { LoadedRecords } from "./state-store.js";
+import type { ArchiveRecord, SnapshotRecord, WorkspaceMetadata } from "./workspace-record.js";
+
+export interface WorkspaceContentManagerConfig {
+  /** Content lives in `<workingArea>/<id>`, state in `<workingArea>/.state/<id>.json`. */
+  workingArea: string;
+  /** Initializations running at once; more wait in a FIFO queue. */
+  maxConcurrentInits: number;
+  /** Backups and snapshots running at once across all workspaces. */
+  maxConcurrentArchives: number;
+  /** Cap of each list in the dispose git status (totals stay complete). Default 100. */
+  gitStatusMaxListed?: number;
+  downloadAttempts?: number;
+  downloadRetryDelayMs?: number;
+  /** Per download attempt; default 10 minutes. */
+  downloadTimeoutMs?: number;
+  /** Snapshot records kept per workspace (oldest finished ones are dropped). Default 20. */
+  snapshotHistory?: number;
+  /**
+   * Remove directories in the working area that belong to no workspace (left by a crash between
+   * deleting a workspace's record and its content) when opening. Default false: they are only
+   * reported, because the area might hold other things. Dot-names are never touched.
+   */
+  removeOrphanedContent?: boolean;
+}
+
+export interface WorkspaceContentManagerDeps {
+  store: ContentStore;
+  git: ContentGit;
+  fetch?: FetchLike;
+  clock?: Clock;
+  hooks?: ContentHooks;
+}
+
+export interface InitWorkspaceRequest {
+  id: string;
+  metadata: WorkspaceMetadata | undefined;
+  initializer: InitializerSpec | undefined;
+  /** 0 = no quota. Recorded only; enforcement belongs to the storage layer. */
+  storageQuotaBytes?: number;
+  remoteStorageDisabled?: boolean;
+}
+
+export interface RecoveryReport {
+  /** Were SETTING_UP when the daemon stopped: now failed, partial content removed. */
+  failedInits: string[];
+  /** Were WRAPPING_UP (dispose interrupted): back to AVAILABLE, content kept. */
+  backToAvailable: string[];
+  unreadable: LoadedRecords["unreadable"];
+  /** Directories in the working area without a workspace record (removed if configured). */
+  orphans: string[];
+}
+
+export interface TakeSnapshotResult {
+  snapshotId: string;
+  state: SnapshotRecord["state"];
+  /**
+   * Where the snapshot is (or will be). With returnImmediately it is present as soon as the store
+   * names the snapshot (ArchiveOptions.onSnapshotUrl) or, for stores that cannot, once uploaded.
+   */
+  url: string;
+}
+
+export interface DisposeResult {
+  /** Status of the first checkout location that is a git repository; absent when there is none. */
+  gitStatus?: GitStatusSummary;
+  /** The final backup, when one was requested and made. */
+  backup?: ArchiveRecord;
+  /** Why a requested backup was not made (only for workspaces whose content never became available). */
+  backupSkipped?: string;
+}

@@ -1,0 +1,63 @@
+/**
+ * What the content module needs from the outside, as small interfaces. The daemon wires the real
+ * implementations (src/git GitClient, src/storage ContentStore, global fetch, systemClock).
+ */
+import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/types.js";
+import type { ContentErrorKind } from "./content-error.js";
+import type { InitializerStats, WorkspaceState } from "./workspace-record.js";
+
+export type { GitCheckoutSpec, GitStatusSummary };
+
+/** The part of src/git's GitClient this module uses. */
+export interface ContentGit {
+  clone(spec: GitCheckoutSpec, signal?: AbortSignal): Promise<unknown>;
+  /** For prebuilds: the checkout exists (from the snapshot); move it to the spec's target. */
+  bringToTarget(spec: GitCheckoutSpec, signal?: AbortSignal): Promise<unknown>;
+  status(dir: string, options?: GitStatusOptions): Promise<GitStatusSummary | undefined | null>;
+}
+
+export type FetchLike = (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
+
+export type ArchiveOperation = "backup" | "snapshot";
+
+/** Observability hooks; all optional and must not throw (exceptions are swallowed). */
+export interface ContentHooks {
+  log?(
+    level: "debug" | "info" | "warn" | "error",
+    message: string,
+    fields: Record<string, unknown>,
+  ): void;
+  onStateChange?(
+    id: string,
+    from: WorkspaceState | undefined,
+    to: WorkspaceState | undefined,
+  ): void;
+  /** Once per initializer (leaf and composite) of a successful init. */
+  onInitializerFinished?(id: string, stats: InitializerStats): void;
+  onInitFinished?(
+    id: string,
+    outcome:
+      | { ok: true; durationMs: number }
+      | { ok: false; durationMs: number; kind: ContentErrorKind },
+  ): void;
+  /** Time an init waited for a free slot of maxConcurrentInits. */
+  onInitQueueWait?(id: string, waitedMs: number): void;
+  /** Time a backup/snapshot waited for a free slot of maxConcurrentArchives. */
+  onArchiveQueueWait?(operation: ArchiveOperation, waitedMs: number): void;
+  onArchiveFinished?(
+    operation: ArchiveOperation,
+    outcome:
+      | { ok: true; durationMs: number; bytes: number }
+      | { ok: false; durationMs: number; kind: ContentErrorKind },
+  ): void;
+  /** Called when a workspace is gone for good (e.g. to remove its IWS socket directory). */
+  onDisposed?(id: string): Promise<void> | void;
+}
+
+/**
+ * Proposed optional ArchiveOptions field: a store that can name a snapshot before uploading it
+ * calls this first, so TakeSnapshot(return_immediately) can answer with the URL at once.
+ */
+export interface EarlySnapshotUrlOption {
+  onSnapshotUrl?: (url: string) => void;
+}

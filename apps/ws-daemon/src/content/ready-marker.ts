@@ -1,0 +1,49 @@
+import { lstat, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "./atomic-file.js";
+import type { InitializerStats, InitSource } from "./workspace-record.js";
+
+/** Directory inside every workspace that belongs to the daemon. */
+export const DAEMON_DIR = ".ws-daemon";
+export const READY_MARKER = `${DAEMON_DIR}/ready.json`;
+
+export interface ReadyMarker {
+  source: InitSource;
+  stats: InitializerStats[];
+  readyAt: string;
+}
+
+/**
+ * The workspace's content (a cloned repository, a restored archive) may already have put something
+ * at DAEMON_DIR, e.g. a symlink to a directory outside the workspace. The name is ours: anything
+ * that is not a real directory is removed (a symlink itself, never its target) before we use it.
+ */
+const ensureDaemonDir = async (contentDir: string, create: boolean): Promise<boolean> => {
+  const dir = join(contentDir, DAEMON_DIR);
+  const stats = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw err;
+  });
+  if (stats && !stats.isDirectory()) await rm(dir, { force: true, recursive: true });
+  if (stats?.isDirectory()) return true;
+  if (!create) return false;
+  await mkdir(dir, { mode: 0o755 });
+  return true;
+};
+
+/** Written last, atomically (rename), so a watcher that sees the file sees all of the content. */
+export const writeReadyMarker = async (contentDir: string, marker: ReadyMarker): Promise<void> => {
+  await ensureDaemonDir(contentDir, true);
+  await writeFileAtomic(join(contentDir, READY_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+};
+
+/**
+ * A restored backup/snapshot contains the marker of the workspace it was taken from; it must not
+ * signal readiness before this init has finished, so it goes as soon as the archive is unpacked.
+ * (rm of a symlinked marker removes the link, not its target.)
+ */
+export const removeStaleReadyMarker = async (contentDir: string): Promise<void> => {
+  if (await ensureDaemonDir(contentDir, false)) {
+    await rm(join(contentDir, READY_MARKER), { force: true, recursive: true });
+  }
+};
