@@ -74,11 +74,12 @@ export function createContentService(
       return { exists: manager.exists(req.id) };
     },
 
-    async takeSnapshot(req) {
+    async takeSnapshot(req, ctx) {
       const result = await manager.takeSnapshot(req.id, {
         returnImmediately: req.returnImmediately,
+        signal: ctx.signal,
       });
-      return { url: result.url ?? "" };
+      return { url: result.url };
     },
 
     async backupWorkspace(req) {

@@ -20,7 +20,7 @@ export interface WorkspaceSocketsOptions {
 }
 
 /**
- * One in-workspace API server per workspace on `<area>/<id>-daemon/daemon.sock`, the directory
+ * One in-workspace API server per workspace on `<area>/.sockets/<id>/daemon.sock`, the directory
  * meant to be mounted into the workspace container. The socket a call arrives on is the
  * caller's identity: each server only ever acts on its own workspace.
  */
@@ -29,8 +29,12 @@ export class WorkspaceSockets {
 
   constructor(private readonly options: WorkspaceSocketsOptions) {}
 
+  /**
+   * `<area>/.sockets/<id>`: dot-names in the working area are reserved for the daemon (ids cannot
+   * start with a dot), so no workspace's content folder can ever be another's socket folder.
+   */
   socketDir(workspaceId: string): string {
-    return path.join(this.options.workingArea, `${workspaceId}-daemon`);
+    return path.join(this.options.workingArea, ".sockets", workspaceId);
   }
 
   socketPath(workspaceId: string): string {

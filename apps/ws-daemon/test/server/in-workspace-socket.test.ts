@@ -60,10 +60,10 @@ describe.skipIf(!isRoot)("in-workspace API on the workspace socket", () => {
     await d?.stop();
   });
 
-  it("creates daemon.sock in <area>/<id>-daemon at init", () => {
+  it("creates daemon.sock in <area>/.sockets/<id> at init", () => {
     expect(existsSync(d.daemon.sockets.socketPath("ws-iws"))).toBe(true);
     expect(d.daemon.sockets.socketPath("ws-iws")).toMatch(
-      /workspaces\/ws-iws-daemon\/daemon\.sock$/,
+      /workspaces\/\.sockets\/ws-iws\/daemon\.sock$/,
     );
   });
 
