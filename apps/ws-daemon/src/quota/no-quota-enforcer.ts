@@ -1,0 +1,63 @@
+import { mkdir } from "node:fs/promises";
+import {
+  checkQuotaBytes,
+  checkWorkspaceId,
+  type QuotaEnforcer,
+  type QuotaLog,
+  type QuotaRecoveryReport,
+  type QuotaStatus,
+  type QuotaUsage,
+  type QuotaWorkspaceRef,
+} from "./quota-enforcer.js";
+
+/** No mechanism: quotas are recorded by the caller but not enforced; says so once per workspace. */
+export class NoQuotaEnforcer implements QuotaEnforcer {
+  readonly method = "none" as const;
+
+  constructor(
+    readonly reason: string,
+    private readonly log?: QuotaLog,
+  ) {}
+
+  async prepare(workspaceId: string, contentDir: string, quotaBytes: number): Promise<QuotaStatus> {
+    checkWorkspaceId(workspaceId);
+    checkQuotaBytes(quotaBytes);
+    await mkdir(contentDir, { recursive: true, mode: 0o755 });
+    if (quotaBytes > 0) {
+      try {
+        this.log?.("warn", "storage quota is not enforced", {
+          workspaceId,
+          quotaBytes,
+          reason: this.reason,
+        });
+      } catch {
+        // logging must never break quota handling
+      }
+    }
+    return { method: this.method, phase: "hard", quotaBytes, limitBytes: 0 };
+  }
+
+  async enforce(
+    workspaceId: string,
+    _contentDir: string,
+    quotaBytes: number,
+  ): Promise<QuotaStatus> {
+    checkWorkspaceId(workspaceId);
+    return { method: this.method, phase: "hard", quotaBytes, limitBytes: 0 };
+  }
+
+  async release(): Promise<void> {}
+
+  async recover(workspaces: readonly QuotaWorkspaceRef[]): Promise<QuotaRecoveryReport> {
+    return {
+      recovered: [],
+      withoutQuota: workspaces.map((w) => w.workspaceId),
+      failed: [],
+      orphans: [],
+    };
+  }
+
+  async usage(): Promise<QuotaUsage | undefined> {
+    return undefined;
+  }
+}
