@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import {
@@ -25,6 +25,7 @@ import { defaultInWorkspaceLimits } from "./rpc/in-workspace-service.js";
 import { DockerRuntime } from "./runtime/docker-runtime.js";
 import { ProcessRuntime } from "./runtime/process-runtime.js";
 import type { RuntimeDiscovery } from "./runtime/runtime-discovery.js";
+import { detectQuotaEnforcer } from "./quota/detect-quota-enforcer.js";
 import { createContentStore } from "./storage/create-content-store.js";
 import { createHealthService, HealthBoard } from "./transport/health-service.js";
 import { createObservabilityInterceptor } from "./transport/interceptors.js";
@@ -124,6 +125,13 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     }),
   });
   const hooks = createContentHooks(logger, metrics);
+  await mkdir(workingArea, { recursive: true, mode: 0o755 });
+  const quota = await detectQuotaEnforcer(workingArea, {
+    runner,
+    method: config.quota.method,
+    log: (level, message, fields) => logger[level]({ ...fields, component: "quota" }, message),
+  });
+  logger.info({ method: quota.method, reason: quota.reason }, "storage quota mechanism");
   const ensureSocket = (id: string) =>
     sockets
       .ensure(id)
@@ -141,6 +149,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       store,
       git,
       clock: systemClock,
+      quota,
       hooks: {
         ...hooks,
         onStateChange: (id, from, to) => {

@@ -101,6 +101,16 @@ export const configSchema = z
         path: ["hostRangeEnd"],
       })
       .default({ hostRangeStart: 100_000, hostRangeEnd: 165_535 }),
+    quota: z
+      .object({
+        /**
+         * How storage_quota_bytes is enforced: "auto" picks XFS project quota when the working
+         * area supports it, else a loop-mounted ext4 image per workspace, else none (logged).
+         */
+        method: z.enum(["auto", "xfs-project", "loop-image", "none"]).default("auto"),
+      })
+      .strict()
+      .default({ method: "auto" }),
     linux: z
       .object({
         /** The namespace helper binary; default $WSD_NSHELPER or native/build/wsd-nshelper beside the daemon. */

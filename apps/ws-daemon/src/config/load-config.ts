@@ -63,10 +63,18 @@ function merge(base: Tree, over: Tree): Tree {
 const camel = (s: string) =>
   s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
+/**
+ * WSD_* variables that are not configuration keys: the config file's path, the namespace
+ * helper override and the health probe's target (read by their own modules), and test knobs.
+ */
+const nonConfigEnv = new Set(["WSD_CONFIG", "WSD_NSHELPER", "WSD_HEALTHCHECK_ADDRESS"]);
+
 function fromEnv(env: Record<string, string | undefined>): Tree {
   const tree: Tree = {};
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith("WSD_") || key === "WSD_CONFIG" || value === undefined) continue;
+    if (!key.startsWith("WSD_") || nonConfigEnv.has(key) || key.startsWith("WSD_TEST_") || value === undefined) {
+      continue;
+    }
     setPath(tree, key.slice(4).split("__").map(camel), parseScalar(value));
   }
   return tree;

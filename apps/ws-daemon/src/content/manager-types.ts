@@ -1,4 +1,5 @@
 import type { Clock } from "../adapters/clock.js";
+import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import type { ContentStore } from "../storage/content-store.js";
 import type { InitializerSpec } from "./initializer-spec.js";
 import type { ContentGit, ContentHooks, FetchLike, GitStatusSummary } from "./ports.js";
@@ -34,6 +35,8 @@ export interface WorkspaceContentManagerDeps {
   fetch?: FetchLike;
   clock?: Clock;
   hooks?: ContentHooks;
+  /** Enforces storageQuotaBytes; without one, quotas are only recorded. */
+  quota?: QuotaEnforcer;
 }
 
 export interface InitWorkspaceRequest {

@@ -1,3 +1,4 @@
+import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -78,6 +79,7 @@ export class WorkspaceContentManager {
   private readonly safe: SafeHooks;
   private readonly fetchImpl: FetchLike;
   private readonly stateStore: WorkspaceStateStore;
+  private readonly quota: QuotaEnforcer | undefined;
   recovery: RecoveryReport = {
     failedInits: [],
     backToAvailable: [],
@@ -101,6 +103,7 @@ export class WorkspaceContentManager {
       this.shutdownController.signal,
     );
     this.stateStore = new WorkspaceStateStore(join(config.workingArea, ".state"));
+    this.quota = deps.quota;
   }
 
   /** Creates the working area if needed, loads every persisted workspace and repairs interrupted ones. */
@@ -125,7 +128,7 @@ export class WorkspaceContentManager {
     for (const record of loaded.records) {
       const { action, changed } = recoverRecord(record, now);
       if (action === "init-failed") {
-        await rm(this.contentDir(record.id), { recursive: true, force: true });
+        await this.removeContent(record.id);
         this.recovery.failedInits.push(record.id);
       } else if (action === "back-to-available") {
         this.recovery.backToAvailable.push(record.id);
@@ -135,12 +138,20 @@ export class WorkspaceContentManager {
       initSettled.resolve();
       this.entries.set(record.id, { record, initSettled, disposed: false });
     }
+    if (this.quota) {
+      const report = await this.quota.recover(
+        [...this.entries.values()]
+          .filter((e) => e.record.storageQuotaBytes > 0 && e.record.state !== "none")
+          .map((e) => ({ workspaceId: e.record.id, contentDir: this.contentDir(e.record.id) })),
+      );
+      for (const f of report.failed) {
+        this.safe.log("error", "cannot restore the storage quota of a workspace", { id: f.workspaceId, error: f.error });
+      }
+    }
     for (const name of await readdir(this.config.workingArea)) {
       if (name.startsWith(".") || this.entries.has(name) || !SAFE_NAME.test(name)) continue;
       this.recovery.orphans.push(name);
-      if (this.config.removeOrphanedContent) {
-        await rm(this.contentDir(name), { recursive: true, force: true });
-      }
+      if (this.config.removeOrphanedContent) await this.removeContent(name);
     }
     if (this.recovery.orphans.length > 0) {
       this.safe.log("warn", "working area holds content of no workspace", {
@@ -233,8 +244,12 @@ export class WorkspaceContentManager {
       await this.inits.run(
         async () => {
           // A leftover of an earlier attempt must not leak into this one.
-          await rm(dir, { recursive: true, force: true });
+          await this.removeContent(record.id);
           await mkdir(dir, { mode: 0o755 });
+          // Lenient while content arrives: restoring what was legal before must not fail.
+          if (this.quota && record.storageQuotaBytes > 0) {
+            await this.quota.prepare(record.id, dir, record.storageQuotaBytes, { lenient: true });
+          }
           const outcome = await runInitializer(spec, {
             workspace: this.refOf(record),
             contentDir: dir,
@@ -258,6 +273,7 @@ export class WorkspaceContentManager {
             stats: outcome.stats,
             readyAt: finishedAt,
           });
+          await this.enforceQuota(record);
           record.initResult = { source: outcome.source, stats: outcome.stats, finishedAt };
           record.state = "available";
           await this.persist(entry);
@@ -275,7 +291,7 @@ export class WorkspaceContentManager {
       );
     } catch (err) {
       const error = toContentError(err, "initialization failed");
-      await rm(dir, { recursive: true, force: true }).catch((rmErr: unknown) =>
+      await this.removeContent(record.id).catch((rmErr: unknown) =>
         this.safe.log("error", "cannot remove content of failed init", {
           id: record.id,
           error: String(rmErr),
@@ -516,7 +532,7 @@ export class WorkspaceContentManager {
     if (this.entries.get(record.id) === entry) {
       this.entries.delete(record.id);
       await this.stateStore.remove(record.id);
-      await rm(this.contentDir(record.id), { recursive: true, force: true });
+      await this.removeContent(record.id);
     }
     entry.disposed = true;
     this.safe.state(record.id, from, undefined);
@@ -609,6 +625,29 @@ export class WorkspaceContentManager {
 
   private refOf(record: WorkspaceRecord): WorkspaceRef {
     return { id: record.id, owner: record.metadata.owner, metaId: record.metadata.metaId };
+  }
+
+  /** Lifts the quota (with loop images: unmounts and deletes the image) before deleting content. */
+  private async removeContent(id: string): Promise<void> {
+    const dir = this.contentDir(id);
+    if (this.quota) await this.quota.release(id, dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The hard limit, set before the workspace becomes AVAILABLE. Failing to tighten it leaves
+   * the workspace usable with the lenient limit; that is logged, not fatal.
+   */
+  private async enforceQuota(record: WorkspaceRecord): Promise<void> {
+    if (!this.quota || record.storageQuotaBytes <= 0) return;
+    try {
+      await this.quota.enforce(record.id, this.contentDir(record.id), record.storageQuotaBytes);
+    } catch (err) {
+      this.safe.log("warn", "cannot set the hard storage quota; the lenient limit stays", {
+        id: record.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   private async persist(entry: Entry): Promise<void> {

@@ -84,3 +84,13 @@ describe("configuration", () => {
     );
   });
 });
+
+describe("environment variables that are not configuration", () => {
+  it("ignores WSD_NSHELPER, WSD_HEALTHCHECK_ADDRESS and WSD_TEST_* but rejects unknown WSD_ keys", async () => {
+    const config = await loadConfig({
+      env: { WSD_NSHELPER: "/x", WSD_HEALTHCHECK_ADDRESS: "http://x", WSD_TEST_NFS_SOURCE: "h:/e" },
+    });
+    expect(config.listen.port).toBe(8080);
+    await expect(loadConfig({ env: { WSD_LISTEN__PROT: "1" } })).rejects.toThrow(/listen: /);
+  });
+});
