@@ -46,7 +46,11 @@ export interface ContentStore {
   /** Archive `dir` as a new, immutable snapshot. */
   snapshot(ws: WorkspaceRef, dir: string, options?: ArchiveOptions): Promise<UploadResult>;
   /** Restore the workspace's (by owner + metaId) latest backup into the empty directory `targetDir`. */
-  restoreBackup(ws: WorkspaceRef, targetDir: string, options?: ArchiveOptions): Promise<ArchiveStats>;
+  restoreBackup(
+    ws: WorkspaceRef,
+    targetDir: string,
+    options?: ArchiveOptions,
+  ): Promise<ArchiveStats>;
   /** Restore a snapshot named by a URL returned from `snapshot`. */
   restoreSnapshot(url: string, targetDir: string, options?: ArchiveOptions): Promise<ArchiveStats>;
   /** Whether the workspace has a complete backup. */

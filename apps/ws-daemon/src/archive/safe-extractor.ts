@@ -1,0 +1,414 @@
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
+import path from "node:path";
+import { HostileArchiveError } from "./archive-errors.js";
+
+export interface ExtractLimits {
+  /** Largest single file accepted (bytes). Default 64 GiB. */
+  maxEntryBytes?: number;
+  /** Largest total of file contents accepted (bytes). Default unlimited. */
+  maxTotalBytes?: number;
+  /** Most entries accepted. Default 10 million. */
+  maxEntries?: number;
+}
+
+export interface SafeExtractOptions extends ExtractLimits {
+  /** on-disk id = stored id + idShift. */
+  idShift?: number;
+  /** Apply stored ownership; defaults to true when running as root (it would fail otherwise). */
+  chown?: boolean;
+  /**
+   * "contained" (default) refuses symlinks whose target resolves outside the restore target,
+   * absolute ones included. "inert" restores any symlink target as data: extraction never writes
+   * through a symlink either way, so such links cannot cause writes outside the target; use it
+   * where workspaces legitimately hold absolute links (e.g. Python virtualenvs).
+   */
+  symlinks?: "contained" | "inert";
+}
+
+/** The parsed header fields the extractor needs (tar-stream's Header satisfies it). */
+export interface ParsedTarHeader {
+  name: string;
+  type?: string | null;
+  size?: number;
+  mode?: number;
+  mtime?: Date;
+  uid?: number;
+  gid?: number;
+  linkname?: string | null;
+  /** pax extended header records, if any (mtime/uid/gid there override the ustar fields). */
+  pax?: unknown;
+}
+
+interface DirMeta {
+  rel: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+}
+
+const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Writes tar entries into an initially empty directory and refuses anything that could write
+ * outside it. The guarantees rest on: entry paths are normalized and may not contain ".." or be
+ * absolute; every parent of an entry must be a directory this extraction knows (never a symlink it
+ * created — the target started empty, so no other symlinks exist); files are created with
+ * O_EXCL|O_NOFOLLOW; hard links may only point at regular files extracted earlier; symlink targets
+ * are checked against the final set of symlinks once all entries are in (order-independent).
+ */
+export class SafeExtractor {
+  private readonly knownDirs = new Set<string>([""]);
+  private readonly symlinks = new Map<string, string>();
+  private readonly regularFiles = new Set<string>();
+  private readonly dirs: DirMeta[] = [];
+  private rootMeta: DirMeta | undefined;
+  private readonly chownEnabled: boolean;
+  private readonly idShift: number;
+  private readonly limits: Required<ExtractLimits>;
+  entries = 0;
+  contentBytes = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: SafeExtractOptions = {},
+  ) {
+    this.chownEnabled = options.chown ?? process.getuid?.() === 0;
+    this.idShift = options.idShift ?? 0;
+    this.limits = {
+      maxEntryBytes: options.maxEntryBytes ?? 64 * 1024 ** 3,
+      maxTotalBytes: options.maxTotalBytes ?? Number.POSITIVE_INFINITY,
+      maxEntries: options.maxEntries ?? 10_000_000,
+    };
+  }
+
+  async add(header: ParsedTarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const name = header.name;
+    if (++this.entries > this.limits.maxEntries) {
+      throw new HostileArchiveError(name, `more than ${this.limits.maxEntries} entries`);
+    }
+    const rel = normalizeEntryPath(name);
+    const meta = this.metaOf(header, rel);
+    switch (header.type) {
+      case "directory":
+        return this.addDirectory(rel, meta, body);
+      case "file":
+      case "contiguous-file":
+        return this.addFile(rel, header.size ?? 0, meta, body);
+      case "symlink":
+        return this.addSymlink(rel, header.linkname ?? "", meta, body);
+      case "link":
+        return this.addHardlink(rel, header.linkname ?? "", body);
+      default:
+        throw new HostileArchiveError(
+          name,
+          `entry type ${header.type ?? "unknown"} is not allowed`,
+        );
+    }
+  }
+
+  /** Applies directory metadata (after all children exist) and validates symlink targets. */
+  finish(): void {
+    if (this.options.symlinks !== "inert") {
+      for (const [rel, target] of this.symlinks) {
+        if (this.escapes(rel, target)) {
+          throw new HostileArchiveError(
+            rel,
+            `symlink target ${JSON.stringify(target)} leaves the restore target`,
+          );
+        }
+      }
+    }
+    // deepest first, then the root; order only matters for read-only directories we still enter
+    const ordered = [...this.dirs].sort((a, b) => depth(b.rel) - depth(a.rel));
+    if (this.rootMeta) ordered.push(this.rootMeta);
+    for (const d of ordered) {
+      const abs = this.abs(d.rel);
+      if (this.chownEnabled) lchownSync(abs, d.uid, d.gid);
+      // verified real directories (never symlinks we created), so following is not a concern
+      lutimesSync(abs, d.mtime, d.mtime);
+      chmodSync(abs, d.mode);
+    }
+  }
+
+  private abs(rel: string): string {
+    return rel === "" ? this.root : path.join(this.root, rel);
+  }
+
+  private metaOf(header: ParsedTarHeader, rel: string): DirMeta {
+    const pax = header.pax as Record<string, string> | null | undefined;
+    const uid = pax?.uid !== undefined ? Number(pax.uid) : (header.uid ?? 0);
+    const gid = pax?.gid !== undefined ? Number(pax.gid) : (header.gid ?? 0);
+    const mtime =
+      pax?.mtime !== undefined ? Number(pax.mtime) : (header.mtime?.getTime() ?? Date.now()) / 1000;
+    if (
+      !Number.isFinite(uid) ||
+      !Number.isFinite(gid) ||
+      !Number.isFinite(mtime) ||
+      uid < 0 ||
+      gid < 0
+    ) {
+      throw new HostileArchiveError(header.name, "invalid uid, gid or mtime");
+    }
+    return {
+      rel,
+      mode: (header.mode ?? 0o644) & 0o7777,
+      uid: uid + this.idShift,
+      gid: gid + this.idShift,
+      mtime,
+    };
+  }
+
+  /** Creates missing parents; refuses parents that are symlinks or files from this archive. */
+  private ensureParent(rel: string, name: string): void {
+    const parent = path.posix.dirname(rel);
+    const parentRel = parent === "." ? "" : parent;
+    if (this.knownDirs.has(parentRel)) return;
+    let prefix = "";
+    for (const seg of parentRel.split("/")) {
+      prefix = prefix === "" ? seg : `${prefix}/${seg}`;
+      if (this.symlinks.has(prefix)) {
+        throw new HostileArchiveError(
+          name,
+          `parent ${prefix} is a symlink; refusing to write through it`,
+        );
+      }
+      if (this.regularFiles.has(prefix)) {
+        throw new HostileArchiveError(name, `parent ${prefix} is a file`);
+      }
+    }
+    mkdirSync(this.abs(parentRel), { recursive: true, mode: 0o755 });
+    prefix = "";
+    for (const seg of parentRel.split("/")) {
+      prefix = prefix === "" ? seg : `${prefix}/${seg}`;
+      this.knownDirs.add(prefix);
+    }
+  }
+
+  private async addDirectory(
+    rel: string,
+    meta: DirMeta,
+    body: AsyncIterable<Buffer>,
+  ): Promise<void> {
+    await drain(body);
+    if (rel === "") {
+      this.rootMeta = meta;
+      return;
+    }
+    if (this.symlinks.has(rel) || this.regularFiles.has(rel)) {
+      throw new HostileArchiveError(rel, "directory conflicts with an earlier entry");
+    }
+    this.ensureParent(rel, rel);
+    if (!this.knownDirs.has(rel)) {
+      try {
+        mkdirSync(this.abs(rel), { mode: 0o700 });
+      } catch (err) {
+        if (errCode(err) !== "EEXIST" || !lstatSync(this.abs(rel)).isDirectory())
+          throw conflict(rel, err);
+      }
+      this.knownDirs.add(rel);
+    }
+    this.dirs.push(meta);
+  }
+
+  private async addFile(
+    rel: string,
+    size: number,
+    meta: DirMeta,
+    body: AsyncIterable<Buffer>,
+  ): Promise<void> {
+    if (rel === "") throw new HostileArchiveError(rel, "a file cannot replace the restore target");
+    if (size > this.limits.maxEntryBytes) {
+      throw new HostileArchiveError(
+        rel,
+        `${size} bytes exceeds the entry limit of ${this.limits.maxEntryBytes}`,
+      );
+    }
+    if (this.contentBytes + size > this.limits.maxTotalBytes) {
+      throw new HostileArchiveError(
+        rel,
+        `archive content exceeds the limit of ${this.limits.maxTotalBytes} bytes`,
+      );
+    }
+    this.contentBytes += size;
+    this.ensureParent(rel, rel);
+    const abs = this.abs(rel);
+    // Synchronous calls on purpose: every thread-pool hop of async fs costs more than the write
+    // into the page cache itself, and each call blocks the event loop for one chunk (<= 64 KiB).
+    let fd: number;
+    try {
+      fd = openSync(abs, CREATE_FLAGS, 0o600);
+    } catch (err) {
+      throw conflict(rel, err);
+    }
+    try {
+      for await (const c of body) {
+        let off = 0;
+        while (off < c.length) off += writeSync(fd, c, off, c.length - off);
+      }
+      if (this.chownEnabled) fchownSync(fd, meta.uid, meta.gid);
+      fchmodSync(fd, meta.mode);
+      futimesSync(fd, meta.mtime, meta.mtime);
+    } finally {
+      closeSync(fd);
+    }
+    this.regularFiles.add(rel);
+  }
+
+  private async addSymlink(
+    rel: string,
+    target: string,
+    meta: DirMeta,
+    body: AsyncIterable<Buffer>,
+  ): Promise<void> {
+    await drain(body);
+    if (rel === "")
+      throw new HostileArchiveError(rel, "a symlink cannot replace the restore target");
+    if (target === "" || target.includes("\0"))
+      throw new HostileArchiveError(rel, "empty or invalid symlink target");
+    if (this.options.symlinks !== "inert") {
+      // early, clear refusal for the obvious cases; finish() catches chains through other symlinks
+      if (path.posix.isAbsolute(target)) {
+        throw new HostileArchiveError(
+          rel,
+          `absolute symlink target ${JSON.stringify(target)} leaves the restore target`,
+        );
+      }
+      const lexical = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
+      if (lexical === ".." || lexical.startsWith("../")) {
+        throw new HostileArchiveError(
+          rel,
+          `symlink target ${JSON.stringify(target)} leaves the restore target`,
+        );
+      }
+    }
+    this.ensureParent(rel, rel);
+    const abs = this.abs(rel);
+    try {
+      symlinkSync(target, abs);
+    } catch (err) {
+      throw conflict(rel, err);
+    }
+    this.symlinks.set(rel, target);
+    if (this.chownEnabled) lchownSync(abs, meta.uid, meta.gid);
+    lutimesSync(abs, meta.mtime, meta.mtime);
+  }
+
+  private async addHardlink(
+    rel: string,
+    linkname: string,
+    body: AsyncIterable<Buffer>,
+  ): Promise<void> {
+    await drain(body);
+    if (rel === "")
+      throw new HostileArchiveError(rel, "a hard link cannot replace the restore target");
+    let targetRel: string;
+    try {
+      targetRel = normalizeEntryPath(linkname);
+    } catch {
+      throw new HostileArchiveError(
+        rel,
+        `hard link target ${JSON.stringify(linkname)} leaves the restore target`,
+      );
+    }
+    if (!this.regularFiles.has(targetRel)) {
+      throw new HostileArchiveError(
+        rel,
+        `hard link target ${JSON.stringify(linkname)} is not a regular file extracted earlier from this archive`,
+      );
+    }
+    this.ensureParent(rel, rel);
+    try {
+      linkSync(this.abs(targetRel), this.abs(rel));
+    } catch (err) {
+      throw conflict(rel, err);
+    }
+    this.regularFiles.add(rel);
+  }
+
+  /** Resolves a symlink through the final symlink set; true if any step leaves the root. */
+  private escapes(linkRel: string, target: string): boolean {
+    let hops = 0;
+    const walk = (base: string[], t: string): string[] | null => {
+      if (t.startsWith("/")) return null;
+      const stack = [...base];
+      for (const part of t.split("/")) {
+        if (part === "" || part === ".") continue;
+        if (part === "..") {
+          if (stack.length === 0) return null;
+          stack.pop();
+          continue;
+        }
+        stack.push(part);
+        const next = this.symlinks.get(stack.join("/"));
+        if (next !== undefined) {
+          // the kernel gives up after 40 links (ELOOP), so a longer chain cannot lead anywhere
+          if (++hops > 40) return stack;
+          stack.pop();
+          const resolved = walk(stack, next);
+          if (resolved === null) return null;
+          stack.splice(0, stack.length, ...resolved);
+        }
+      }
+      return stack;
+    };
+    const dir = path.posix.dirname(linkRel);
+    return walk(dir === "." ? [] : dir.split("/"), target) === null;
+  }
+}
+
+/**
+ * Turns an archive path into a clean relative path ("" for the root), refusing absolute paths,
+ * "..", NUL bytes and empty names. "./a//b/" becomes "a/b".
+ */
+export function normalizeEntryPath(name: string): string {
+  if (name === "" || name.includes("\0"))
+    throw new HostileArchiveError(name, "empty or invalid path");
+  if (name.startsWith("/")) throw new HostileArchiveError(name, "absolute paths are not allowed");
+  const parts: string[] = [];
+  for (const part of name.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") throw new HostileArchiveError(name, '".." is not allowed in paths');
+    parts.push(part);
+  }
+  return parts.join("/");
+}
+
+async function drain(body: AsyncIterable<Buffer>): Promise<void> {
+  for await (const _ of body) {
+    // directories and links carry no content; consuming keeps the tar parser moving
+  }
+}
+
+function depth(rel: string): number {
+  return rel === "" ? 0 : rel.split("/").length;
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** EEXIST/ELOOP/ENOTDIR while creating means the archive tried to reuse a path: hostile or broken. */
+function conflict(rel: string, err: unknown): Error {
+  const code = errCode(err);
+  if (code === "EEXIST" || code === "ELOOP" || code === "ENOTDIR") {
+    return new HostileArchiveError(rel, `conflicts with an earlier entry (${code})`);
+  }
+  return err as Error;
+}

@@ -1,0 +1,283 @@
+import { type Clock, systemClock } from "../adapters/clock.js";
+import { createArchiveStream, DEFAULT_ZSTD_LEVEL } from "../archive/create-archive.js";
+import { extractArchive } from "../archive/extract-archive.js";
+import {
+  type ArchiveManifest,
+  encodeManifest,
+  MANIFEST_FORMAT_VERSION,
+  parseManifest,
+} from "../archive/manifest.js";
+import type { ExtractLimits } from "../archive/safe-extractor.js";
+import {
+  type ArchiveOptions,
+  type ArchiveStats,
+  ContentCorruptError,
+  ContentNotFoundError,
+  type ContentStore,
+  InvalidContentUrlError,
+  type UploadResult,
+  type WorkspaceRef,
+} from "./content-store.js";
+import { KeyedSerializer } from "./keyed-serializer.js";
+import {
+  assertKeyComponent,
+  backupManifestKey,
+  backupPrefix,
+  isBackupDataKey,
+  newBackupDataKey,
+  newSnapshotLocation,
+  parseSnapshotUrl,
+  snapshotUrl,
+  workspacePrefix,
+} from "./object-keys.js";
+import { getBytes, ObjectNotFoundError, type ObjectStore, putBytes } from "./object-store.js";
+
+export interface ArchiveContentStoreOptions {
+  /** zstd level for new archives (1..19). */
+  zstdLevel?: number;
+  /** Serializes work per workspace and bounds it across workspaces; shared with callers for metrics. */
+  serializer?: KeyedSerializer;
+  clock?: Clock;
+  /** Limits and symlink policy applied when restoring. */
+  restore?: ExtractLimits & { symlinks?: "contained" | "inert" };
+  /** Backup data objects without a manifest are deleted once older than this (ms). Default 1 h. */
+  orphanGraceMs?: number;
+  /** Receives problems that do not fail the operation (e.g. garbage collection errors). */
+  onWarning?: (message: string, err?: unknown) => void;
+}
+
+/** URL form of a workspace's current backup, accepted by restoreSnapshot as well. */
+export const BACKUP_URL_SCHEME = "wsd-backup:";
+
+/**
+ * ContentStore on top of any ObjectStore, with a crash-safe commit protocol:
+ *  1. stream tar|zstd of the directory to a data key unique to this attempt;
+ *  2. verify: the store's size equals the bytes streamed, sha256 of exactly those bytes recorded;
+ *  3. write the manifest (naming the data key, its size and sha256) LAST — the commit point;
+ *  4. only then delete the data object of the previous backup (and stale leftovers).
+ * A crash or error before 3 leaves the previous manifest and its data untouched. Readers trust a
+ * manifest only together with data matching its size and sha256, verified while streaming the
+ * restore and before it reports success.
+ */
+export class ArchiveContentStore implements ContentStore {
+  private readonly serializer: KeyedSerializer;
+  private readonly clock: Clock;
+
+  constructor(
+    readonly objects: ObjectStore,
+    private readonly options: ArchiveContentStoreOptions = {},
+  ) {
+    this.serializer = options.serializer ?? new KeyedSerializer({ maxConcurrent: 2 });
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async backup(ws: WorkspaceRef, dir: string, options: ArchiveOptions = {}): Promise<UploadResult> {
+    const prefix = workspacePrefix(ws);
+    return this.serializer.run(prefix, async () => {
+      options.signal?.throwIfAborted();
+      const started = this.clock.now();
+      const manifestKey = backupManifestKey(ws);
+      const previous = await this.readManifest(manifestKey).catch((err: unknown) => {
+        this.options.onWarning?.(
+          `previous backup manifest ${manifestKey} unreadable; replacing it`,
+          err,
+        );
+        return undefined;
+      });
+      const manifest = await this.upload(ws, dir, newBackupDataKey(ws, started), options);
+      await putBytes(this.objects, manifestKey, encodeManifest(manifest), {
+        contentType: "application/json",
+      });
+      await this.collectGarbage(ws, manifest.dataKey, previous?.dataKey);
+      return {
+        url: `${BACKUP_URL_SCHEME}${prefix}/backup/full`,
+        bytes: manifest.size,
+        files: manifest.fileCount,
+        durationMs: this.clock.now() - started,
+      };
+    });
+  }
+
+  async snapshot(
+    ws: WorkspaceRef,
+    dir: string,
+    options: ArchiveOptions = {},
+  ): Promise<UploadResult> {
+    return this.serializer.run(workspacePrefix(ws), async () => {
+      options.signal?.throwIfAborted();
+      const started = this.clock.now();
+      const loc = newSnapshotLocation(ws, started);
+      const manifest = await this.upload(ws, dir, loc.dataKey, options);
+      await putBytes(this.objects, loc.manifestKey, encodeManifest(manifest), {
+        contentType: "application/json",
+      });
+      return {
+        url: snapshotUrl(loc),
+        bytes: manifest.size,
+        files: manifest.fileCount,
+        durationMs: this.clock.now() - started,
+      };
+    });
+  }
+
+  async restoreBackup(
+    ws: WorkspaceRef,
+    targetDir: string,
+    options: ArchiveOptions = {},
+  ): Promise<ArchiveStats> {
+    const manifestKey = backupManifestKey(ws);
+    const manifest = await this.readManifest(manifestKey);
+    if (!manifest)
+      throw new ContentNotFoundError(`workspace ${ws.owner}/${ws.metaId} has no backup`);
+    if (!manifest.dataKey.startsWith(backupPrefix(ws)) || !isBackupDataKey(manifest.dataKey)) {
+      throw new ContentCorruptError(
+        `manifest ${manifestKey} names foreign data ${manifest.dataKey}`,
+      );
+    }
+    return this.restore(manifest, targetDir, options);
+  }
+
+  async restoreSnapshot(
+    url: string,
+    targetDir: string,
+    options: ArchiveOptions = {},
+  ): Promise<ArchiveStats> {
+    if (url.startsWith(BACKUP_URL_SCHEME)) {
+      const m = /^workspaces\/([^/]+)\/([^/]+)\/backup\/full$/.exec(
+        url.slice(BACKUP_URL_SCHEME.length),
+      );
+      if (!m) throw new InvalidContentUrlError(`malformed backup URL ${JSON.stringify(url)}`);
+      assertKeyComponent("owner", m[1]!);
+      assertKeyComponent("metaId", m[2]!);
+      return this.restoreBackup({ id: "", owner: m[1]!, metaId: m[2]! }, targetDir, options);
+    }
+    const loc = parseSnapshotUrl(url);
+    const manifest = await this.readManifest(loc.manifestKey);
+    if (!manifest) throw new ContentNotFoundError(`snapshot ${url} does not exist`);
+    if (manifest.dataKey !== loc.dataKey) {
+      throw new ContentCorruptError(
+        `snapshot manifest ${loc.manifestKey} names foreign data ${manifest.dataKey}`,
+      );
+    }
+    return this.restore(manifest, targetDir, options);
+  }
+
+  async hasBackup(ws: WorkspaceRef): Promise<boolean> {
+    const manifest = await this.readManifest(backupManifestKey(ws)).catch(() => undefined);
+    if (!manifest) return false;
+    const data = await this.objects.head(manifest.dataKey);
+    return data !== undefined && data.size === manifest.size;
+  }
+
+  /** The current backup's manifest, or undefined when there is none. */
+  async readBackupManifest(ws: WorkspaceRef): Promise<ArchiveManifest | undefined> {
+    return this.readManifest(backupManifestKey(ws));
+  }
+
+  private async readManifest(key: string): Promise<ArchiveManifest | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await getBytes(this.objects, key);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+    return parseManifest(bytes, key);
+  }
+
+  private async upload(
+    ws: WorkspaceRef,
+    dir: string,
+    dataKey: string,
+    options: ArchiveOptions,
+  ): Promise<ArchiveManifest> {
+    const archive = createArchiveStream(dir, {
+      level: this.options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+      idShift: options.idShift,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
+    try {
+      const stored = await this.objects.put(dataKey, archive.stream, { signal: options.signal });
+      const result = await archive.result;
+      const head = await this.objects.head(dataKey);
+      if (stored.size !== result.size || head?.size !== result.size) {
+        throw new Error(
+          `upload verification of ${dataKey} failed: streamed ${result.size} bytes, store reports ${head?.size ?? "nothing"}`,
+        );
+      }
+      for (const w of result.warnings) this.options.onWarning?.(`archive of ${dir}: ${w}`);
+      return {
+        formatVersion: MANIFEST_FORMAT_VERSION,
+        sha256: result.sha256,
+        size: result.size,
+        fileCount: result.fileCount,
+        createdAt: new Date(this.clock.now()).toISOString(),
+        sourceWorkspace: { id: ws.id, owner: ws.owner, metaId: ws.metaId },
+        compression: "zstd",
+        dataKey,
+        uncompressedSize: result.uncompressedBytes,
+      };
+    } catch (err) {
+      archive.stream.destroy();
+      await this.objects
+        .delete(dataKey)
+        .catch((e: unknown) => this.options.onWarning?.(`cannot delete ${dataKey}`, e));
+      throw err;
+    }
+  }
+
+  private async restore(
+    manifest: ArchiveManifest,
+    targetDir: string,
+    options: ArchiveOptions,
+  ): Promise<ArchiveStats> {
+    options.signal?.throwIfAborted();
+    const started = this.clock.now();
+    let source: Awaited<ReturnType<ObjectStore["get"]>>;
+    try {
+      source = await this.objects.get(manifest.dataKey, { signal: options.signal });
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) {
+        throw new ContentCorruptError(`manifest names data ${manifest.dataKey}, which is missing`);
+      }
+      throw err;
+    }
+    const result = await extractArchive(source, targetDir, {
+      ...this.options.restore,
+      expected: { sha256: manifest.sha256, size: manifest.size },
+      idShift: options.idShift,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
+    return { bytes: result.bytes, files: result.entries, durationMs: this.clock.now() - started };
+  }
+
+  /** Best effort: the new backup is already published, so failures here only leave garbage. */
+  private async collectGarbage(
+    ws: WorkspaceRef,
+    current: string,
+    previous: string | undefined,
+  ): Promise<void> {
+    const prefix = backupPrefix(ws);
+    try {
+      if (
+        previous &&
+        previous !== current &&
+        previous.startsWith(prefix) &&
+        isBackupDataKey(previous)
+      ) {
+        await this.objects.delete(previous);
+      }
+      const cutoff = this.clock.now() - (this.options.orphanGraceMs ?? 60 * 60 * 1000);
+      for await (const o of this.objects.list(`${prefix}data-`)) {
+        // young leftovers may belong to an upload still running elsewhere; only old ones are safe
+        if (o.key !== current && isBackupDataKey(o.key) && o.lastModified.getTime() < cutoff) {
+          await this.objects.delete(o.key);
+        }
+      }
+    } catch (err) {
+      this.options.onWarning?.(`garbage collection under ${prefix} failed`, err);
+    }
+  }
+}

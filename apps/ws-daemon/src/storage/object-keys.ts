@@ -1,0 +1,94 @@
+import { randomBytes } from "node:crypto";
+import { InvalidContentUrlError, type WorkspaceRef } from "./content-store.js";
+
+/**
+ * The object key layout (stable; other daemons sharing the store rely on it):
+ *
+ *   workspaces/<owner>/<metaId>/backup/full/manifest.json               the current backup (written last)
+ *   workspaces/<owner>/<metaId>/backup/full/data-<ts>-<rand>.tar.zst   backup data, one per attempt
+ *   workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>/manifest.json     a snapshot (written last)
+ *   workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>/data.tar.zst      its data
+ *
+ * <ts> is UTC "YYYYMMDDTHHMMSSmmmZ", <rand> 8 hex digits. A data object is only meaningful through a
+ * manifest naming it; data objects without one are leftovers of failed attempts.
+ *
+ * Snapshot URLs: `wsd-snapshot:workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>`, i.e. the
+ * scheme plus the snapshot's key prefix. They name no bucket or host: any daemon configured with the
+ * same store (bucket or local root) resolves them, and moving a store keeps them valid.
+ */
+export const SNAPSHOT_URL_SCHEME = "wsd-snapshot:";
+
+const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+
+/** Owner and metaId become key segments; anything but a plain name is refused. */
+export function assertKeyComponent(what: string, value: string): void {
+  if (!COMPONENT.test(value) || value.includes("..")) {
+    throw new InvalidContentUrlError(
+      `${what} ${JSON.stringify(value)} is not a valid storage key component`,
+    );
+  }
+}
+
+export function workspacePrefix(ws: Pick<WorkspaceRef, "owner" | "metaId">): string {
+  assertKeyComponent("owner", ws.owner);
+  assertKeyComponent("metaId", ws.metaId);
+  return `workspaces/${ws.owner}/${ws.metaId}`;
+}
+
+export function timestampId(now: number): string {
+  const ts = new Date(now).toISOString().replace(/[-:]/g, "").replace(".", "");
+  return `${ts}-${randomBytes(4).toString("hex")}`;
+}
+
+export const backupPrefix = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
+  `${workspacePrefix(ws)}/backup/full/`;
+export const backupManifestKey = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
+  `${backupPrefix(ws)}manifest.json`;
+export const newBackupDataKey = (ws: Pick<WorkspaceRef, "owner" | "metaId">, now: number) =>
+  `${backupPrefix(ws)}data-${timestampId(now)}.tar.zst`;
+export const isBackupDataKey = (key: string) => /\/backup\/full\/data-[^/]+\.tar\.zst$/.test(key);
+
+export interface SnapshotLocation {
+  prefix: string;
+  manifestKey: string;
+  dataKey: string;
+}
+
+export function newSnapshotLocation(
+  ws: Pick<WorkspaceRef, "owner" | "metaId">,
+  now: number,
+): SnapshotLocation {
+  return snapshotLocation(`${workspacePrefix(ws)}/snapshots/${timestampId(now)}`);
+}
+
+function snapshotLocation(prefix: string): SnapshotLocation {
+  return { prefix, manifestKey: `${prefix}/manifest.json`, dataKey: `${prefix}/data.tar.zst` };
+}
+
+export const snapshotUrl = (loc: SnapshotLocation) => `${SNAPSHOT_URL_SCHEME}${loc.prefix}`;
+
+/** Parses and validates a snapshot URL; throws InvalidContentUrlError for anything else. */
+export function parseSnapshotUrl(url: string): SnapshotLocation {
+  if (!url.startsWith(SNAPSHOT_URL_SCHEME)) {
+    throw new InvalidContentUrlError(
+      `snapshot URL must start with ${SNAPSHOT_URL_SCHEME}: ${JSON.stringify(url)}`,
+    );
+  }
+  const parts = url.slice(SNAPSHOT_URL_SCHEME.length).split("/");
+  const [ws, owner, metaId, snapshots, id] = parts;
+  if (
+    parts.length !== 5 ||
+    ws !== "workspaces" ||
+    snapshots !== "snapshots" ||
+    owner === undefined ||
+    metaId === undefined ||
+    id === undefined ||
+    !SNAPSHOT_ID.test(id)
+  ) {
+    throw new InvalidContentUrlError(`malformed snapshot URL ${JSON.stringify(url)}`);
+  }
+  assertKeyComponent("owner", owner);
+  assertKeyComponent("metaId", metaId);
+  return snapshotLocation(`workspaces/${owner}/${metaId}/snapshots/${id}`);
+}

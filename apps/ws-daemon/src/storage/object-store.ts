@@ -1,0 +1,81 @@
+import { Readable } from "node:stream";
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  signal?: AbortSignal;
+  contentType?: string;
+}
+
+export interface GetOptions {
+  signal?: AbortSignal;
+  /** Inclusive byte range; `end` defaults to the last byte. */
+  range?: { start: number; end?: number };
+}
+
+/**
+ * The few object operations archive storage needs. Keys are "/"-separated relative paths whose
+ * segments match OBJECT_KEY_SEGMENT; backends refuse anything else, so no key can escape the store.
+ * `put` makes an object visible atomically and only when the body ended successfully: a failed or
+ * aborted put leaves no object (and never a partial one) under `key`.
+ */
+export interface ObjectStore {
+  /** Stores a body of unknown length; resolves with the bytes stored. */
+  put(key: string, body: Readable, options?: PutOptions): Promise<{ size: number }>;
+  /** Throws ObjectNotFoundError if the key does not exist. */
+  get(key: string, options?: GetOptions): Promise<Readable>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>;
+  /** All objects whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Human-readable location for logs and errors, e.g. "s3://bucket" or "file:///var/lib/wsd". */
+  describe(): string;
+}
+
+export class ObjectNotFoundError extends Error {
+  override name = "ObjectNotFoundError";
+  constructor(readonly key: string) {
+    super(`object ${key} does not exist`);
+  }
+}
+
+export class InvalidObjectKeyError extends Error {
+  override name = "InvalidObjectKeyError";
+}
+
+/** Segment alphabet of object keys: portable across S3, GCS, Ceph and local file systems. */
+export const OBJECT_KEY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
+
+/** Throws InvalidObjectKeyError unless every segment of `key` is a plain name (no "", ".", ".."). */
+export function assertValidKey(key: string, { allowTrailingSlash = false } = {}): void {
+  const body = allowTrailingSlash && key.endsWith("/") ? key.slice(0, -1) : key;
+  if (body === "" && allowTrailingSlash) return;
+  const segments = body.split("/");
+  if (key.length > 1024 || segments.some((s) => !OBJECT_KEY_SEGMENT.test(s))) {
+    throw new InvalidObjectKeyError(`invalid object key ${JSON.stringify(key)}`);
+  }
+}
+
+export async function putBytes(
+  store: ObjectStore,
+  key: string,
+  bytes: Buffer,
+  options?: PutOptions,
+) {
+  return store.put(key, Readable.from([bytes]), options);
+}
+
+export async function getBytes(
+  store: ObjectStore,
+  key: string,
+  options?: GetOptions,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await store.get(key, options)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,276 @@
+import { Readable, Transform } from "node:stream";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { type Clock, systemClock } from "../adapters/clock.js";
+import {
+  assertValidKey,
+  type GetOptions,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type PutOptions,
+} from "./object-store.js";
+
+export interface S3ObjectStoreConfig {
+  /** e.g. "http://127.0.0.1:9000" for MinIO/moto, "https://storage.googleapis.com" for GCS interop; unset = AWS. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Path-style URLs (endpoint/bucket/key): needed by MinIO, Ceph RGW and most non-AWS servers. */
+  forcePathStyle?: boolean;
+  /** Static credentials; when unset the SDK's default chain applies (AWS_* env, profiles, IMDS...). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** Create the bucket on first use if it does not exist. */
+  createBucket?: boolean;
+  /** Attempts per S3 request including the first (exponential backoff with jitter). Default 5. */
+  maxAttempts?: number;
+  /** Multipart part size in bytes (>= 5 MiB). Default 16 MiB. */
+  partSize?: number;
+  /** Parts uploaded in parallel; memory use is at most partSize * queueSize. Default 4. */
+  queueSize?: number;
+  /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
+  listPageSize?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Objects in an S3-compatible bucket. Uploads go through lib-storage's Upload: bodies of unknown
+ * length are cut into parts held in memory (bounded by partSize * queueSize), each part is an
+ * individually retried request, and the object only appears when CompleteMultipartUpload (or the
+ * single PutObject for small bodies) succeeds; a failed upload is aborted. Downloads resume with
+ * a Range request (pinned to the object's ETag) when a connection drops mid-body.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly client: S3Client;
+  private bucketReady: Promise<void> | undefined;
+  private readonly maxAttempts: number;
+
+  constructor(
+    readonly config: S3ObjectStoreConfig,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.maxAttempts = config.maxAttempts ?? 5;
+    const clientConfig: S3ClientConfig = {
+      region: config.region,
+      endpoint: config.endpoint,
+      forcePathStyle: config.forcePathStyle ?? false,
+      maxAttempts: this.maxAttempts,
+      retryMode: "standard",
+      // We verify sha256 ourselves; opting out of the SDK's default CRC trailers keeps
+      // S3-compatible servers that do not implement them (GCS interop, older Ceph/MinIO) working.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+    };
+    if (config.accessKeyId && config.secretAccessKey) {
+      clientConfig.credentials = {
+        accessKeyId: config.accessKeyId,
+        secretAccessKey: config.secretAccessKey,
+        sessionToken: config.sessionToken,
+      };
+    }
+    this.client = new S3Client(clientConfig);
+  }
+
+  describe(): string {
+    return (
+      `s3://${this.config.bucket}` + (this.config.endpoint ? ` at ${this.config.endpoint}` : "")
+    );
+  }
+
+  /** Releases sockets; the store is unusable afterwards. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private ensureBucket(): Promise<void> {
+    if (!this.config.createBucket) return Promise.resolve();
+    this.bucketReady ??= (async () => {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }));
+        return;
+      } catch (err) {
+        if (httpStatus(err) !== 404) throw err;
+      }
+      try {
+        await this.client.send(
+          new CreateBucketCommand({
+            Bucket: this.config.bucket,
+            CreateBucketConfiguration:
+              this.config.region === "us-east-1"
+                ? undefined
+                : { LocationConstraint: this.config.region as never },
+          }),
+        );
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw err;
+      }
+    })().catch((err: unknown) => {
+      this.bucketReady = undefined;
+      throw err;
+    });
+    return this.bucketReady;
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<{ size: number }> {
+    assertValidKey(key);
+    await this.ensureBucket();
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    body.on("error", (err) => counter.destroy(err));
+    body.pipe(counter);
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.config.bucket,
+        Key: key,
+        Body: counter,
+        ContentType: options.contentType ?? "application/octet-stream",
+      },
+      partSize: Math.max(this.config.partSize ?? 16 * MiB, 5 * MiB),
+      queueSize: this.config.queueSize ?? 4,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort().catch(() => {});
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      body.destroy();
+      throw err;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    return { size };
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    assertValidKey(key);
+    const start = options.range?.start ?? 0;
+    const end = options.range?.end;
+    const first = await this.getRange(key, start, end, undefined, options.signal);
+    return Readable.from(this.resumingBody(key, first, start, end, options.signal), {
+      objectMode: false,
+    });
+  }
+
+  private async getRange(
+    key: string,
+    start: number,
+    end: number | undefined,
+    etag: string | undefined,
+    signal?: AbortSignal,
+  ) {
+    const range = start > 0 || end !== undefined ? `bytes=${start}-${end ?? ""}` : undefined;
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.config.bucket, Key: key, Range: range, IfMatch: etag }),
+        { abortSignal: signal },
+      );
+      if (!res.Body) throw new Error(`GetObject ${key} returned no body`);
+      return { body: res.Body as Readable, etag: res.ETag };
+    } catch (err) {
+      if ((err as Error).name === "NoSuchKey" || httpStatus(err) === 404)
+        throw new ObjectNotFoundError(key);
+      throw err;
+    }
+  }
+
+  private async *resumingBody(
+    key: string,
+    first: { body: Readable; etag: string | undefined },
+    start: number,
+    end: number | undefined,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Buffer> {
+    let current = first;
+    let pos = start;
+    let failures = 0;
+    for (;;) {
+      try {
+        for await (const chunk of current.body) {
+          pos += (chunk as Buffer).length;
+          failures = 0;
+          yield chunk as Buffer;
+        }
+        return;
+      } catch (err) {
+        current.body.destroy();
+        if (signal?.aborted || ++failures >= this.maxAttempts) throw err;
+        if (end !== undefined && pos > end) return;
+        await this.clock.sleep(Math.min(100 * 2 ** failures, 5000), signal);
+        // IfMatch: if the object was replaced meanwhile, fail instead of splicing two versions
+        current = await this.getRange(key, pos, end, current.etag, signal);
+      }
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    assertValidKey(key);
+    try {
+      const res = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.config.bucket, Key: key }),
+      );
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (httpStatus(err) === 404 || (err as Error).name === "NotFound") return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    assertValidKey(prefix, { allowTrailingSlash: true });
+    let token: string | undefined;
+    do {
+      let res: ListObjectsV2CommandOutput;
+      try {
+        res = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.config.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            MaxKeys: this.config.listPageSize,
+          }),
+        );
+      } catch (err) {
+        if ((err as Error).name === "NoSuchBucket") return;
+        throw err;
+      }
+      for (const o of res.Contents ?? []) {
+        if (o.Key)
+          yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+}

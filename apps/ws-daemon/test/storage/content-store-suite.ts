@@ -1,0 +1,280 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
+import {
+  ContentCorruptError,
+  ContentNotFoundError,
+  InvalidContentUrlError,
+  type WorkspaceRef,
+} from "../../src/storage/content-store.js";
+import { backupPrefix } from "../../src/storage/object-keys.js";
+import { getBytes, type ObjectStore, putBytes } from "../../src/storage/object-store.js";
+import { buildFullTree, expectSameTree } from "../archive/tree-fixture.js";
+
+export interface StoreFactory {
+  /** A new ObjectStore instance on the shared backend (a second one acts like another daemon). */
+  objects(): ObjectStore;
+}
+
+let seq = 0;
+export const newWorkspace = (): WorkspaceRef => {
+  seq++;
+  const id = `${process.pid}-${seq}-${Math.random().toString(36).slice(2, 8)}`;
+  return { id: `ws-${id}`, owner: `owner-${id}`, metaId: `meta-${id}` };
+};
+
+export async function listKeys(objects: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of objects.list(prefix)) keys.push(o.key);
+  return keys.sort();
+}
+
+/** Fails a put after `failAfter` body bytes, like a connection dying mid-upload. */
+export class FailingPutStore implements ObjectStore {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly failAfter: number,
+    private readonly match: (key: string) => boolean,
+  ) {}
+  describe() {
+    return `failing(${this.inner.describe()})`;
+  }
+  async put(key: string, body: Readable, options?: Parameters<ObjectStore["put"]>[2]) {
+    if (!this.match(key)) return this.inner.put(key, body, options);
+    let seen = 0;
+    const failAfter = this.failAfter;
+    async function* limited() {
+      for await (const c of body) {
+        seen += (c as Buffer).length;
+        if (seen > failAfter) throw new Error("injected failure mid-upload");
+        yield c as Buffer;
+      }
+    }
+    return this.inner.put(key, Readable.from(limited()), options);
+  }
+  get(key: string, options?: Parameters<ObjectStore["get"]>[1]) {
+    return this.inner.get(key, options);
+  }
+  head(key: string) {
+    return this.inner.head(key);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+}
+
+export function defineContentStoreSuite(name: string, factory: () => StoreFactory): void {
+  describe(`ArchiveContentStore on ${name}`, () => {
+    let work: string;
+    let src: string;
+    beforeEach(() => {
+      work = mkdtempSync(path.join(tmpdir(), "wsd-store-"));
+      src = path.join(work, "src");
+      buildFullTree(src, { largeBytes: 1_500_000 });
+    });
+    afterEach(() => {
+      rmSync(work, { recursive: true, force: true });
+    });
+    const dir = (n: string) => path.join(work, n);
+
+    it("backs up and restores a tree exactly; the manifest describes the data", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      expect(await store.hasBackup(ws)).toBe(false);
+      const res = await store.backup(ws, src);
+      expect(await store.hasBackup(ws)).toBe(true);
+      const manifest = (await store.readBackupManifest(ws))!;
+      expect(manifest).toMatchObject({
+        formatVersion: 1,
+        size: res.bytes,
+        fileCount: res.files,
+        compression: "zstd",
+        sourceWorkspace: ws,
+      });
+      expect((await objects.head(manifest.dataKey))?.size).toBe(manifest.size);
+      const stats = await store.restoreBackup(ws, dir("out"));
+      expect(stats.files).toBe(res.files);
+      expectSameTree(dir("out"), src);
+    });
+
+    it("replaces the previous backup only once complete and then collects its data", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      await store.backup(ws, src);
+      const first = (await store.readBackupManifest(ws))!;
+      writeFileSync(path.join(src, "README.md"), "# changed\n");
+      await store.backup(ws, src);
+      const second = (await store.readBackupManifest(ws))!;
+      expect(second.dataKey).not.toBe(first.dataKey);
+      expect(await listKeys(objects, backupPrefix(ws))).toEqual(
+        [second.dataKey, `${backupPrefix(ws)}manifest.json`].sort(),
+      );
+      await store.restoreBackup(ws, dir("out"));
+      expectSameTree(dir("out"), src);
+    });
+
+    it("keeps the previous backup restorable when an upload fails mid-stream", async () => {
+      const objects = factory().objects();
+      const ws = newWorkspace();
+      const good = new ArchiveContentStore(objects);
+      await good.backup(ws, src);
+      const before = await getBytes(objects, `${backupPrefix(ws)}manifest.json`);
+      const snapshotOfGood = dir("good-copy");
+      await good.restoreBackup(ws, snapshotOfGood);
+
+      writeFileSync(path.join(src, "new-file"), "lost?\n");
+      const failing = new ArchiveContentStore(
+        new FailingPutStore(objects, 300_000, (k) => k.endsWith(".tar.zst")),
+      );
+      await expect(failing.backup(ws, src)).rejects.toThrow(/injected failure/);
+      expect(await getBytes(objects, `${backupPrefix(ws)}manifest.json`)).toEqual(before);
+      expect((await listKeys(objects, backupPrefix(ws))).length).toBe(2);
+
+      const failingManifest = new ArchiveContentStore(
+        new FailingPutStore(objects, -1, (k) => k.endsWith("manifest.json")),
+      );
+      await expect(failingManifest.backup(ws, src)).rejects.toThrow(/injected failure/);
+      expect(await getBytes(objects, `${backupPrefix(ws)}manifest.json`)).toEqual(before);
+
+      await good.restoreBackup(ws, dir("out"));
+      expectSameTree(dir("out"), snapshotOfGood);
+    });
+
+    it("refuses a corrupted data object and leaves the target empty", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      await store.backup(ws, src);
+      const manifest = (await store.readBackupManifest(ws))!;
+      const data = await getBytes(objects, manifest.dataKey);
+      // flip a byte near the end: most entries are restored before the damage shows
+      data[data.length - 100]! ^= 0x01;
+      await putBytes(objects, manifest.dataKey, data);
+      await expect(store.restoreBackup(ws, dir("out"))).rejects.toBeInstanceOf(ContentCorruptError);
+      expect(readdirSync(dir("out"))).toEqual([]);
+
+      // same size and a valid stream, but not the bytes the manifest names
+      const other = new ArchiveContentStore(objects);
+      const ws2 = newWorkspace();
+      await other.backup(ws2, src);
+      const m2 = (await other.readBackupManifest(ws2))!;
+      await putBytes(
+        objects,
+        `${backupPrefix(ws2)}manifest.json`,
+        Buffer.from(JSON.stringify({ ...m2, sha256: "0".repeat(64) })),
+      );
+      await expect(other.restoreBackup(ws2, dir("out2"))).rejects.toThrow(
+        /does not match its manifest/,
+      );
+      expect(readdirSync(dir("out2"))).toEqual([]);
+
+      await objects.delete(m2.dataKey);
+      await expect(other.restoreBackup(ws2, dir("out3"))).rejects.toBeInstanceOf(
+        ContentCorruptError,
+      );
+    });
+
+    it("restores a snapshot taken by another store instance sharing the backend", async () => {
+      const a = new ArchiveContentStore(factory().objects());
+      const b = new ArchiveContentStore(factory().objects());
+      const ws = newWorkspace();
+      const snap = await a.snapshot(ws, src);
+      expect(snap.url).toMatch(
+        /^wsd-snapshot:workspaces\/[^/]+\/[^/]+\/snapshots\/\d{8}T\d{9}Z-[0-9a-f]{8}$/,
+      );
+      await b.restoreSnapshot(snap.url, dir("out"));
+      expectSameTree(dir("out"), src);
+      // backup URLs resolve on the other instance too
+      const backup = await a.backup(ws, src);
+      await b.restoreSnapshot(backup.url, dir("out2"));
+      expectSameTree(dir("out2"), src);
+    });
+
+    it("reports missing content as ContentNotFoundError and refuses malformed names", async () => {
+      const store = new ArchiveContentStore(factory().objects());
+      const ws = newWorkspace();
+      await expect(store.restoreBackup(ws, dir("out"))).rejects.toBeInstanceOf(
+        ContentNotFoundError,
+      );
+      await expect(
+        store.restoreSnapshot(
+          `wsd-snapshot:workspaces/${ws.owner}/${ws.metaId}/snapshots/20260101T000000000Z-0badc0de`,
+          dir("out"),
+        ),
+      ).rejects.toBeInstanceOf(ContentNotFoundError);
+      for (const url of [
+        "s3://bucket/key",
+        "wsd-snapshot:workspaces/../etc/snapshots/20260101T000000000Z-0badc0de",
+        "wsd-snapshot:workspaces/a/b/snapshots/../../x",
+        "wsd-snapshot:workspaces/a/b/snapshots/20260101T000000000Z-0badc0de/../../../x",
+        "wsd-backup:workspaces/../b/backup/full",
+      ]) {
+        await expect(store.restoreSnapshot(url, dir("out")), url).rejects.toBeInstanceOf(
+          InvalidContentUrlError,
+        );
+      }
+      await expect(store.backup({ ...ws, owner: ".." }, src)).rejects.toBeInstanceOf(
+        InvalidContentUrlError,
+      );
+      await expect(store.backup({ ...ws, metaId: "a/b" }, src)).rejects.toBeInstanceOf(
+        InvalidContentUrlError,
+      );
+    });
+
+    it("stops an aborted backup and restore without leaving data behind", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      await store.backup(ws, src);
+      const keys = await listKeys(objects, backupPrefix(ws));
+      const cancelled = new AbortController();
+      cancelled.abort(new Error("cancelled before start"));
+      await expect(store.backup(ws, src, { signal: cancelled.signal })).rejects.toThrow(
+        /before start/,
+      );
+      // aborted from the first progress report, i.e. while data is streaming
+      const midBackup = new AbortController();
+      const onProgress = () => midBackup.abort(new Error("cancelled mid-stream"));
+      await expect(
+        store.backup(ws, src, { signal: midBackup.signal, onProgress }),
+      ).rejects.toThrow();
+      expect(midBackup.signal.aborted).toBe(true);
+      expect(await listKeys(objects, backupPrefix(ws))).toEqual(keys);
+
+      await expect(
+        store.restoreBackup(ws, dir("out"), { signal: cancelled.signal }),
+      ).rejects.toThrow(/before start/);
+      const midRestore = new AbortController();
+      await expect(
+        store.restoreBackup(ws, dir("out"), {
+          signal: midRestore.signal,
+          onProgress: () => midRestore.abort(new Error("cancelled mid-stream")),
+        }),
+      ).rejects.toThrow(/mid-stream/);
+      expect(readdirSync(dir("out"))).toEqual([]);
+      await store.restoreBackup(ws, dir("out"));
+      expectSameTree(dir("out"), src);
+    });
+
+    it("serializes concurrent backups of one workspace", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      await Promise.all([store.backup(ws, src), store.backup(ws, src), store.snapshot(ws, src)]);
+      const manifest = (await store.readBackupManifest(ws))!;
+      expect(await listKeys(objects, backupPrefix(ws))).toEqual(
+        [manifest.dataKey, `${backupPrefix(ws)}manifest.json`].sort(),
+      );
+      await store.restoreBackup(ws, dir("out"));
+      expectSameTree(dir("out"), src);
+    });
+  });
+}
