@@ -20,12 +20,12 @@ import { WorkspaceLinux } from "./linux/workspace-linux.js";
 import { createContentHooks } from "./observability/content-hooks.js";
 import type { Logger } from "./observability/logger.js";
 import { DaemonMetrics } from "./observability/metrics.js";
+import { detectQuotaEnforcer } from "./quota/detect-quota-enforcer.js";
 import { createContentService } from "./rpc/content-service.js";
 import { defaultInWorkspaceLimits } from "./rpc/in-workspace-service.js";
 import { DockerRuntime } from "./runtime/docker-runtime.js";
 import { ProcessRuntime } from "./runtime/process-runtime.js";
 import type { RuntimeDiscovery } from "./runtime/runtime-discovery.js";
-import { detectQuotaEnforcer } from "./quota/detect-quota-enforcer.js";
 import { createContentStore } from "./storage/create-content-store.js";
 import { createHealthService, HealthBoard } from "./transport/health-service.js";
 import { createObservabilityInterceptor } from "./transport/interceptors.js";
@@ -86,7 +86,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     config.storage.kind === "local"
       ? { ...config.storage, root: absolute(config.storage.root) }
       : config.storage;
-  const store = createContentStore(storage);
+  // Symlinks come back as they were ("inert"): a workspace may legitimately hold absolute links
+  // (e.g. a virtualenv's python). Extraction never writes through any symlink, so nothing lands
+  // outside the workspace; refusing them would make such a backup impossible to restore.
+  const store = createContentStore(storage, { restore: { symlinks: "inert" } });
   const git = new GitClient(runner, {
     clock: systemClock,
     logger: (level, message, fields) => logger[level]({ ...fields, component: "git" }, message),
@@ -161,6 +164,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     },
   );
   managerRef = manager;
+  // Workspaces loaded from disk count towards the per-state gauge like new ones.
+  for (const r of manager.list()) hooks.onStateChange?.(r.id, undefined, r.state);
   // Workspaces from before a restart get their in-workspace socket back.
   await Promise.all(manager.list().map((r) => ensureSocket(r.id)));
   const { failedInits, backToAvailable, unreadable } = manager.recovery;

@@ -72,7 +72,12 @@ const nonConfigEnv = new Set(["WSD_CONFIG", "WSD_NSHELPER", "WSD_HEALTHCHECK_ADD
 function fromEnv(env: Record<string, string | undefined>): Tree {
   const tree: Tree = {};
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith("WSD_") || nonConfigEnv.has(key) || key.startsWith("WSD_TEST_") || value === undefined) {
+    if (
+      !key.startsWith("WSD_") ||
+      nonConfigEnv.has(key) ||
+      key.startsWith("WSD_TEST_") ||
+      value === undefined
+    ) {
       continue;
     }
     setPath(tree, key.slice(4).split("__").map(camel), parseScalar(value));

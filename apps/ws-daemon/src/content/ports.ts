@@ -3,6 +3,7 @@
  * implementations (src/git GitClient, src/storage ContentStore, global fetch, systemClock).
  */
 import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/types.js";
+import type { ArchiveOptions } from "../storage/content-store.js";
 import type { ContentErrorKind } from "./content-error.js";
 import type { InitializerStats, WorkspaceState } from "./workspace-record.js";
 
@@ -55,9 +56,7 @@ export interface ContentHooks {
 }
 
 /**
- * Proposed optional ArchiveOptions field: a store that can name a snapshot before uploading it
- * calls this first, so TakeSnapshot(return_immediately) can answer with the URL at once.
+ * A store that can name a snapshot before uploading it calls this first, so
+ * TakeSnapshot(return_immediately) can answer with the URL at once.
  */
-export interface EarlySnapshotUrlOption {
-  onSnapshotUrl?: (url: string) => void;
-}
+export type EarlySnapshotUrlOption = Pick<ArchiveOptions, "onSnapshotUrl">;

@@ -1,9 +1,9 @@
-import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Clock, systemClock } from "../adapters/clock.js";
 import { DEFAULT_STATUS_MAX_LISTED } from "../git/types.js";
+import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import type { WorkspaceRef } from "../storage/content-store.js";
 import { type Deferred, deferred, raceAbort } from "./abortable.js";
 import { ArchiveRunner } from "./archive-runner.js";
@@ -145,7 +145,10 @@ export class WorkspaceContentManager {
           .map((e) => ({ workspaceId: e.record.id, contentDir: this.contentDir(e.record.id) })),
       );
       for (const f of report.failed) {
-        this.safe.log("error", "cannot restore the storage quota of a workspace", { id: f.workspaceId, error: f.error });
+        this.safe.log("error", "cannot restore the storage quota of a workspace", {
+          id: f.workspaceId,
+          error: f.error,
+        });
       }
     }
     for (const name of await readdir(this.config.workingArea)) {

@@ -1,4 +1,5 @@
 import { type Logger, pino } from "pino";
+import { logContext } from "./log-context.js";
 
 export type { Logger };
 
@@ -28,6 +29,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       base: { service: "ws-daemon" },
       redact: { paths: redactPaths, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => ({ ...logContext.getStore() }),
     },
     destination ?? process.stdout,
   );

@@ -107,6 +107,9 @@ export class ArchiveContentStore implements ContentStore {
       options.signal?.throwIfAborted();
       const started = this.clock.now();
       const loc = newSnapshotLocation(ws, started);
+      // The name is fixed before the upload, so a caller that returns immediately can hand out
+      // the URL; restoring it fails with NOT_FOUND until the manifest is written.
+      options.onSnapshotUrl?.(snapshotUrl(loc));
       const manifest = await this.upload(ws, dir, loc.dataKey, options);
       await putBytes(this.objects, loc.manifestKey, encodeManifest(manifest), {
         contentType: "application/json",

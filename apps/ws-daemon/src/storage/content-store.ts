@@ -33,6 +33,8 @@ export interface ArchiveOptions {
    * stored = onDisk - idShift on archive, onDisk = stored + idShift on restore. 0 = no shift.
    */
   idShift?: number;
+  /** Snapshots only: called with the snapshot's URL as soon as it is named, before the upload. */
+  onSnapshotUrl?: (url: string) => void;
 }
 
 export interface UploadResult extends ArchiveStats {

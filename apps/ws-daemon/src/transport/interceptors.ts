@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, type ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { codeName } from "@ws-daemon/api";
+import { logContext } from "../observability/log-context.js";
 import type { Logger } from "../observability/logger.js";
 import type { DaemonMetrics } from "../observability/metrics.js";
 import { toConnectError } from "../rpc/error-mapping.js";
@@ -39,11 +40,10 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
     const method = `/${req.service.typeName}/${req.method.name}`;
     const requestId = req.header.get(REQUEST_ID_HEADER) || randomUUID();
     const workspaceId = workspaceIdOf(req.stream ? undefined : req.message, options.workspaceId);
-    const log = options.logger.child({
-      requestId,
-      method,
-      ...(workspaceId ? { workspaceId } : {}),
-    });
+    // Lines written while the call runs get these fields from the log context (logger mixin);
+    // the closing line is written outside of it and binds them itself.
+    const context = { requestId, method, ...(workspaceId ? { workspaceId } : {}) };
+    const log = options.logger.child(context);
     req.contextValues.set(callLoggerKey, log);
     /** `code` undefined means OK (connect's Code enum has no OK member). */
     const finish = (code: Code | undefined, error?: ConnectError) => {
@@ -58,7 +58,7 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
       } else log.warn(fields, `rpc failed: ${error.rawMessage}`);
     };
     try {
-      const res = await next(req);
+      const res = await logContext.run(context, () => next(req));
       res.header.set(REQUEST_ID_HEADER, requestId);
       if (!res.stream) {
         finish(undefined);

@@ -255,6 +255,12 @@ describe("node API server", () => {
         l.method === "/wsdaemon.WorkspaceContentService/InitWorkspace",
     );
     expect(line?.requestId).toEqual(expect.any(String));
+    // Lines of the domain modules during the call carry the same request and workspace ids.
+    const inner = d.logs.filter(
+      (l) => l.component !== undefined && l.requestId === line?.requestId,
+    );
+    expect(inner.length).toBeGreaterThan(0);
+    for (const l of inner) expect(l.workspaceId).toBe("ws-secret");
     expect(d.logText()).not.toContain(secret);
     expect(
       d.daemon.manager.get("ws-secret") ? JSON.stringify(d.daemon.manager.get("ws-secret")) : "",

@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
 
 const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn("[storage quota tests] skipped: enforcing a quota needs root (loop devices, mounts)");
+if (!isRoot)
+  console.warn(
+    "[storage quota tests] skipped: enforcing a quota needs root (loop devices, mounts)",
+  );
 
 describe.skipIf(!isRoot)("storage quota", () => {
   let d: TestDaemon;
@@ -29,7 +32,9 @@ describe.skipIf(!isRoot)("storage quota", () => {
     });
     const dir = d.daemon.manager.contentDir("ws-quota");
     await writeFile(path.join(dir, "fits.bin"), Buffer.alloc(quota / 2, 1));
-    const tooMuch = await writeFile(path.join(dir, "too-much.bin"), Buffer.alloc(quota, 1)).catch((e: NodeJS.ErrnoException) => e);
+    const tooMuch = await writeFile(path.join(dir, "too-much.bin"), Buffer.alloc(quota, 1)).catch(
+      (e: NodeJS.ErrnoException) => e,
+    );
     expect(tooMuch).toBeInstanceOf(Error);
     expect(["ENOSPC", "EDQUOT"]).toContain((tooMuch as NodeJS.ErrnoException).code);
 
@@ -45,7 +50,10 @@ describe.skipIf(!isRoot)("storage quota", () => {
       metadata: { owner: "o", metaId: "f" },
       initializer: { spec: { case: "empty", value: {} } },
     });
-    await writeFile(path.join(d.daemon.manager.contentDir("ws-free"), "big.bin"), Buffer.alloc(16 * 1024 * 1024, 1));
+    await writeFile(
+      path.join(d.daemon.manager.contentDir("ws-free"), "big.bin"),
+      Buffer.alloc(16 * 1024 * 1024, 1),
+    );
     await content.disposeWorkspace({ id: "ws-free" });
   });
 });
