@@ -143,7 +143,7 @@ const mock = createThrowawayServiceMock();
 mock.ping.implement((req) => ({ echo: req.text.toUpperCase() }));
 const client = createThrowawayServiceClient(createMockTransport([mock]));
 const res = await client.ping({ text: "hello" });
-console.log(res.echo, mock.ping.calls.length);
+process.stdout.write(res.echo + " " + String(mock.ping.calls.length) + "\\n");
 `,
     );
     const run = promisify(execFile);
