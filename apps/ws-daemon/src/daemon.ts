@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import {
@@ -122,8 +122,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         },
       }),
       wipeContent: async () => {
-        if (!managerRef) return;
-        await rm(managerRef.contentDir(workspaceId), { recursive: true, force: true });
+        await managerRef?.wipe(workspaceId);
       },
     }),
   });
@@ -159,7 +158,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
           hooks.onStateChange?.(id, from, to);
           if (to === "setting-up") void ensureSocket(id);
         },
-        onDisposed: (id) => sockets.remove(id),
+        onDisposed: (id) => {
+          limits.writeIdMapping.delete(id);
+          limits.wipingTeardown.delete(id);
+          limits.workspaceInfo.delete(id);
+          return sockets.remove(id);
+        },
       },
     },
   );
@@ -186,7 +190,6 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
-    maxTimeoutMs: config.limits.maxTimeoutMs,
     interceptors: [createObservabilityInterceptor({ logger, metrics })],
     routes: (router) => {
       router.service(WorkspaceContentService, createContentService(manager));

@@ -19,6 +19,8 @@ const codeNames: Record<number, string> = Object.fromEntries(
 
 /** The gRPC name of a status code, e.g. `codeName(Code.NotFound) === "NOT_FOUND"`. */
 export function codeName(code: Code): string {
+  // connect spells the enum member "Canceled"; the gRPC status name is CANCELLED.
+  if (code === Code.Canceled) return "CANCELLED";
   return codeNames[code] ?? `CODE_${code}`;
 }
 

@@ -81,14 +81,9 @@ export const configSchema = z
       .object({
         maxConcurrentInits: z.number().int().min(1).default(4),
         maxConcurrentArchives: z.number().int().min(1).default(2),
-        maxTimeoutMs: z
-          .number()
-          .int()
-          .min(1000)
-          .default(30 * 60_000),
       })
       .strict()
-      .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2, maxTimeoutMs: 30 * 60_000 }),
+      .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
     idMapping: z
       .object({
         /** Host ids a workspace may map to, inclusive of both ends. */

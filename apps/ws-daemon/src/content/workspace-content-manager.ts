@@ -45,6 +45,11 @@ interface Entry {
   initAbort?: AbortController;
   disposal?: Promise<DisposeResult>;
   disposed: boolean;
+  /**
+   * Why the content on disk must not be archived right now (e.g. its quota image could not be
+   * mounted: the folder is empty and a backup of it would replace the last good one).
+   */
+  archiveBlocked?: string;
 }
 
 /** Drops undefined values (exactOptionalPropertyTypes-safe spreading of optional settings). */
@@ -127,13 +132,21 @@ export class WorkspaceContentManager {
     const now = this.isoNow();
     for (const record of loaded.records) {
       const { action, changed } = recoverRecord(record, now);
-      if (action === "init-failed") {
-        await this.removeContent(record.id);
-        this.recovery.failedInits.push(record.id);
-      } else if (action === "back-to-available") {
-        this.recovery.backToAvailable.push(record.id);
+      // One workspace that cannot be repaired must not keep the daemon from starting.
+      try {
+        if (action === "init-failed") {
+          await this.removeContent(record.id);
+          this.recovery.failedInits.push(record.id);
+        } else if (action === "back-to-available") {
+          this.recovery.backToAvailable.push(record.id);
+        }
+        if (changed) await this.stateStore.save(record);
+      } catch (err) {
+        this.safe.log("error", "cannot repair a workspace after the restart", {
+          id: record.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
-      if (changed) await this.stateStore.save(record);
       const initSettled = deferred();
       initSettled.resolve();
       this.entries.set(record.id, { record, initSettled, disposed: false });
@@ -149,6 +162,9 @@ export class WorkspaceContentManager {
           id: f.workspaceId,
           error: f.error,
         });
+        const entry = this.entries.get(f.workspaceId);
+        if (entry)
+          entry.archiveBlocked = `its quota-limited content could not be mounted (${f.error})`;
       }
     }
     for (const name of await readdir(this.config.workingArea)) {
@@ -498,11 +514,19 @@ export class WorkspaceContentManager {
     this.requireCurrent(entry);
     const { record } = entry;
     const result: DisposeResult = {};
+    if (options.backup && entry.archiveBlocked && !record.contentWiped) {
+      throw new ContentError(
+        "data-loss",
+        `cannot back up workspace ${record.id}: ${entry.archiveBlocked}; content was kept`,
+      );
+    }
     if (record.state === "available") {
       record.state = "wrapping-up";
       await this.persist(entry);
       this.safe.state(record.id, "available", "wrapping-up");
-      if (options.backup) {
+      if (options.backup && record.contentWiped) {
+        result.backupSkipped = "the workspace's content was wiped";
+      } else if (options.backup) {
         try {
           result.backup = await this.backupLocked(entry);
         } catch (err) {
@@ -535,7 +559,14 @@ export class WorkspaceContentManager {
     if (this.entries.get(record.id) === entry) {
       this.entries.delete(record.id);
       await this.stateStore.remove(record.id);
-      await this.removeContent(record.id);
+      // The workspace is gone either way; content that cannot be removed now (e.g. a mount still
+      // busy) is an orphan the next start reports, not a half-disposed workspace.
+      await this.removeContent(record.id).catch((err: unknown) =>
+        this.safe.log("error", "cannot remove the content of a disposed workspace", {
+          id: record.id,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
     }
     entry.disposed = true;
     this.safe.state(record.id, from, undefined);
@@ -602,6 +633,14 @@ export class WorkspaceContentManager {
 
   private requireArchivable(entry: Entry, what: string): void {
     const { record } = entry;
+    const blocked =
+      entry.archiveBlocked ?? (record.contentWiped ? "its content was wiped" : undefined);
+    if (blocked) {
+      throw new ContentError(
+        "failed-precondition",
+        `cannot ${what} workspace ${record.id}: ${blocked}`,
+      );
+    }
     if (record.state !== "available") {
       throw new ContentError(
         "failed-precondition",
@@ -643,14 +682,42 @@ export class WorkspaceContentManager {
    */
   private async enforceQuota(record: WorkspaceRecord): Promise<void> {
     if (!this.quota || record.storageQuotaBytes <= 0) return;
+    const dir = this.contentDir(record.id);
     try {
-      await this.quota.enforce(record.id, this.contentDir(record.id), record.storageQuotaBytes);
+      await this.quota.enforce(record.id, dir, record.storageQuotaBytes);
     } catch (err) {
+      // Usable with the lenient limit only if the content is still in place (mounted).
+      const usage = await this.quota.usage(record.id, dir).catch(() => undefined);
+      if (!usage) {
+        throw new ContentError(
+          "internal",
+          "cannot set the storage quota and the content is no longer in place",
+          {
+            cause: err,
+          },
+        );
+      }
       this.safe.log("warn", "cannot set the hard storage quota; the lenient limit stays", {
         id: record.id,
         error: err instanceof Error ? err.message : String(err),
       });
     }
+  }
+
+  /**
+   * WipingTeardown with do_wipe: the content goes, the workspace stays known (and disposable)
+   * but may never be archived again, so an empty folder cannot replace its last backup.
+   */
+  async wipe(id: string): Promise<void> {
+    const entry = this.requireEntry(id);
+    await this.mutex.run(entry.record.id, async () => {
+      this.requireCurrent(entry);
+      entry.archiveBlocked = "its content was wiped";
+      entry.record.contentWiped = this.isoNow();
+      await this.persist(entry);
+      await this.removeContent(entry.record.id);
+      await mkdir(this.contentDir(entry.record.id), { recursive: true, mode: 0o755 });
+    });
   }
 
   private async persist(entry: Entry): Promise<void> {

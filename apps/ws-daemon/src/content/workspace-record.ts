@@ -75,4 +75,6 @@ export interface WorkspaceRecord {
   initFailure?: InitFailure;
   lastBackup?: ArchiveRecord;
   snapshots: SnapshotRecord[];
+  /** Set by WipingTeardown(do_wipe): the content was removed on purpose and is never archived. */
+  contentWiped?: string;
 }

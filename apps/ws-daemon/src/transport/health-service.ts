@@ -36,6 +36,7 @@ export class HealthBoard {
 
   /** Resolves at the next change, or when the signal aborts. */
   nextChange(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.listeners.delete(done);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Code, type ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { codeName } from "@ws-daemon/api";
 import { logContext } from "../observability/log-context.js";
 import type { Logger } from "../observability/logger.js";
@@ -69,13 +69,22 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
       return {
         ...res,
         message: (async function* () {
+          let failure: ConnectError | undefined;
+          let completed = false;
           try {
             yield* source;
-            finish(undefined);
+            completed = true;
           } catch (e) {
-            const ce = toConnectError(e);
-            finish(ce.code, ce);
-            throw ce;
+            failure = toConnectError(e);
+            throw failure;
+          } finally {
+            // A client that cancels closes the generator without an error: count it as such.
+            if (completed) finish(undefined);
+            else {
+              const error =
+                failure ?? new ConnectError("the client cancelled the stream", Code.Canceled);
+              finish(error.code, error);
+            }
           }
         })(),
       };

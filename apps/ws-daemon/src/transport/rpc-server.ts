@@ -21,7 +21,6 @@ export interface RpcServerOptions {
   tls?: TlsFiles | undefined;
   /** Aborted on shutdown: running handlers see their signal abort once the grace period ends. */
   shutdownSignal?: AbortSignal;
-  maxTimeoutMs?: number;
 }
 
 export interface RpcServer {
@@ -44,7 +43,6 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     routes: options.routes,
     interceptors: options.interceptors,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
-    ...(options.maxTimeoutMs ? { maxTimeoutMs: options.maxTimeoutMs } : {}),
   });
 
   const sockets = new Set<net.Socket>();
@@ -76,7 +74,14 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     const plain = h1;
     const h2c = h2;
     listener = net.createServer((socket) => {
+      // Until a protocol server owns the socket, its errors (a reset from a port probe) are ours
+      // to handle, and a client that sends nothing must not hold the descriptor forever.
+      const onEarlyError = () => socket.destroy();
+      socket.on("error", onEarlyError);
+      socket.setTimeout(10_000, () => socket.destroy());
       socket.once("readable", () => {
+        socket.setTimeout(0);
+        socket.off("error", onEarlyError);
         const head: Buffer | null = socket.read(HTTP2_PREFACE.length) ?? socket.read();
         if (head === null) {
           socket.destroy();

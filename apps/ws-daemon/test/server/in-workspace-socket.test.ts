@@ -3,7 +3,8 @@
  * process runtime and real namespaces (root only).
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import * as path from "node:path";
 import {
   Code,
   createDaemonTransport,
@@ -142,6 +143,20 @@ describe.skipIf(!isRoot)("in-workspace API on the workspace socket", () => {
       code: Code.ResourceExhausted,
     });
     expect((await inWorkspace.teardown({})).success).toBe(true);
+  });
+
+  it("wipes the content with WipingTeardown and never archives the wiped workspace", async () => {
+    const { inWorkspace } = clientsFor("ws-iws");
+    const dir = d.daemon.manager.contentDir("ws-iws");
+    await writeFile(path.join(dir, "precious.txt"), "x");
+    expect((await inWorkspace.wipingTeardown({ doWipe: false })).success).toBe(true);
+    expect(existsSync(path.join(dir, "precious.txt"))).toBe(true);
+    expect((await inWorkspace.wipingTeardown({ doWipe: true })).success).toBe(true);
+    expect(existsSync(path.join(dir, "precious.txt"))).toBe(false);
+    const { content } = d.clients();
+    expect(await content.backupWorkspace({ id: "ws-iws" }).catch(statusOf)).toMatchObject({
+      code: Code.FailedPrecondition,
+    });
   });
 
   it("removes the socket directory on dispose", async () => {

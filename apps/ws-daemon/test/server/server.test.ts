@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import * as net from "node:net";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import {
@@ -165,6 +166,24 @@ describe("node API server", () => {
       expect(await call("unknown-ws").catch(statusOf)).toMatchObject({ code: Code.NotFound });
       expect(await call("").catch(statusOf)).toMatchObject({ code: Code.InvalidArgument });
     }
+  });
+
+  it("survives a client that connects and resets before sending anything", async () => {
+    const { port } = new URL(d.daemon.address);
+    for (let i = 0; i < 3; i++) {
+      const socket = net.connect(Number(port), "127.0.0.1");
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.resetAndDestroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const { health } = d.clients();
+    expect((await health.check({})).status).toBe(Status.SERVING);
+  });
+
+  it("accepts long client deadlines", async () => {
+    const { content } = d.clients();
+    const res = await content.isWorkspaceExists({ id: "x" }, { timeoutMs: 6 * 3600_000 });
+    expect(res.exists).toBe(false);
   });
 
   it("answers grpc.health.v1 Check and Watch", async () => {
