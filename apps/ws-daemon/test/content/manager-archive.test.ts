@@ -126,10 +126,14 @@ describe("backup, snapshot, restore", () => {
     expect(onDisk.snapshots.map((s: { state: string }) => s.state)).toEqual(["done", "failed"]);
   });
 
-  it("returnImmediately with a store that names snapshots only on upload waits for the URL", async () => {
+  it("returnImmediately answers with the URL the store names before uploading", async () => {
     await readyWorkspace("bg2");
     const result = await manager.takeSnapshot("bg2", { returnImmediately: true });
-    expect(result).toMatchObject({ state: "done", url: expect.stringMatching(/^wsd-snapshot:/) });
+    expect(result.url).toMatch(/^wsd-snapshot:/);
+    for (let i = 0; i < 100 && manager.get("bg2")?.snapshots.at(-1)?.state !== "done"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(manager.get("bg2")?.snapshots.at(-1)).toMatchObject({ state: "done", url: result.url });
     await expect(
       manager.takeSnapshot("bg2", { signal: AbortSignal.abort() }),
     ).rejects.toMatchObject({ kind: "cancelled" });
