@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { removeStaleWorkingAreas } from "./src/support/daemon-container.js";
 import { buildBaseImage, buildDaemonImage, ensureDocker } from "./src/support/image-build.js";
 import { describeRemoved, removeTestResources } from "./src/support/leftovers.js";
 import "./src/support/provided-context.js";
@@ -30,6 +31,8 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   await timed("docker engine", ensureDocker);
   const removed = await timed("remove leftovers", removeTestResources);
   log(`removed from earlier runs: ${describeRemoved(removed)}`);
+  const staleAreas = await removeStaleWorkingAreas();
+  if (staleAreas.length > 0) log(`removed ${staleAreas.length} stale working areas`);
 
   const baseImage = await timed(
     "base image",
@@ -53,5 +56,6 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   return async () => {
     const cleaned = await removeTestResources();
     log(`teardown removed: ${describeRemoved(cleaned)}`);
+    await removeStaleWorkingAreas();
   };
 }

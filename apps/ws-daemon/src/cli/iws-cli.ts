@@ -1,0 +1,120 @@
+import { type MessageShape, toJsonString } from "@bufbuild/protobuf";
+import { createDaemonTransport, createInWorkspaceClients, statusOf } from "@ws-daemon/api";
+import { type Command, commands, type FlagValues, UsageError } from "./iws-commands.js";
+
+/**
+ * A client for the in-workspace API, meant to run INSIDE a workspace container, where the
+ * daemon's per-workspace socket is mounted (e.g. /.workspace/daemon.sock). Exit codes:
+ * 0 = the call succeeded (response JSON on stdout), 1 = the daemon answered with an error
+ * (`<CODE_NAME>: <message>` on stderr), 2 = the command line was wrong.
+ */
+
+const DEFAULT_SOCKET = "/.workspace/daemon.sock";
+
+const usage = `usage: iws-cli [--socket PATH] [--timeout-ms N] <command> [flags]
+commands:
+${Object.entries(commands)
+  .map(([name, c]) => {
+    const flags = Object.entries(c.flags).map(([f, v]) => (v ? `--${f} V` : `[--${f}]`));
+    return `  ${name} ${flags.join(" ")}`.trimEnd();
+  })
+  .join("\n")}
+socket defaults to ${DEFAULT_SOCKET}`;
+
+interface Invocation {
+  socket: string;
+  timeoutMs: number | undefined;
+  name: string;
+  command: Command;
+  flags: FlagValues;
+}
+
+/** `--name value`, `--name=value` and bare boolean `--name`; global flags may precede the command. */
+function parse(argv: readonly string[]): Invocation {
+  const globals: Record<string, boolean> = { socket: true, "timeout-ms": true };
+  const values: FlagValues = {};
+  let name: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "-h" || arg === "--help") throw new UsageError("");
+    if (!arg.startsWith("--")) {
+      if (name !== undefined) throw new UsageError(`unexpected argument "${arg}"`);
+      name = arg;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const key = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const accepted = { ...globals, ...(name ? commands[name]?.flags : {}) };
+    const takesValue = accepted[key];
+    if (takesValue === undefined) throw new UsageError(`unknown flag --${key}`);
+    if (!takesValue) {
+      if (eq !== -1) throw new UsageError(`--${key} takes no value`);
+      values[key] = true;
+    } else if (eq !== -1) {
+      values[key] = arg.slice(eq + 1);
+    } else {
+      const next = argv[++i];
+      if (next === undefined) throw new UsageError(`--${key} needs a value`);
+      values[key] = next;
+    }
+  }
+  if (name === undefined) throw new UsageError("no command given");
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  const timeout = values["timeout-ms"];
+  if (timeout !== undefined && !/^\d+$/.test(String(timeout))) {
+    throw new UsageError("--timeout-ms must be a whole number");
+  }
+  return {
+    socket: typeof values.socket === "string" ? values.socket : DEFAULT_SOCKET,
+    timeoutMs: timeout === undefined ? undefined : Number(timeout),
+    name,
+    command,
+    flags: values,
+  };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let invocation: Invocation;
+  try {
+    invocation = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    // Asked-for help goes to stdout and succeeds; a wrong command line is a usage error.
+    if (!e.message) {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    process.stderr.write(`iws-cli: ${e.message}\n${usage}\n`);
+    return 2;
+  }
+  const { socket, timeoutMs, command, flags } = invocation;
+  const clients = createInWorkspaceClients(
+    createDaemonTransport({ address: `unix://${socket}`, defaultTimeoutMs: timeoutMs }),
+  );
+  try {
+    const response = (await command.call(clients, flags)) as MessageShape<typeof command.output>;
+    process.stdout.write(
+      `${toJsonString(command.output, response, { alwaysEmitImplicit: true })}\n`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`iws-cli: ${e.message}\n`);
+      return 2;
+    }
+    const status = statusOf(e);
+    process.stderr.write(`${status.codeName}: ${status.message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`iws-cli: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
