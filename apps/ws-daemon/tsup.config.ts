@@ -5,7 +5,11 @@ import { defineConfig } from "tsup";
  * Node and the system tools, no node_modules.
  */
 export default defineConfig({
-  entry: { main: "src/main.ts", healthcheck: "src/healthcheck.ts" },
+  entry: {
+    main: "src/main.ts",
+    healthcheck: "src/healthcheck.ts",
+    "iws-cli": "src/cli/iws-cli.ts",
+  },
   format: ["esm"],
   platform: "node",
   target: "node20",
