@@ -9,6 +9,8 @@ export default defineConfig({
     main: "src/main.ts",
     healthcheck: "src/healthcheck.ts",
     "iws-cli": "src/cli/iws-cli.ts",
+    // loaded by src/archive/tar-worker-client.ts as a worker thread, next to the bundle's chunks
+    "tar-worker": "src/archive/tar-worker.ts",
   },
   format: ["esm"],
   platform: "node",

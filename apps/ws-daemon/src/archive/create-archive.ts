@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { PassThrough, type Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { type TarWriteSummary, tarDirectory } from "./tar-writer.js";
+import { type Readable, Transform } from "node:stream";
+import { ArchiveFifo, startTarWorker } from "./tar-worker-client.js";
+import type { TarWriteSummary } from "./tar-writer.js";
 import { ZstdProcess } from "./zstd-process.js";
 
 export interface CreateArchiveOptions {
@@ -37,12 +37,13 @@ export interface ArchiveStream {
 
 export const DEFAULT_ZSTD_LEVEL = 1;
 
+const OUT_CHUNK_BYTES = 1024 * 1024;
+
 /** Streams `dir` as tar | zstd, hashing and counting the compressed bytes on the way out. */
 export function createArchiveStream(
   dir: string,
   options: CreateArchiveOptions = {},
 ): ArchiveStream {
-  const zstd = ZstdProcess.compress(options.level ?? DEFAULT_ZSTD_LEVEL, options.zstdPath);
   const internal = new AbortController();
   const onOuterAbort = () => internal.abort(options.signal?.reason);
   if (options.signal?.aborted) onOuterAbort();
@@ -59,37 +60,84 @@ export function createArchiveStream(
     options.onProgress({ bytes: size, files: summary.entries });
   };
 
-  const producer = pipeline(
-    tarDirectory(dir, { idShift: options.idShift, signal: internal.signal }, summary),
-    // lets the reader run up to 4 MiB ahead of zstd instead of the pipe's 64 KiB
-    new PassThrough({ highWaterMark: 4 * 1024 * 1024 }),
-    zstd.stdin,
-    { signal: internal.signal },
-  );
-  const produced = Promise.all([producer, zstd.exited]).then(
-    () => undefined,
-    (err: unknown) => {
-      zstd.kill();
-      throw err;
+  // The tar stream is written by a worker thread into a FIFO that zstd reads: the main thread
+  // only sees the compressed bytes (hash, count, hand on), like `tar | zstd > file`.
+  const fifo = new ArchiveFifo();
+  let zstd: ZstdProcess;
+  try {
+    zstd = ZstdProcess.compressFrom(
+      fifo.path,
+      options.level ?? DEFAULT_ZSTD_LEVEL,
+      options.zstdPath,
+    );
+  } catch (err) {
+    fifo.remove();
+    throw err;
+  }
+  const tar = startTarWorker(
+    { root: dir, fifo: fifo.path, idShift: options.idShift },
+    (p) => {
+      summary.entries = p.entries;
+      summary.bytes = p.bytes;
+      progress(false);
     },
+    // both ends are open: the name is not needed any more, and a process killed from here on
+    // leaves nothing behind in the temporary directory
+    () => fifo.remove(),
   );
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(internal.signal.reason ?? new Error("aborted"));
+    if (internal.signal.aborted) onAbort();
+    else internal.signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  const produced = Promise.race([
+    Promise.all([tar.done.then((s) => Object.assign(summary, s)), zstd.exited]),
+    aborted,
+  ])
+    .then(
+      () => undefined,
+      (err: unknown) => {
+        zstd.kill();
+        tar.terminate();
+        throw err;
+      },
+    )
+    .finally(() => fifo.remove());
   produced.catch(() => {});
 
   let finished = false;
+  // zstd's output arrives in 64 KiB pieces; handing them on as ~1 MiB Buffers makes the consumer
+  // (a file write on the thread pool, an S3 part) do 16x fewer round trips.
+  let pending = Buffer.allocUnsafe(OUT_CHUNK_BYTES);
+  let pendingUsed = 0;
+  const takePending = (): Buffer => {
+    const b = pending.subarray(0, pendingUsed);
+    hash.update(b);
+    size += b.length;
+    pending = Buffer.allocUnsafe(OUT_CHUNK_BYTES);
+    pendingUsed = 0;
+    return b;
+  };
   const out = new Transform({
-    highWaterMark: 1024 * 1024,
+    highWaterMark: OUT_CHUNK_BYTES,
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
+      let off = 0;
+      while (off < chunk.length) {
+        const n = chunk.copy(pending, pendingUsed, off);
+        pendingUsed += n;
+        off += n;
+        if (pendingUsed === pending.length) this.push(takePending());
+      }
       progress(false);
-      cb(null, chunk);
+      cb();
     },
     // End-of-stream is only signalled once the producer is known to have succeeded.
     flush(cb) {
       produced.then(
         () => {
           finished = true;
-          cb();
+          cb(null, pendingUsed > 0 ? takePending() : undefined);
         },
         (err: Error) => cb(err),
       );

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, realpath, rm } from "node:fs/promises";
 import path from "node:path";
-import { type Readable, Transform } from "node:stream";
+import { PassThrough, type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { ContentCorruptError } from "../storage/content-store.js";
 import { type SafeExtractOptions, SafeExtractor } from "./safe-extractor.js";
 import { ZstdProcess } from "./zstd-process.js";
+
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export interface ExtractArchiveOptions extends SafeExtractOptions {
   /** What the compressed stream must hash to; checked before success is returned. */
@@ -73,7 +75,13 @@ export async function extractArchive(
   feed.catch(() => {});
 
   const extract = tar.extract();
-  zstd.stdout.pipe(extract);
+  // Reads zstd's output well ahead of the parser: while the parser creates files, zstd keeps
+  // decompressing into this buffer instead of stalling on a full 200 KiB socket (measured: the
+  // main thread otherwise sat idle ~30% of a restore, waiting for zstd after each burst).
+  const readAhead = new PassThrough({ highWaterMark: READ_AHEAD_BYTES });
+  zstd.stdout.on("error", (err) => readAhead.destroy(err));
+  readAhead.on("error", (err) => extract.destroy(err));
+  zstd.stdout.pipe(readAhead).pipe(extract);
   const onAbort = () => {
     extract.destroy(options.signal?.reason ?? new Error("aborted"));
     source.destroy();

@@ -1,5 +1,13 @@
-import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import path from "node:path";
 import {
   END_OF_ARCHIVE,
@@ -26,177 +34,158 @@ export interface TarWriteSummary {
 /** The kernel's overflow id: what ids without a mapping show up as. */
 export const OVERFLOW_ID = 65534;
 
-/** Files up to this size are read whole, ahead of time and in parallel; larger ones are streamed. */
-const SMALL_FILE_BYTES = 512 * 1024;
-/** How many entries are stat'ed/read ahead of the one being written. */
-const READ_AHEAD = 64;
+/** Size of the Buffers handed to the consumer; also the most the event loop is blocked at once. */
 const BATCH_BYTES = 1024 * 1024;
-const CHUNK_BYTES = 1024 * 1024;
+
+// O_NOFOLLOW: a file swapped for a symlink after lstat must not make us archive the link's target
+// (e.g. a file outside the workspace that only the daemon can read).
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 interface Item {
   rel: string;
   st: Stats;
-  /** Content of a small file, being read. */
-  data?: Promise<Buffer>;
-  linkTarget?: string;
-  /** For the 2nd+ name of a hard-linked inode: the first name. */
-  hardlinkTo?: string;
 }
 
 /**
  * Produces an uncompressed tar stream of `root` (depth first, names sorted) as Buffers of about
  * 1 MiB. The consumer's pace drives reading (an async generator only runs when pulled), so memory
- * stays bounded (READ_AHEAD small files plus one batch). File contents are read asynchronously,
- * READ_AHEAD files in parallel on the thread pool: that keeps the event loop free to feed zstd
- * while the disk works, so reading and compressing overlap the way `tar | zstd` does. Sockets, fifos and devices are skipped with a warning: they carry no
- * content and restore refuses them anyway.
+ * stays bounded to one batch plus what the consumer buffers.
+ *
+ * All file system calls are synchronous and read straight into the outgoing batch: measured on a
+ * 22k-file tree, a promise/thread-pool round trip per open/read/close cost ~6x more CPU than the
+ * reads themselves, while filling one 1 MiB batch from the page cache blocks the event loop for
+ * about a millisecond. zstd runs in its own process, so it keeps compressing the previous batches
+ * meanwhile: the overlap `tar | zstd` gets from two processes.
+ * Sockets, fifos and devices are skipped with a warning: they carry no content and restore
+ * refuses them anyway.
  */
 export async function* tarDirectory(
   root: string,
   options: TarWriteOptions = {},
   summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] },
 ): AsyncGenerator<Buffer> {
+  yield* tarDirectorySync(root, options, summary);
+}
+
+/**
+ * The synchronous core of tarDirectory. With `reuseBatch` every yielded Buffer is the same memory,
+ * overwritten once the generator resumes: for consumers that write it out before pulling the next
+ * (the archive worker), which saves an allocation and its page faults per MiB.
+ */
+export function* tarDirectorySync(
+  root: string,
+  options: TarWriteOptions = {},
+  summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] },
+  reuseBatch = false,
+): Generator<Buffer> {
   const idShift = options.idShift ?? 0;
   const mapId = (id: number): number => (id - idShift < 0 ? OVERFLOW_ID : id - idShift);
   const firstNameOfInode = new Map<string, string>();
   const absOf = (rel: string) => (rel === "" ? root : path.join(root, rel));
 
-  const walker = walk(root, options.signal);
-  const window: Item[] = [];
-  let walked = false;
-  const fill = async () => {
-    while (!walked && window.length < READ_AHEAD) {
-      const next = walker.next();
-      if (next.done) {
-        walked = true;
-        break;
-      }
-      const item: Item = next.value;
-      const { st, rel } = item;
-      if (st.isFile()) {
-        const inode = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? firstNameOfInode.get(inode) : undefined;
-        if (first !== undefined) item.hardlinkTo = first;
-        else {
-          if (st.nlink > 1) firstNameOfInode.set(inode, rel);
-          if (st.size <= SMALL_FILE_BYTES) {
-            item.data =
-              st.size === 0 ? Promise.resolve(Buffer.alloc(0)) : readExactly(absOf(rel), st.size);
-            item.data.catch(() => {});
-          }
-        }
-      } else if (st.isSymbolicLink()) {
-        item.linkTarget = readlinkSync(absOf(rel));
-      }
-      window.push(item);
-    }
-  };
-
   let batch = Buffer.allocUnsafe(BATCH_BYTES);
   let used = 0;
-  const takeBatch = (): Buffer => {
+  // Every helper yields a batch as soon as it is full, so memory stays at one batch even when a
+  // huge file shrank and is padded with zeros.
+  function* flush(): Generator<Buffer> {
+    if (used === 0) return;
     const out = batch.subarray(0, used);
-    batch = Buffer.allocUnsafe(BATCH_BYTES);
+    summary.bytes += used;
     used = 0;
-    return out;
-  };
-  /** Appends bytes, returning the full batch to emit first when they do not fit. */
-  const append = (b: Buffer): Buffer | undefined => {
-    let flushed: Buffer | undefined;
-    if (used + b.length > batch.length) {
-      flushed = takeBatch();
-      if (b.length > batch.length) batch = Buffer.allocUnsafe(b.length);
+    yield out;
+    if (!reuseBatch) batch = Buffer.allocUnsafe(BATCH_BYTES);
+  }
+  function* append(b: Buffer): Generator<Buffer> {
+    let off = 0;
+    while (off < b.length) {
+      if (used === batch.length) yield* flush();
+      const n = b.copy(batch, used, off);
+      used += n;
+      off += n;
     }
-    b.copy(batch, used);
-    used += b.length;
-    summary.bytes += b.length;
-    return flushed;
-  };
+  }
+  function* zeros(count: number): Generator<Buffer> {
+    while (count > 0) {
+      if (used === batch.length) yield* flush();
+      const n = Math.min(count, batch.length - used);
+      batch.fill(0, used, used + n);
+      used += n;
+      count -= n;
+    }
+  }
   const header = (item: Item, type: TarEntryHeader["type"], extra: Partial<TarEntryHeader> = {}) =>
-    encodeEntryHeader({
-      name: item.rel === "" ? "./" : type === "directory" ? `${item.rel}/` : item.rel,
-      type,
-      mode: item.st.mode,
-      uid: mapId(item.st.uid),
-      gid: mapId(item.st.gid),
-      size: 0,
-      mtimeMs: item.st.mtimeMs,
-      ...extra,
-    });
+    append(
+      encodeEntryHeader({
+        name: item.rel === "" ? "./" : type === "directory" ? `${item.rel}/` : item.rel,
+        type,
+        mode: item.st.mode,
+        uid: mapId(item.st.uid),
+        gid: mapId(item.st.gid),
+        size: 0,
+        mtimeMs: item.st.mtimeMs,
+        ...extra,
+      }),
+    );
 
-  await fill();
-  while (window.length > 0) {
+  /** Copies exactly st.size bytes of the file (zero padded if it shrank), reading into the batch. */
+  function* fileContent(fd: number, item: Item): Generator<Buffer> {
+    let remaining = item.st.size;
+    while (remaining > 0) {
+      if (used === batch.length) {
+        yield* flush();
+        if (options.signal?.aborted) throw options.signal.reason ?? new Error("aborted");
+      }
+      const want = Math.min(remaining, batch.length - used);
+      const got = readSync(fd, batch, used, want, null);
+      if (got === 0) {
+        summary.warnings.push(`file shrank while archiving: ${item.rel}`);
+        yield* zeros(remaining);
+        break;
+      }
+      used += got;
+      remaining -= got;
+    }
+    yield* zeros(paddingFor(item.st.size));
+  }
+
+  for (const item of walk(root, options.signal)) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error("aborted");
-    const item = window.shift()!;
-    const { st } = item;
-    const toEmit: (Buffer | undefined)[] = [];
+    const { st, rel } = item;
     if (st.isDirectory()) {
-      toEmit.push(append(header(item, "directory")));
+      yield* header(item, "directory");
     } else if (st.isSymbolicLink()) {
-      toEmit.push(append(header(item, "symlink", { linkname: item.linkTarget! })));
-    } else if (item.hardlinkTo !== undefined) {
-      toEmit.push(append(header(item, "hardlink", { linkname: item.hardlinkTo })));
-    } else if (st.isFile() && item.data) {
-      const { data, shrank } = await item.data.then((d) => ({
-        data: d,
-        shrank: d.length < st.size,
-      }));
-      if (shrank) summary.warnings.push(`file shrank while archiving: ${item.rel}`);
-      toEmit.push(append(header(item, "file", { size: st.size })));
-      toEmit.push(append(data));
-      if (shrank) toEmit.push(append(Buffer.alloc(st.size - data.length)));
-      const pad = paddingFor(st.size);
-      if (pad > 0) toEmit.push(append(Buffer.alloc(pad)));
+      yield* header(item, "symlink", { linkname: readlinkSync(absOf(rel)) });
     } else if (st.isFile()) {
-      toEmit.push(append(header(item, "file", { size: st.size })));
-      for (const b of toEmit) if (b) yield b;
-      toEmit.length = 0;
-      if (used > 0) yield takeBatch();
-      yield* streamLargeFile(absOf(item.rel), item.rel, st.size);
+      const inode = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? firstNameOfInode.get(inode) : undefined;
+      if (first !== undefined) {
+        yield* header(item, "hardlink", { linkname: first });
+      } else {
+        let fd: number;
+        try {
+          fd = openSync(absOf(rel), READ_FLAGS);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== "ENOENT" && code !== "ELOOP") throw err;
+          summary.warnings.push(`file vanished or was replaced while archiving: ${rel}`);
+          continue;
+        }
+        try {
+          if (st.nlink > 1) firstNameOfInode.set(inode, rel);
+          yield* header(item, "file", { size: st.size });
+          yield* fileContent(fd, item);
+        } finally {
+          closeSync(fd);
+        }
+      }
     } else {
-      summary.warnings.push(`skipped ${describeType(st)} ${item.rel}`);
-      await fill();
+      summary.warnings.push(`skipped ${describeType(st)} ${rel}`);
       continue;
     }
     summary.entries++;
-    for (const b of toEmit) if (b) yield b;
-    await fill();
   }
-  const last = append(END_OF_ARCHIVE);
-  if (last) yield last;
-  if (used > 0) yield takeBatch();
-
-  async function* streamLargeFile(abs: string, rel: string, size: number): AsyncGenerator<Buffer> {
-    const fh = await open(abs, "r");
-    try {
-      let remaining = size;
-      while (remaining > 0) {
-        if (options.signal?.aborted) throw options.signal.reason ?? new Error("aborted");
-        const want = Math.min(CHUNK_BYTES, remaining);
-        const buf = Buffer.allocUnsafe(want);
-        const { bytesRead } = await fh.read(buf, 0, want, null);
-        if (bytesRead === 0) {
-          // the header promised `size` bytes: a file that shrank is padded with zeros
-          summary.warnings.push(`file shrank while archiving: ${rel}`);
-          buf.fill(0);
-          remaining -= want;
-          summary.bytes += want;
-          yield buf;
-          continue;
-        }
-        remaining -= bytesRead;
-        summary.bytes += bytesRead;
-        yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
-      }
-    } finally {
-      await fh.close();
-    }
-    const pad = paddingFor(size);
-    if (pad > 0) {
-      summary.bytes += pad;
-      yield Buffer.alloc(pad);
-    }
-  }
+  yield* append(END_OF_ARCHIVE);
+  yield* flush();
 }
 
 /**
@@ -217,23 +206,6 @@ function* walk(root: string, signal?: AbortSignal): Generator<Item> {
       const rel = item.rel === "" ? names[i]! : `${item.rel}/${names[i]}`;
       stack.push({ rel, st: lstatSync(path.join(root, rel)) });
     }
-  }
-}
-
-/** Reads up to `size` bytes (fewer if the file shrank since it was stat'ed; never more). */
-async function readExactly(abs: string, size: number): Promise<Buffer> {
-  const fh = await open(abs, "r");
-  try {
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await fh.read(buf, got, size - got, null);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === size ? buf : buf.subarray(0, got);
-  } finally {
-    await fh.close();
   }
 }
 

@@ -50,6 +50,16 @@ export class ZstdProcess {
     return new ZstdProcess(["-q", "-c", `-${level}`, "-T0", "-"], zstdPath);
   }
 
+  /** Compresses what is read from `input` (a file or FIFO path) instead of stdin. */
+  static compressFrom(input: string, level: number, zstdPath = "zstd"): ZstdProcess {
+    if (!Number.isInteger(level) || level < 1 || level > 19) {
+      throw new RangeError(`zstd level must be 1..19, got ${level}`);
+    }
+    const z = new ZstdProcess(["-q", "-c", `-${level}`, "-T0", "--", input], zstdPath);
+    z.stdin.end();
+    return z;
+  }
+
   static decompress(zstdPath = "zstd"): ZstdProcess {
     return new ZstdProcess(["-q", "-d", "-c", "-"], zstdPath);
   }
