@@ -1,7 +1,7 @@
 import type { Clock } from "../adapters/clock.js";
 import type { ArchiveOptions, ContentStore, WorkspaceRef } from "../storage/content-store.js";
 import { toContentError } from "./content-error.js";
-import type { ArchiveOperation, EarlySnapshotUrlOption } from "./ports.js";
+import type { ArchiveOperation } from "./ports.js";
 import type { SafeHooks } from "./safe-hooks.js";
 import { Semaphore } from "./semaphore.js";
 import type { ArchiveRecord } from "./workspace-record.js";
@@ -33,7 +33,7 @@ export class ArchiveRunner {
     return this.slots.run(
       async () => {
         const started = this.clock.now();
-        const options: ArchiveOptions & EarlySnapshotUrlOption = {
+        const options: ArchiveOptions = {
           signal: this.signal,
           ...(onSnapshotUrl ? { onSnapshotUrl } : {}),
         };

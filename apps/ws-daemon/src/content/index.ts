@@ -31,7 +31,6 @@ export { DAEMON_DIR, READY_MARKER, type ReadyMarker } from "./ready-marker.js";
 export { relativePathSegments, resolveInside } from "./safe-path.js";
 export {
   type DisposeResult,
-  type EarlySnapshotUrlOption,
   type InitWorkspaceRequest,
   type RecoveryReport,
   type TakeSnapshotResult,

@@ -3,7 +3,6 @@
  * implementations (src/git GitClient, src/storage ContentStore, global fetch, systemClock).
  */
 import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/types.js";
-import type { ArchiveOptions } from "../storage/content-store.js";
 import type { ContentErrorKind } from "./content-error.js";
 import type { InitializerStats, WorkspaceState } from "./workspace-record.js";
 
@@ -54,9 +53,3 @@ export interface ContentHooks {
   /** Called when a workspace is gone for good (e.g. to remove its IWS socket directory). */
   onDisposed?(id: string): Promise<void> | void;
 }
-
-/**
- * A store that can name a snapshot before uploading it calls this first, so
- * TakeSnapshot(return_immediately) can answer with the URL at once.
- */
-export type EarlySnapshotUrlOption = Pick<ArchiveOptions, "onSnapshotUrl">;

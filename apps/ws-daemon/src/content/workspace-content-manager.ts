@@ -36,8 +36,6 @@ import { recoverRecord } from "./workspace-recovery.js";
 
 export type * from "./manager-types.js";
 
-export type { EarlySnapshotUrlOption } from "./ports.js";
-
 interface Entry {
   record: WorkspaceRecord;
   /** Resolved when the current init attempt has finished (either way). */

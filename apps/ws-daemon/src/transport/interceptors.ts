@@ -1,15 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeName } from "@ws-daemon/api";
 import { logContext } from "../observability/log-context.js";
 import type { Logger } from "../observability/logger.js";
 import type { DaemonMetrics } from "../observability/metrics.js";
 import { toConnectError } from "../rpc/error-mapping.js";
-
-/** The per-call logger, carrying the request id, the method and (when known) the workspace id. */
-export const callLoggerKey = createContextKey<Logger | undefined>(undefined, {
-  description: "call logger",
-});
 
 const REQUEST_ID_HEADER = "x-request-id";
 
@@ -44,7 +39,6 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
     // the closing line is written outside of it and binds them itself.
     const context = { requestId, method, ...(workspaceId ? { workspaceId } : {}) };
     const log = options.logger.child(context);
-    req.contextValues.set(callLoggerKey, log);
     /** `code` undefined means OK (connect's Code enum has no OK member). */
     const finish = (code: Code | undefined, error?: ConnectError) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

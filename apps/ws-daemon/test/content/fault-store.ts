@@ -1,4 +1,3 @@
-import type { EarlySnapshotUrlOption } from "../../src/content/workspace-content-manager.js";
 import type {
   ArchiveOptions,
   ArchiveStats,
@@ -17,7 +16,7 @@ export class FaultStore implements ContentStore {
   readonly failures = new Map<Op, Error>();
   readonly gates = new Map<Op, Promise<void>>();
   readonly calls: { op: Op; at: "start" | "end" }[] = [];
-  /** Emulates a store that names snapshots before uploading (EarlySnapshotUrlOption). */
+  /** Emulates a store that names snapshots before uploading (ArchiveOptions.onSnapshotUrl). */
   earlySnapshotUrl: string | undefined;
 
   constructor(private readonly inner: ContentStore) {}
@@ -41,7 +40,7 @@ export class FaultStore implements ContentStore {
   snapshot(
     ws: WorkspaceRef,
     dir: string,
-    options?: ArchiveOptions & EarlySnapshotUrlOption,
+    options?: ArchiveOptions,
   ): Promise<UploadResult> {
     if (this.earlySnapshotUrl) options?.onSnapshotUrl?.(this.earlySnapshotUrl);
     return this.around("snapshot", () => this.inner.snapshot(ws, dir, options));
