@@ -37,11 +37,7 @@ export class FaultStore implements ContentStore {
   backup(ws: WorkspaceRef, dir: string, options?: ArchiveOptions): Promise<UploadResult> {
     return this.around("backup", () => this.inner.backup(ws, dir, options));
   }
-  snapshot(
-    ws: WorkspaceRef,
-    dir: string,
-    options?: ArchiveOptions,
-  ): Promise<UploadResult> {
+  snapshot(ws: WorkspaceRef, dir: string, options?: ArchiveOptions): Promise<UploadResult> {
     if (this.earlySnapshotUrl) options?.onSnapshotUrl?.(this.earlySnapshotUrl);
     return this.around("snapshot", () => this.inner.snapshot(ws, dir, options));
   }
