@@ -149,8 +149,34 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<DaemonCon
   return validateConfig(merge(merge(fileTree, fromEnv(env)), args.overrides));
 }
 
+/**
+ * Environment and flag values are guessed from their text ("8080" is a number), but some string
+ * keys legitimately look like numbers or booleans (a bucket "12345", a key id "true"). Where the
+ * schema wants a string and got a guessed number/boolean, the text is used as the string.
+ */
+function stringsWhereExpected(input: unknown, error: z.ZodError): boolean {
+  let changed = false;
+  for (const issue of error.issues) {
+    if (issue.code !== "invalid_type" || issue.expected !== "string" || issue.path.length === 0)
+      continue;
+    let parent: unknown = input;
+    for (const key of issue.path.slice(0, -1))
+      parent = (parent as Record<PropertyKey, unknown>)?.[key as PropertyKey];
+    const last = issue.path[issue.path.length - 1] as PropertyKey;
+    if (typeof parent !== "object" || parent === null) continue;
+    const value = (parent as Record<PropertyKey, unknown>)[last];
+    if (typeof value === "number" || typeof value === "boolean") {
+      (parent as Record<PropertyKey, unknown>)[last] = String(value);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
 export function validateConfig(input: unknown): DaemonConfig {
-  const result = configSchema.safeParse(input);
+  let result = configSchema.safeParse(input);
+  if (!result.success && stringsWhereExpected(input, result.error))
+    result = configSchema.safeParse(input);
   if (!result.success)
     throw new ConfigError(`invalid configuration: ${describeIssues(result.error)}`);
   return result.data;

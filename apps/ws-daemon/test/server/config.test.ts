@@ -94,3 +94,17 @@ describe("environment variables that are not configuration", () => {
     await expect(loadConfig({ env: { WSD_LISTEN__PROT: "1" } })).rejects.toThrow(/listen: /);
   });
 });
+
+describe("string keys whose values look like numbers or booleans", () => {
+  it("keeps them as text", async () => {
+    const config = await loadConfig({
+      env: {
+        WSD_STORAGE__KIND: "s3",
+        WSD_STORAGE__BUCKET: "12345",
+        WSD_STORAGE__ACCESS_KEY_ID: "true",
+      },
+      argv: ["--logLevel=info"],
+    });
+    expect(config.storage).toMatchObject({ kind: "s3", bucket: "12345", accessKeyId: "true" });
+  });
+});
