@@ -9,8 +9,9 @@ export default defineConfig({
     main: "src/main.ts",
     healthcheck: "src/healthcheck.ts",
     "iws-cli": "src/cli/iws-cli.ts",
-    // loaded by src/archive/tar-worker-client.ts as a worker thread, next to the bundle's chunks
+    // loaded by src/archive/worker-pool.ts as worker threads, next to the bundle's chunks
     "tar-worker": "src/archive/tar-worker.ts",
+    "extract-worker": "src/archive/extract-worker.ts",
   },
   format: ["esm"],
   platform: "node",

@@ -3,7 +3,8 @@
  *
  * Generates a workspace (BENCH_SCALE=1: ~20k source-like files plus large incompressible files,
  * ~1 GiB in all; BENCH_SCALE=0.1 for a quick run), then measures in the same run, warm page cache,
- * best of BENCH_REPEAT (default 3) runs each, ours and the CLI interleaved in alternating order:
+ * best of BENCH_REPEAT (default 3) runs each (restores: BENCH_RESTORE_REPEAT, default 2 more), ours
+ * and the CLI interleaved in alternating order, each restore into a fresh directory:
  *   backup to the local store  vs  tar -c | zstd -1 -T0 > file
  *   restore from the local store vs  zstd -d | tar -x
  *   backup/restore to moto_server S3, one run each (skipped with BENCH_S3=0)
@@ -21,6 +22,8 @@ import { startMotoServer } from "../test/support/moto-server.js";
 
 const scale = Number(process.env.BENCH_SCALE ?? "1");
 const repeat = Number(process.env.BENCH_REPEAT ?? "3");
+// restores vary more than backups on a busy disk: a couple more tries for the best of each side
+const restoreRepeat = Number(process.env.BENCH_RESTORE_REPEAT ?? String(repeat + 2));
 const withS3 = process.env.BENCH_S3 !== "0";
 const MiB = 1024 * 1024;
 
@@ -159,9 +162,13 @@ async function main(): Promise<void> {
     const ws = { id: "bench", owner: "bench-owner", metaId: "bench-meta" };
 
     const cliFile = path.join(work, "cli.tar.zst");
-    const restoreDir = path.join(work, "restore");
-    const cleanRestore = () => {
-      rmSync(restoreDir, { recursive: true, force: true });
+    // Every restore gets a fresh directory and all are removed at the end: deleting 20k files
+    // right before a timed run left the file system busy (journal, discards) for seconds after
+    // `sync`, which made restore timings swing 3x for both sides.
+    let restoreDir = "";
+    let restoreRuns = 0;
+    const freshRestoreDir = () => {
+      restoreDir = path.join(work, `restore-${restoreRuns++}`);
       mkdirSync(restoreDir);
     };
     const stores = new Map(
@@ -205,7 +212,8 @@ async function main(): Promise<void> {
         },
         { name: "ours", run: () => local.restoreBackup(ws, restoreDir).then(() => undefined) },
       ],
-      cleanRestore,
+      freshRestoreDir,
+      restoreRepeat,
     );
     rows.push(["restore local", mbps(ourRestore!), mbps(cliRestore!)]);
     rows.push([
@@ -242,7 +250,7 @@ async function main(): Promise<void> {
             run: () => remote.restoreBackup(ws, restoreDir).then(() => undefined),
           },
         ],
-        cleanRestore,
+        freshRestoreDir,
         1,
       );
       rows.push(["restore moto S3", mbps(down!), mbps(cliRestore!)]);
@@ -250,7 +258,7 @@ async function main(): Promise<void> {
 
     const pad = (s: string, n: number) => s.padEnd(n);
     console.log(
-      `\nworkspace: ${files} entries, ${(bytes / MiB).toFixed(0)} MiB; best of ${repeat}, interleaved; MB/s = MiB of workspace per second; ${cpus().length} CPUs, load average before ${loadBefore}, after ${loadavg()
+      `\nworkspace: ${files} entries, ${(bytes / MiB).toFixed(0)} MiB; best of ${repeat} (restores ${restoreRepeat}), interleaved; MB/s = MiB of workspace per second; ${cpus().length} CPUs, load average before ${loadBefore}, after ${loadavg()
         .map((l) => l.toFixed(2))
         .join(" ")}\n`,
     );

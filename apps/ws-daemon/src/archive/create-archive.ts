@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
 import { type Readable, Transform } from "node:stream";
-import { ArchiveFifo, startTarWorker } from "./tar-worker-client.js";
+import { ArchiveFifo } from "./archive-fifo.js";
+import type { TarJob, TarProgress } from "./tar-worker.js";
 import type { TarWriteSummary } from "./tar-writer.js";
+import { startWorkerJob } from "./worker-pool.js";
 import { ZstdProcess } from "./zstd-process.js";
 
 export interface CreateArchiveOptions {
@@ -38,52 +41,60 @@ export interface ArchiveStream {
 export const DEFAULT_ZSTD_LEVEL = 1;
 
 const OUT_CHUNK_BYTES = 1024 * 1024;
+/** How long the follower of a growing archive file waits when it caught up with zstd. */
+const FOLLOW_POLL_MS = 4;
 
-/** Streams `dir` as tar | zstd, hashing and counting the compressed bytes on the way out. */
-export function createArchiveStream(
+interface RunningArchive {
+  zstd: ZstdProcess;
+  summary: TarWriteSummary;
+  /** Settles once the tar worker finished and zstd exited; failure kills both. */
+  produced: Promise<void>;
+  abort(reason: Error): void;
+  /** Unhooks from the caller's signal. */
+  detach(): void;
+}
+
+/** Starts the tar worker writing into a FIFO that zstd compresses into `output`. */
+function startArchive(
   dir: string,
-  options: CreateArchiveOptions = {},
-): ArchiveStream {
+  options: CreateArchiveOptions,
+  output: "pipe" | number,
+  onTarProgress: () => void,
+): RunningArchive {
   const internal = new AbortController();
   const onOuterAbort = () => internal.abort(options.signal?.reason);
   if (options.signal?.aborted) onOuterAbort();
   else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
 
   const summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] };
-  const hash = createHash("sha256");
-  let size = 0;
-  let lastProgress = 0;
-  const progress = (force: boolean) => {
-    const now = Date.now();
-    if (!options.onProgress || (!force && now - lastProgress < 200)) return;
-    lastProgress = now;
-    options.onProgress({ bytes: size, files: summary.entries });
-  };
-
-  // The tar stream is written by a worker thread into a FIFO that zstd reads: the main thread
-  // only sees the compressed bytes (hash, count, hand on), like `tar | zstd > file`.
+  // The tar stream is written by a worker thread into a FIFO that zstd reads, like
+  // `tar | zstd > file`: the main thread at most sees the compressed bytes.
   const fifo = new ArchiveFifo();
   let zstd: ZstdProcess;
   try {
-    zstd = ZstdProcess.compressFrom(
+    zstd = ZstdProcess.compress(
       fifo.path,
       options.level ?? DEFAULT_ZSTD_LEVEL,
+      output,
       options.zstdPath,
     );
   } catch (err) {
     fifo.remove();
     throw err;
   }
-  const tar = startTarWorker(
-    { root: dir, fifo: fifo.path, idShift: options.idShift },
-    (p) => {
-      summary.entries = p.entries;
-      summary.bytes = p.bytes;
-      progress(false);
+  const tar = startWorkerJob<TarProgress, TarWriteSummary>(
+    "tar-worker",
+    { root: dir, fifo: fifo.path, idShift: options.idShift } satisfies TarJob,
+    {
+      onProgress: (p) => {
+        summary.entries = p.entries;
+        summary.bytes = p.bytes;
+        onTarProgress();
+      },
+      // both ends are open: the name is not needed any more, and a process killed from here on
+      // leaves nothing behind in the temporary directory
+      onOpened: () => fifo.remove(),
     },
-    // both ends are open: the name is not needed any more, and a process killed from here on
-    // leaves nothing behind in the temporary directory
-    () => fifo.remove(),
   );
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(internal.signal.reason ?? new Error("aborted"));
@@ -105,6 +116,32 @@ export function createArchiveStream(
     )
     .finally(() => fifo.remove());
   produced.catch(() => {});
+  return {
+    zstd,
+    summary,
+    produced,
+    abort: (reason) => internal.abort(reason),
+    detach: () => options.signal?.removeEventListener("abort", onOuterAbort),
+  };
+}
+
+/** Streams `dir` as tar | zstd, hashing and counting the compressed bytes on the way out. */
+export function createArchiveStream(
+  dir: string,
+  options: CreateArchiveOptions = {},
+): ArchiveStream {
+  const hash = createHash("sha256");
+  let size = 0;
+  let lastProgress = 0;
+  const progress = (force: boolean) => {
+    const now = Date.now();
+    if (!options.onProgress || (!force && now - lastProgress < 200)) return;
+    lastProgress = now;
+    options.onProgress({ bytes: size, files: running.summary.entries });
+  };
+  const running = startArchive(dir, options, "pipe", () => progress(false));
+  const { zstd, summary, produced } = running;
+  const zstdOut = zstd.stdout!;
 
   let finished = false;
   // zstd's output arrives in 64 KiB pieces; handing them on as ~1 MiB Buffers makes the consumer
@@ -143,20 +180,20 @@ export function createArchiveStream(
       );
     },
   });
-  zstd.stdout.on("error", (err) => out.destroy(err));
-  zstd.stdout.pipe(out);
+  zstdOut.on("error", (err) => out.destroy(err));
+  zstdOut.pipe(out);
   produced.catch((err: Error) => out.destroy(err));
   // If the consumer gives up, stop reading the tree and kill zstd.
   out.on("close", () => {
     if (!finished) {
-      internal.abort(new Error("archive stream closed before completion"));
+      running.abort(new Error("archive stream closed before completion"));
       zstd.kill();
     }
   });
 
   const result = new Promise<ArchiveResult>((resolve, reject) => {
     out.on("end", () => {
-      options.signal?.removeEventListener("abort", onOuterAbort);
+      running.detach();
       progress(true);
       resolve({
         sha256: hash.digest("hex"),
@@ -167,10 +204,86 @@ export function createArchiveStream(
       });
     });
     out.on("close", () => {
-      options.signal?.removeEventListener("abort", onOuterAbort);
+      running.detach();
       if (!finished) produced.then(() => reject(new Error("archive stream closed early")), reject);
     });
   });
   result.catch(() => {});
   return { stream: out, result };
 }
+
+export interface ArchiveToFileOptions extends CreateArchiveOptions {
+  /** Told of every stretch of the file known to be written (e.g. to start its writeback early). */
+  onWritten?: (bytes: number) => void;
+}
+
+/**
+ * Writes tar | zstd of `dir` straight into `file` (opened for reading and writing, empty): zstd
+ * writes the file itself, as `tar | zstd > file` does, while this thread follows the file as it
+ * grows and hashes what is there (positioned reads: zstd's file offset stays its own). Rejects on
+ * any failure; the caller owns the file and removes it then.
+ */
+export async function writeArchiveToFile(
+  dir: string,
+  file: FileHandle,
+  options: ArchiveToFileOptions = {},
+): Promise<ArchiveResult> {
+  const hash = createHash("sha256");
+  let size = 0;
+  let lastProgress = 0;
+  const progress = (force: boolean) => {
+    const now = Date.now();
+    if (!options.onProgress || (!force && now - lastProgress < 200)) return;
+    lastProgress = now;
+    options.onProgress({ bytes: size, files: running.summary.entries });
+  };
+  const running = startArchive(dir, options, file.fd, () => progress(false));
+  let done = false;
+  let failure: unknown;
+  const settled = running.produced.then(
+    () => {
+      done = true;
+    },
+    (err: unknown) => {
+      failure = err;
+    },
+  );
+  try {
+    const buf = Buffer.allocUnsafe(OUT_CHUNK_BYTES);
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      // read only after looking at `done`: once zstd exited, a short read means the end
+      const finishedBefore = done;
+      const { bytesRead } = await file.read(buf, 0, buf.length, size);
+      if (bytesRead > 0) {
+        hash.update(buf.subarray(0, bytesRead));
+        size += bytesRead;
+        options.onWritten?.(bytesRead);
+        progress(false);
+        continue;
+      }
+      if (finishedBefore) break;
+      await Promise.race([settled, delay(FOLLOW_POLL_MS)]);
+    }
+    const st = await file.stat();
+    if (st.size !== size) {
+      throw new Error(`archive file changed while being hashed (${st.size} bytes, read ${size})`);
+    }
+    progress(true);
+    return {
+      sha256: hash.digest("hex"),
+      size,
+      fileCount: running.summary.entries,
+      uncompressedBytes: running.summary.bytes,
+      warnings: running.summary.warnings,
+    };
+  } catch (err) {
+    running.abort(err instanceof Error ? err : new Error(String(err)));
+    await settled;
+    throw err;
+  } finally {
+    running.detach();
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

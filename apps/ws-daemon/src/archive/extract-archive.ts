@@ -1,14 +1,16 @@
 import { createHash } from "node:crypto";
-import { mkdir, readdir, realpath, rm } from "node:fs/promises";
+import { closeSync } from "node:fs";
+import { type FileHandle, mkdir, readdir, realpath, rm } from "node:fs/promises";
 import path from "node:path";
-import { PassThrough, type Readable, Transform } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import { ContentCorruptError } from "../storage/content-store.js";
-import { type SafeExtractOptions, SafeExtractor } from "./safe-extractor.js";
+import { HostileArchiveError } from "./archive-errors.js";
+import { ArchiveFifo } from "./archive-fifo.js";
+import type { ExtractJob, ExtractJobResult, ExtractProgress } from "./extract-worker.js";
+import type { SafeExtractOptions } from "./safe-extractor.js";
+import { deserializeError, type SerializedError, startWorkerJob } from "./worker-pool.js";
 import { ZstdProcess } from "./zstd-process.js";
-
-const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export interface ExtractArchiveOptions extends SafeExtractOptions {
   /** What the compressed stream must hash to; checked before success is returned. */
@@ -26,7 +28,17 @@ export interface ExtractResult {
 }
 
 /**
- * Restores a zstd-compressed tar stream into `targetDir` (created if missing, must be empty).
+ * The compressed archive: a stream (e.g. an S3 download), or an open local file that zstd reads
+ * itself while this process reads the same bytes for the checksum.
+ */
+export type ArchiveSource = Readable | { file: FileHandle };
+
+const HASH_READ_BYTES = 1024 * 1024;
+
+/**
+ * Restores a zstd-compressed tar stream into `targetDir` (created if missing, must be empty), like
+ * `zstd -d | tar -x`: zstd writes into a FIFO that a worker thread reads, parses and extracts
+ * synchronously (SafeExtractor), while this thread only hashes the compressed bytes.
  * Success means: every entry passed the hostile-archive checks, zstd and the tar parser accepted
  * the whole stream, and its sha256/size match `expected`. On any failure everything written into
  * `targetDir` is removed again (the directory itself stays) and the error is thrown: the source's
@@ -34,79 +46,107 @@ export interface ExtractResult {
  * undecodable or mismatching content, or the file system error.
  */
 export async function extractArchive(
-  source: Readable,
+  source: ArchiveSource,
   targetDir: string,
   options: ExtractArchiveOptions = {},
 ): Promise<ExtractResult> {
+  const stream = "file" in source ? undefined : source;
   // listen first: the source may fail before the awaits below return (e.g. an aborted signal)
   let sourceError: Error | undefined;
-  source.once("error", (err) => {
+  stream?.once("error", (err) => {
     sourceError = err;
   });
   if (options.signal?.aborted) {
-    source.destroy();
+    stream?.destroy();
     throw options.signal.reason ?? new Error("aborted");
   }
   await mkdir(targetDir, { recursive: true });
   const root = await realpath(targetDir);
   if ((await readdir(root)).length > 0) {
-    source.destroy();
+    stream?.destroy();
     throw new Error(`restore target ${targetDir} is not empty`);
   }
 
   const hash = createHash("sha256");
   let bytes = 0;
-  const zstd = ZstdProcess.decompress(options.zstdPath);
-  const extractor = new SafeExtractor(root, options);
+  let files = 0;
   let lastProgress = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      const now = Date.now();
-      if (options.onProgress && now - lastProgress > 200) {
-        lastProgress = now;
-        options.onProgress({ bytes, files: extractor.entries });
-      }
-      cb(null, chunk);
+  const progress = () => {
+    const now = Date.now();
+    if (options.onProgress && now - lastProgress > 200) {
+      lastProgress = now;
+      options.onProgress({ bytes, files });
+    }
+  };
+  const counted = (chunk: Buffer) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+    progress();
+  };
+
+  const stopHashing = new AbortController();
+  const fifo = new ArchiveFifo();
+  let writeEnd: number | undefined = fifo.openWriteEnd();
+  const releaseWriteEnd = () => {
+    if (writeEnd !== undefined) closeSync(writeEnd);
+    writeEnd = undefined;
+    fifo.remove();
+  };
+  let zstd: ZstdProcess;
+  try {
+    zstd = ZstdProcess.decompress(
+      stream ? "pipe" : (source as { file: FileHandle }).file.fd,
+      writeEnd,
+      options.zstdPath,
+    );
+  } catch (err) {
+    releaseWriteEnd();
+    throw err;
+  }
+  const worker = startWorkerJob<ExtractProgress, ExtractJobResult>(
+    "extract-worker",
+    { fifo: fifo.path, root, options: extractOptionsOf(options) } satisfies ExtractJob,
+    {
+      // zstd holds its own copy of the write end: the worker sees end of file when zstd exits
+      onOpened: releaseWriteEnd,
+      onProgress: (p) => {
+        files = p.entries;
+        progress();
+      },
+      reviveError: reviveWorkerError,
     },
-  });
-  const feed = pipeline(source, tap, zstd.stdin);
+  );
+  const feed = stream
+    ? pipeline(
+        stream,
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            counted(chunk);
+            cb(null, chunk);
+          },
+        }),
+        zstd.stdin!,
+      )
+    : hashFile((source as { file: FileHandle }).file, counted, stopHashing.signal);
   feed.catch(() => {});
 
-  const extract = tar.extract();
-  // Reads zstd's output well ahead of the parser: while the parser creates files, zstd keeps
-  // decompressing into this buffer instead of stalling on a full 200 KiB socket (measured: the
-  // main thread otherwise sat idle ~30% of a restore, waiting for zstd after each burst).
-  const readAhead = new PassThrough({ highWaterMark: READ_AHEAD_BYTES });
-  zstd.stdout.on("error", (err) => readAhead.destroy(err));
-  readAhead.on("error", (err) => extract.destroy(err));
-  zstd.stdout.pipe(readAhead).pipe(extract);
   const onAbort = () => {
-    extract.destroy(options.signal?.reason ?? new Error("aborted"));
-    source.destroy();
+    stream?.destroy();
+    stopHashing.abort();
     zstd.kill();
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
-
   try {
-    const it = extract[Symbol.asyncIterator]();
-    for (;;) {
-      let next: Awaited<ReturnType<typeof it.next>>;
-      try {
-        next = await it.next();
-      } catch (err) {
-        throw new ContentCorruptError(
-          `archive is not a valid tar stream: ${(err as Error).message}`,
-        );
-      }
-      if (next.done) break;
-      await extractor.add(next.value.header, next.value as unknown as AsyncIterable<Buffer>);
-    }
+    let result: ExtractJobResult;
     try {
-      await Promise.all([feed, zstd.exited]);
+      [result] = await Promise.all([worker.done, feed, zstd.exited]);
     } catch (err) {
-      throw new ContentCorruptError(`archive cannot be decompressed: ${(err as Error).message}`);
+      throw await classifyFailure(err, {
+        worker: worker.done,
+        zstd: zstd.exited,
+        aborted: options.signal,
+        sourceError: () => sourceError,
+      });
     }
     if (
       options.expected &&
@@ -116,29 +156,117 @@ export async function extractArchive(
         `archive does not match its manifest (expected ${options.expected.size} bytes, sha256 ${options.expected.sha256}; got ${bytes} bytes)`,
       );
     }
-    extractor.finish();
     const sha256 = options.expected?.sha256 ?? hash.digest("hex");
-    options.onProgress?.({ bytes, files: extractor.entries });
-    return { entries: extractor.entries, bytes, sha256 };
+    files = result.entries;
+    options.onProgress?.({ bytes, files });
+    return { entries: result.entries, bytes, sha256 };
   } catch (err) {
-    extract.destroy();
-    source.destroy();
+    stream?.destroy();
+    stopHashing.abort();
     zstd.kill();
-    await Promise.allSettled([feed, zstd.exited]);
+    releaseWriteEnd();
+    await Promise.allSettled([feed, zstd.exited, worker.done]);
     await clearDirectory(root);
-    if (options.signal?.aborted) throw options.signal.reason ?? err;
-    if (sourceError) throw sourceError;
-    if (err instanceof ContentCorruptError) throw err;
-    // errors carrying a syscall come from our own file system writes (ENOSPC, EDQUOT, EACCES...)
-    if ((err as NodeJS.ErrnoException).syscall !== undefined) throw err;
-    // the rest come from zstd or the tar parser (e.g. "Unexpected end of data" inside an entry)
-    const zstdError = await zstd.exited.then(
-      () => undefined,
-      (e: Error) => e.message,
-    );
-    throw new ContentCorruptError(`archive cannot be read: ${zstdError ?? (err as Error).message}`);
+    throw err;
   } finally {
+    releaseWriteEnd();
     options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Which of the failures of a restore is the real one. The first rejection is often a consequence:
+ * a corrupt zstd stream makes the tar parser see a cut archive, an aborted download kills zstd.
+ */
+async function classifyFailure(
+  first: unknown,
+  parts: {
+    worker: Promise<unknown>;
+    zstd: Promise<void>;
+    aborted: AbortSignal | undefined;
+    sourceError: () => Error | undefined;
+  },
+): Promise<Error> {
+  if (parts.aborted?.aborted) return parts.aborted.reason ?? (first as Error);
+  const sourceError = parts.sourceError();
+  if (sourceError) return sourceError;
+  const workerError = await settledError(parts.worker, 0);
+  if (workerError instanceof HostileArchiveError) return workerError;
+  if (workerError instanceof ContentCorruptError) {
+    // zstd failing on its own explains a cut tar stream better; it exits right before the worker
+    // reads the end of the pipe, so its exit status is moments away
+    const zstdError = await settledError(parts.zstd, 500);
+    return zstdError
+      ? new ContentCorruptError(`archive cannot be decompressed: ${zstdError.message}`)
+      : workerError;
+  }
+  // errors carrying a syscall come from our own file system writes (ENOSPC, EDQUOT, EACCES...)
+  if (workerError && (workerError as NodeJS.ErrnoException).syscall !== undefined)
+    return workerError;
+  const zstdError = await settledError(parts.zstd, 0);
+  if (zstdError)
+    return new ContentCorruptError(`archive cannot be decompressed: ${zstdError.message}`);
+  if ((first as NodeJS.ErrnoException).syscall !== undefined) return first as Error;
+  return new ContentCorruptError(`archive cannot be read: ${(first as Error).message}`);
+}
+
+/** The rejection of `p` if it is rejected within `waitMs`; undefined if it resolved or is pending. */
+async function settledError(p: Promise<unknown>, waitMs: number): Promise<Error | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), waitMs);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+      pending,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function reviveWorkerError(e: SerializedError): Error {
+  if (e.name === "HostileArchiveError" && e.entry !== undefined) {
+    const prefix = `refusing archive entry ${JSON.stringify(e.entry)}: `;
+    const reason = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    return new HostileArchiveError(e.entry, reason);
+  }
+  if (e.name === "TarFormatError") {
+    return new ContentCorruptError(`archive is not a valid tar stream: ${e.message}`);
+  }
+  return deserializeError(e);
+}
+
+/** The plain-data part of the options, as the worker gets it. */
+function extractOptionsOf(o: SafeExtractOptions): SafeExtractOptions {
+  return {
+    maxEntryBytes: o.maxEntryBytes,
+    maxTotalBytes: o.maxTotalBytes,
+    maxEntries: o.maxEntries,
+    idShift: o.idShift,
+    chown: o.chown,
+    symlinks: o.symlinks,
+  };
+}
+
+/** Reads the whole file (positioned reads: zstd's file offset stays its own) into `onChunk`. */
+async function hashFile(
+  file: FileHandle,
+  onChunk: (chunk: Buffer) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
+  let position = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await file.read(buf, 0, buf.length, position);
+    if (bytesRead === 0) return;
+    onChunk(buf.subarray(0, bytesRead));
+    position += bytesRead;
   }
 }
 

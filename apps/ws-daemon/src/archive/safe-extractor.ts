@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { HostileArchiveError } from "./archive-errors.js";
+import type { EntryBodySink, TarParserHandler } from "./tar-parser.js";
 
 export interface ExtractLimits {
   /** Largest single file accepted (bytes). Default 64 GiB. */
@@ -40,7 +41,7 @@ export interface SafeExtractOptions extends ExtractLimits {
   symlinks?: "contained" | "inert";
 }
 
-/** The parsed header fields the extractor needs (tar-stream's Header satisfies it). */
+/** The parsed header fields the extractor needs. */
 export interface ParsedTarHeader {
   name: string;
   type?: string | null;
@@ -73,7 +74,7 @@ const CREATE_FLAGS =
  * O_EXCL|O_NOFOLLOW; hard links may only point at regular files extracted earlier; symlink targets
  * are checked against the final set of symlinks once all entries are in (order-independent).
  */
-export class SafeExtractor {
+export class SafeExtractor implements TarParserHandler {
   private readonly knownDirs = new Set<string>([""]);
   private readonly symlinks = new Map<string, string>();
   private readonly regularFiles = new Set<string>();
@@ -82,6 +83,8 @@ export class SafeExtractor {
   private readonly chownEnabled: boolean;
   private readonly idShift: number;
   private readonly limits: Required<ExtractLimits>;
+  /** The regular file whose content is being written, between entry() and its sink's end(). */
+  private openFile: number | undefined;
   entries = 0;
   contentBytes = 0;
 
@@ -98,8 +101,13 @@ export class SafeExtractor {
     };
   }
 
-  async add(header: ParsedTarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+  /**
+   * Takes one entry (TarParserHandler): creates it, or throws HostileArchiveError. A regular file
+   * comes back as the sink its content must be written to; everything else carries no content.
+   */
+  entry(header: ParsedTarHeader): EntryBodySink | undefined {
     const name = header.name;
+    if (this.openFile) throw new Error(`entry ${name} started before the previous file ended`);
     if (++this.entries > this.limits.maxEntries) {
       throw new HostileArchiveError(name, `more than ${this.limits.maxEntries} entries`);
     }
@@ -107,19 +115,34 @@ export class SafeExtractor {
     const meta = this.metaOf(header, rel);
     switch (header.type) {
       case "directory":
-        return this.addDirectory(rel, meta, body);
+        this.addDirectory(rel, meta);
+        return undefined;
       case "file":
       case "contiguous-file":
-        return this.addFile(rel, header.size ?? 0, meta, body);
+        return this.addFile(rel, header.size ?? 0, meta);
       case "symlink":
-        return this.addSymlink(rel, header.linkname ?? "", meta, body);
+        this.addSymlink(rel, header.linkname ?? "", meta);
+        return undefined;
       case "link":
-        return this.addHardlink(rel, header.linkname ?? "", body);
+        this.addHardlink(rel, header.linkname ?? "");
+        return undefined;
       default:
         throw new HostileArchiveError(
           name,
           `entry type ${header.type ?? "unknown"} is not allowed`,
         );
+    }
+  }
+
+  /** Closes the file being written, if any (after a failure; the caller removes what was written). */
+  abort(): void {
+    if (this.openFile === undefined) return;
+    const fd = this.openFile;
+    this.openFile = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // nothing more to release
     }
   }
 
@@ -201,12 +224,7 @@ export class SafeExtractor {
     }
   }
 
-  private async addDirectory(
-    rel: string,
-    meta: DirMeta,
-    body: AsyncIterable<Buffer>,
-  ): Promise<void> {
-    await drain(body);
+  private addDirectory(rel: string, meta: DirMeta): void {
     if (rel === "") {
       this.rootMeta = meta;
       return;
@@ -227,12 +245,7 @@ export class SafeExtractor {
     this.dirs.push(meta);
   }
 
-  private async addFile(
-    rel: string,
-    size: number,
-    meta: DirMeta,
-    body: AsyncIterable<Buffer>,
-  ): Promise<void> {
+  private addFile(rel: string, size: number, meta: DirMeta): EntryBodySink {
     if (rel === "") throw new HostileArchiveError(rel, "a file cannot replace the restore target");
     if (size > this.limits.maxEntryBytes) {
       throw new HostileArchiveError(
@@ -248,36 +261,30 @@ export class SafeExtractor {
     }
     this.contentBytes += size;
     this.ensureParent(rel, rel);
-    const abs = this.abs(rel);
-    // Synchronous calls on purpose: every thread-pool hop of async fs costs more than the write
-    // into the page cache itself, and each call blocks the event loop for one chunk (<= 64 KiB).
     let fd: number;
     try {
-      fd = openSync(abs, CREATE_FLAGS, 0o600);
+      fd = openSync(this.abs(rel), CREATE_FLAGS, 0o600);
     } catch (err) {
       throw conflict(rel, err);
     }
-    try {
-      for await (const c of body) {
+    this.openFile = fd;
+    return {
+      write: (c) => {
         let off = 0;
         while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-      }
-      if (this.chownEnabled) fchownSync(fd, meta.uid, meta.gid);
-      fchmodSync(fd, meta.mode);
-      futimesSync(fd, meta.mtime, meta.mtime);
-    } finally {
-      closeSync(fd);
-    }
-    this.regularFiles.add(rel);
+      },
+      end: () => {
+        if (this.chownEnabled) fchownSync(fd, meta.uid, meta.gid);
+        fchmodSync(fd, meta.mode);
+        futimesSync(fd, meta.mtime, meta.mtime);
+        this.openFile = undefined;
+        closeSync(fd);
+        this.regularFiles.add(rel);
+      },
+    };
   }
 
-  private async addSymlink(
-    rel: string,
-    target: string,
-    meta: DirMeta,
-    body: AsyncIterable<Buffer>,
-  ): Promise<void> {
-    await drain(body);
+  private addSymlink(rel: string, target: string, meta: DirMeta): void {
     if (rel === "")
       throw new HostileArchiveError(rel, "a symlink cannot replace the restore target");
     if (target === "" || target.includes("\0"))
@@ -310,12 +317,7 @@ export class SafeExtractor {
     lutimesSync(abs, meta.mtime, meta.mtime);
   }
 
-  private async addHardlink(
-    rel: string,
-    linkname: string,
-    body: AsyncIterable<Buffer>,
-  ): Promise<void> {
-    await drain(body);
+  private addHardlink(rel: string, linkname: string): void {
     if (rel === "")
       throw new HostileArchiveError(rel, "a hard link cannot replace the restore target");
     let targetRel: string;
@@ -388,12 +390,6 @@ export function normalizeEntryPath(name: string): string {
     parts.push(part);
   }
   return parts.join("/");
-}
-
-async function drain(body: AsyncIterable<Buffer>): Promise<void> {
-  for await (const _ of body) {
-    // directories and links carry no content; consuming keeps the tar parser moving
-  }
 }
 
 function depth(rel: string): number {

@@ -1,4 +1,4 @@
-import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { minimalEnv } from "../adapters/process-runner.js";
 
@@ -8,22 +8,29 @@ import { minimalEnv } from "../adapters/process-runner.js";
  * event loop, and needs no native addon build. Data only ever flows through the pipes.
  */
 export class ZstdProcess {
-  readonly stdin: Writable;
-  readonly stdout: Readable;
+  /** A pipe, unless the input is a file descriptor or path given to the constructor. */
+  readonly stdin: Writable | null;
+  /** A pipe, unless the output is a file descriptor given to the constructor. */
+  readonly stdout: Readable | null;
   /** Resolves when zstd exited with 0; rejects with its stderr otherwise. */
   readonly exited: Promise<void>;
-  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private readonly child: ChildProcess;
 
-  private constructor(args: string[], zstdPath: string) {
+  private constructor(
+    args: string[],
+    zstdPath: string,
+    stdin: "pipe" | "ignore" | number = "pipe",
+    stdout: "pipe" | number = "pipe",
+  ) {
     this.child = spawn(zstdPath, args, {
       env: minimalEnv(),
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [stdin, stdout, "pipe"],
     });
     this.stdin = this.child.stdin;
     this.stdout = this.child.stdout;
     let stderr = "";
-    this.child.stderr.setEncoding("utf8");
-    this.child.stderr.on("data", (s: string) => {
+    this.child.stderr!.setEncoding("utf8");
+    this.child.stderr!.on("data", (s: string) => {
       if (stderr.length < 4096) stderr += s;
     });
     this.exited = new Promise((resolve, reject) => {
@@ -39,29 +46,43 @@ export class ZstdProcess {
       });
     });
     // a dead zstd makes our writes fail with EPIPE; `exited` reports the real cause
-    this.stdin.on("error", () => {});
+    this.stdin?.on("error", () => {});
     this.exited.catch(() => {});
   }
 
-  static compress(level: number, zstdPath = "zstd"): ZstdProcess {
+  /**
+   * Compresses what is read from `input` (a file or FIFO path) into `output`: a pipe read through
+   * `stdout`, or a file descriptor zstd writes itself (no copy through this process).
+   */
+  static compress(
+    input: string,
+    level: number,
+    output: "pipe" | number = "pipe",
+    zstdPath = "zstd",
+  ): ZstdProcess {
     if (!Number.isInteger(level) || level < 1 || level > 19) {
       throw new RangeError(`zstd level must be 1..19, got ${level}`);
     }
-    return new ZstdProcess(["-q", "-c", `-${level}`, "-T0", "-"], zstdPath);
+    // --no-sparse: holes would be seeked over in a file output, which a reader following the
+    // growing file must not have to care about
+    return new ZstdProcess(
+      ["-q", "-c", `-${level}`, "-T0", "--no-sparse", "--", input],
+      zstdPath,
+      "ignore",
+      output,
+    );
   }
 
-  /** Compresses what is read from `input` (a file or FIFO path) instead of stdin. */
-  static compressFrom(input: string, level: number, zstdPath = "zstd"): ZstdProcess {
-    if (!Number.isInteger(level) || level < 1 || level > 19) {
-      throw new RangeError(`zstd level must be 1..19, got ${level}`);
-    }
-    const z = new ZstdProcess(["-q", "-c", `-${level}`, "-T0", "--", input], zstdPath);
-    z.stdin.end();
-    return z;
-  }
-
-  static decompress(zstdPath = "zstd"): ZstdProcess {
-    return new ZstdProcess(["-q", "-d", "-c", "-"], zstdPath);
+  /**
+   * Decompresses `input` (a pipe written through `stdin`, or a file descriptor zstd reads itself)
+   * into `output` (a pipe read through `stdout`, or a file descriptor).
+   */
+  static decompress(
+    input: "pipe" | number = "pipe",
+    output: "pipe" | number = "pipe",
+    zstdPath = "zstd",
+  ): ZstdProcess {
+    return new ZstdProcess(["-q", "-d", "-c", "--no-sparse", "-"], zstdPath, input, output);
   }
 
   kill(): void {

@@ -1,6 +1,11 @@
 import { type Clock, systemClock } from "../adapters/clock.js";
-import { createArchiveStream, DEFAULT_ZSTD_LEVEL } from "../archive/create-archive.js";
-import { extractArchive } from "../archive/extract-archive.js";
+import {
+  type ArchiveResult,
+  createArchiveStream,
+  DEFAULT_ZSTD_LEVEL,
+  writeArchiveToFile,
+} from "../archive/create-archive.js";
+import { type ArchiveSource, extractArchive } from "../archive/extract-archive.js";
 import {
   type ArchiveManifest,
   encodeManifest,
@@ -35,6 +40,8 @@ import { getBytes, ObjectNotFoundError, type ObjectStore, putBytes } from "./obj
 export interface ArchiveContentStoreOptions {
   /** zstd level for new archives (1..19). */
   zstdLevel?: number;
+  /** The zstd executable; "zstd" from PATH by default. */
+  zstdPath?: string;
   /** Serializes work per workspace and bounds it across workspaces; shared with callers for metrics. */
   serializer?: KeyedSerializer;
   clock?: Clock;
@@ -194,40 +201,63 @@ export class ArchiveContentStore implements ContentStore {
     dataKey: string,
     options: ArchiveOptions,
   ): Promise<ArchiveManifest> {
-    const archive = createArchiveStream(dir, {
+    const archiveOptions = {
       level: this.options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+      zstdPath: this.options.zstdPath,
       idShift: options.idShift,
       signal: options.signal,
       onProgress: options.onProgress,
-    });
+    };
+    let result: ArchiveResult;
     try {
-      const stored = await this.objects.put(dataKey, archive.stream, { signal: options.signal });
-      const result = await archive.result;
+      const files = this.objects.files;
+      let storedSize: number;
+      if (files) {
+        const writer = await files.create(dataKey);
+        try {
+          result = await writeArchiveToFile(dir, writer.file, {
+            ...archiveOptions,
+            onWritten: (n) => writer.wrote(n),
+          });
+          storedSize = (await writer.commit()).size;
+        } finally {
+          await writer.abort();
+        }
+      } else {
+        const archive = createArchiveStream(dir, archiveOptions);
+        try {
+          storedSize = (await this.objects.put(dataKey, archive.stream, { signal: options.signal }))
+            .size;
+          result = await archive.result;
+        } catch (err) {
+          archive.stream.destroy();
+          throw err;
+        }
+      }
       const head = await this.objects.head(dataKey);
-      if (stored.size !== result.size || head?.size !== result.size) {
+      if (storedSize !== result.size || head?.size !== result.size) {
         throw new Error(
           `upload verification of ${dataKey} failed: streamed ${result.size} bytes, store reports ${head?.size ?? "nothing"}`,
         );
       }
-      for (const w of result.warnings) this.options.onWarning?.(`archive of ${dir}: ${w}`);
-      return {
-        formatVersion: MANIFEST_FORMAT_VERSION,
-        sha256: result.sha256,
-        size: result.size,
-        fileCount: result.fileCount,
-        createdAt: new Date(this.clock.now()).toISOString(),
-        sourceWorkspace: { id: ws.id, owner: ws.owner, metaId: ws.metaId },
-        compression: "zstd",
-        dataKey,
-        uncompressedSize: result.uncompressedBytes,
-      };
     } catch (err) {
-      archive.stream.destroy();
       await this.objects
         .delete(dataKey)
         .catch((e: unknown) => this.options.onWarning?.(`cannot delete ${dataKey}`, e));
       throw err;
     }
+    for (const w of result.warnings) this.options.onWarning?.(`archive of ${dir}: ${w}`);
+    return {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      sha256: result.sha256,
+      size: result.size,
+      fileCount: result.fileCount,
+      createdAt: new Date(this.clock.now()).toISOString(),
+      sourceWorkspace: { id: ws.id, owner: ws.owner, metaId: ws.metaId },
+      compression: "zstd",
+      dataKey,
+      uncompressedSize: result.uncompressedBytes,
+    };
   }
 
   private async restore(
@@ -237,22 +267,30 @@ export class ArchiveContentStore implements ContentStore {
   ): Promise<ArchiveStats> {
     options.signal?.throwIfAborted();
     const started = this.clock.now();
-    let source: Awaited<ReturnType<ObjectStore["get"]>>;
+    let source: ArchiveSource;
     try {
-      source = await this.objects.get(manifest.dataKey, { signal: options.signal });
+      source = this.objects.files
+        ? { file: await this.objects.files.open(manifest.dataKey) }
+        : await this.objects.get(manifest.dataKey, { signal: options.signal });
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         throw new ContentCorruptError(`manifest names data ${manifest.dataKey}, which is missing`);
       }
       throw err;
     }
-    const result = await extractArchive(source, targetDir, {
-      ...this.options.restore,
-      expected: { sha256: manifest.sha256, size: manifest.size },
-      idShift: options.idShift,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
+    let result: Awaited<ReturnType<typeof extractArchive>>;
+    try {
+      result = await extractArchive(source, targetDir, {
+        ...this.options.restore,
+        expected: { sha256: manifest.sha256, size: manifest.size },
+        zstdPath: this.options.zstdPath,
+        idShift: options.idShift,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      });
+    } finally {
+      if ("file" in source) await source.file.close();
+    }
     return { bytes: result.bytes, files: result.entries, durationMs: this.clock.now() - started };
   }
 

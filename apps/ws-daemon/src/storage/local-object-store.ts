@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, opendir, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, opendir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   assertValidKey,
   type GetOptions,
+  type LocalObjectFiles,
+  type LocalObjectWriter,
   type ObjectInfo,
   ObjectNotFoundError,
   type ObjectStore,
@@ -36,7 +38,34 @@ export class LocalDirectoryObjectStore implements ObjectStore {
     return path.join(this.root, ...key.split("/"));
   }
 
+  readonly files: LocalObjectFiles = {
+    open: (key) => this.openFile(key),
+    create: (key) => this.createFile(key),
+  };
+
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<{ size: number }> {
+    const writer = await this.createFile(key);
+    try {
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          writer.wrote(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      // the plain descriptor: a stream given the FileHandle keeps a reference that blocks its close()
+      const out = createWriteStream("", { fd: writer.file.fd, autoClose: false });
+      await pipeline(body, counter, out, { signal: options.signal });
+      return await writer.commit();
+    } finally {
+      await writer.abort();
+    }
+  }
+
+  /**
+   * A temp file in the destination directory, fsynced, renamed over the key and the directory
+   * fsynced, so the object appears atomically and survives a crash once commit() resolved.
+   */
+  private async createFile(key: string): Promise<LocalObjectWriter> {
     const dest = this.pathOf(key);
     const dir = path.dirname(dest);
     await mkdir(dir, { recursive: true });
@@ -44,37 +73,38 @@ export class LocalDirectoryObjectStore implements ObjectStore {
       dir,
       `${TEMP_PREFIX}${path.basename(dest)}-${randomBytes(6).toString("hex")}`,
     );
-    let size = 0;
-    let syncer: BackgroundSyncer | undefined;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        syncer?.wrote(chunk.length);
-        cb(null, chunk);
+    const file = await open(tmp, "wx+", 0o600);
+    const syncer = new BackgroundSyncer(file);
+    let state: "open" | "committed" | "aborted" = "open";
+    return {
+      file,
+      wrote: (bytes) => syncer.wrote(bytes),
+      commit: async () => {
+        if (state !== "open") throw new Error(`object ${key} was already ${state}`);
+        // the durability point: nothing is renamed into place before all its data is on disk
+        await syncer.settle();
+        await file.sync();
+        const { size } = await file.stat();
+        await rename(tmp, dest);
+        state = "committed";
+        await file.close();
+        await syncDirectory(dir);
+        return { size };
       },
+      abort: async () => {
+        if (state !== "open") return;
+        state = "aborted";
+        await syncer.settle().catch(() => {});
+        await file.close().catch(() => {});
+        await unlink(tmp).catch(() => {});
+      },
+    };
+  }
+
+  private async openFile(key: string): Promise<FileHandle> {
+    return open(this.pathOf(key), "r").catch((err: NodeJS.ErrnoException) => {
+      throw err.code === "ENOENT" ? new ObjectNotFoundError(key) : err;
     });
-    try {
-      const out = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
-      out.once("open", () => {
-        syncer = new BackgroundSyncer(tmp);
-      });
-      await pipeline(body, counter, out, { signal: options.signal });
-      // the durability point: nothing is renamed into place before all its data is on disk
-      const fh = await open(tmp, "r");
-      try {
-        await syncer?.settle();
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, dest);
-    } catch (err) {
-      await syncer?.settle().catch(() => {});
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    await syncDirectory(dir);
-    return { size };
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
@@ -157,20 +187,14 @@ class BackgroundSyncer {
   private pending = 0;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: FileHandle) {}
 
   wrote(bytes: number): void {
     this.pending += bytes;
     if (this.running || this.pending < BackgroundSyncer.SYNC_EVERY) return;
     this.pending = 0;
-    this.running = (async () => {
-      const fh = await open(this.file, "r");
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-    })()
+    this.running = this.file
+      .datasync()
       .catch(() => {
         // ignored here: the final fsync reports any real problem
       })

@@ -1,3 +1,4 @@
+import type { FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 
 export interface ObjectInfo {
@@ -35,6 +36,29 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Human-readable location for logs and errors, e.g. "s3://bucket" or "file:///var/lib/wsd". */
   describe(): string;
+  /**
+   * Present on stores whose objects are local files: archives then go straight between zstd and
+   * the file (as `tar | zstd > file` does) instead of through a stream on the event loop.
+   */
+  readonly files?: LocalObjectFiles;
+}
+
+export interface LocalObjectFiles {
+  /** Opens an object's file for reading; throws ObjectNotFoundError if there is none. */
+  open(key: string): Promise<FileHandle>;
+  /** Starts a new object written through a file; nothing is visible under `key` before commit(). */
+  create(key: string): Promise<LocalObjectWriter>;
+}
+
+export interface LocalObjectWriter {
+  /** Empty, open for reading and writing. */
+  readonly file: FileHandle;
+  /** Tells of bytes written so far (a speed-up only: starts their writeback early). */
+  wrote(bytes: number): void;
+  /** Makes the file durable and publishes it atomically under the key; closes the file. */
+  commit(): Promise<{ size: number }>;
+  /** Closes and removes the file, if not committed; idempotent. */
+  abort(): Promise<void>;
 }
 
 export class ObjectNotFoundError extends Error {

@@ -1,56 +1,29 @@
-import { execFileSync } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type {
-  SerializedError,
-  TarWorkerData,
-  TarWorkerJob,
-  TarWorkerMessage,
-} from "./tar-worker.js";
-import type { TarWriteSummary } from "./tar-writer.js";
 
-/**
- * A FIFO in a private temporary directory: zstd reads the tar stream from it, the tar worker
- * writes into it. A real pipe between the two, instead of Node relaying every byte through a
- * socket on the main thread, is what lets writing the tar and compressing it overlap like
- * `tar | zstd` (Node cannot create anonymous pipes, hence the named one).
- */
-export class ArchiveFifo {
-  readonly path: string;
-  private readonly dir: string;
+/** What an archive worker posts back for a job (see tar-worker.ts, extract-worker.ts). */
+export type WorkerJobMessage<TProgress, TResult> = { job: number } & (
+  | { type: "opened" }
+  | { type: "progress"; progress: TProgress }
+  | { type: "done"; result: TResult }
+  | { type: "error"; error: SerializedError }
+);
 
-  constructor() {
-    this.dir = mkdtempSync(path.join(tmpdir(), "wsd-tar-"));
-    this.path = path.join(this.dir, "tar");
-    execFileSync("mkfifo", ["-m", "600", this.path], { stdio: "ignore" });
-  }
-
-  /**
-   * Removes the FIFO and releases a writer blocked in open() because its reader never came (e.g.
-   * zstd failed to start): a momentary reader lets that open complete, and the writer's next write
-   * fails with EPIPE. The reader is opened before the name goes, so a writer arriving at any moment
-   * either gets released or finds no FIFO at all.
-   */
-  remove(): void {
-    let reader: number | undefined;
-    try {
-      reader = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch {
-      // already gone
-    }
-    // idempotent: called once both ends are open and again when the archive settles
-    rmSync(this.dir, { recursive: true, force: true });
-    if (reader !== undefined) closeSync(reader);
-  }
+export interface SerializedError {
+  message: string;
+  name?: string;
+  code?: string;
+  syscall?: string;
+  path?: string;
+  errno?: number;
+  /** HostileArchiveError's entry name. */
+  entry?: string;
 }
 
-export interface TarWorkerHandle {
-  /** Resolves with the summary once the whole tar stream was written into the FIFO. */
-  done: Promise<TarWriteSummary>;
+export interface WorkerJobHandle<TResult> {
+  /** Settles with the job's result, or with its error (rebuilt by `reviveError`). */
+  done: Promise<TResult>;
   /** Stops the job: its worker is terminated (a running job cannot be interrupted otherwise). */
   terminate(): void;
 }
@@ -64,11 +37,7 @@ const idleWorkers = new Map<string, Worker[]>();
 const MAX_IDLE = 4;
 let nextJob = 1;
 
-export function newJobId(): number {
-  return nextJob++;
-}
-
-export function acquireWorker(name: string): Worker {
+function acquireWorker(name: string): Worker {
   const idle = idleWorkers.get(name) ?? [];
   idleWorkers.set(name, idle);
   const reused = idle.pop();
@@ -86,39 +55,43 @@ export function acquireWorker(name: string): Worker {
 }
 
 /** Returns a worker whose job completed normally (never one that was terminated or failed hard). */
-export function releaseWorker(name: string, worker: Worker): void {
+function releaseWorker(name: string, worker: Worker): void {
   const idle = idleWorkers.get(name) ?? [];
   idleWorkers.set(name, idle);
   if (idle.length < MAX_IDLE) idle.push(worker);
   else void worker.terminate();
 }
 
-/** Starts a tar worker job writing `data.root` into `data.fifo`. */
-export function startTarWorker(
-  data: TarWorkerData,
-  onProgress?: (p: { entries: number; bytes: number }) => void,
-  onOpened?: () => void,
-): TarWorkerHandle {
-  const worker = acquireWorker("tar-worker");
-  const job = newJobId();
+/** Runs one job on a pooled worker of entry `name` (a module posting WorkerJobMessages). */
+export function startWorkerJob<TProgress, TResult>(
+  name: string,
+  data: object,
+  handlers: {
+    onOpened?: () => void;
+    onProgress?: (p: TProgress) => void;
+    reviveError?: (e: SerializedError) => Error;
+  } = {},
+): WorkerJobHandle<TResult> {
+  const worker = acquireWorker(name);
+  const job = nextJob++;
   let settled = false;
   let cleanup = () => {};
-  const done = new Promise<TarWriteSummary>((resolve, reject) => {
-    const onMessage = (m: TarWorkerMessage) => {
+  const done = new Promise<TResult>((resolve, reject) => {
+    const onMessage = (m: WorkerJobMessage<TProgress, TResult>) => {
       if (m.job !== job) return;
       if (m.type === "opened") {
-        onOpened?.();
+        handlers.onOpened?.();
         return;
       }
       if (m.type === "progress") {
-        onProgress?.(m);
+        handlers.onProgress?.(m.progress);
         return;
       }
       settled = true;
       cleanup();
-      releaseWorker("tar-worker", worker);
-      if (m.type === "done") resolve(m.summary);
-      else reject(deserializeError(m.error));
+      releaseWorker(name, worker);
+      if (m.type === "done") resolve(m.result);
+      else reject((handlers.reviveError ?? deserializeError)(m.error));
     };
     const onError = (err: Error) => {
       settled = true;
@@ -129,7 +102,7 @@ export function startTarWorker(
       if (settled) return;
       settled = true;
       cleanup();
-      reject(new Error(`tar worker exited with code ${code} before finishing`));
+      reject(new Error(`${name} exited with code ${code} before finishing`));
     };
     cleanup = () => {
       worker.off("message", onMessage);
@@ -141,7 +114,7 @@ export function startTarWorker(
     worker.on("exit", onExit);
   });
   done.catch(() => {});
-  worker.postMessage({ ...data, job } satisfies TarWorkerJob);
+  worker.postMessage({ ...data, job });
   return {
     done,
     terminate: () => {
@@ -155,7 +128,7 @@ export function startTarWorker(
  * dist/<name>.js). Running from the TypeScript sources (tsx, vitest) the entry is the .ts file,
  * which plain Node cannot load in a worker: a small bootstrap loads it through tsx's API instead.
  */
-export function workerEntry(name: string): { url: URL | string; eval?: boolean } {
+function workerEntry(name: string): { url: URL | string; eval?: boolean } {
   if (!import.meta.url.endsWith(".ts")) return { url: new URL(`./${name}.js`, import.meta.url) };
   const tsxApi = pathToFileURL(
     createRequire(import.meta.url)
@@ -166,6 +139,20 @@ export function workerEntry(name: string): { url: URL | string; eval?: boolean }
   return {
     url: `import(${JSON.stringify(tsxApi)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)})).catch((err) => { process.nextTick(() => { throw err; }); });`,
     eval: true,
+  };
+}
+
+/** Worker side: what survives postMessage of an error (its class does not). */
+export function serializeError(err: unknown): SerializedError {
+  const e = err as NodeJS.ErrnoException & { entry?: unknown };
+  return {
+    message: e?.message ?? String(err),
+    name: e?.name,
+    code: e?.code,
+    syscall: e?.syscall,
+    path: e?.path,
+    errno: e?.errno,
+    entry: typeof e?.entry === "string" ? e.entry : undefined,
   };
 }
 
