@@ -26,6 +26,7 @@ import { defaultInWorkspaceLimits } from "./rpc/in-workspace-service.js";
 import { DockerRuntime } from "./runtime/docker-runtime.js";
 import { ProcessRuntime } from "./runtime/process-runtime.js";
 import type { RuntimeDiscovery } from "./runtime/runtime-discovery.js";
+import type { ArchiveContentStore } from "./storage/archive-content-store.js";
 import { createContentStore } from "./storage/create-content-store.js";
 import { createHealthService, HealthBoard } from "./transport/health-service.js";
 import { createObservabilityInterceptor } from "./transport/interceptors.js";
@@ -78,6 +79,34 @@ function createRuntime(config: DaemonConfig): RuntimeDiscovery {
   return runtime;
 }
 
+/** Sweeps storage leftovers at start and then every intervalMs; one sweep at a time. */
+function startStorageJanitor(
+  store: ArchiveContentStore,
+  config: DaemonConfig["janitor"],
+  logger: Logger,
+): { stop(): void } {
+  if (config.intervalMs === 0) return { stop: () => {} };
+  let running = false;
+  const sweep = () => {
+    if (running) return;
+    running = true;
+    const started = Date.now();
+    store
+      .sweep(config.graceMs)
+      .then(
+        (r) => logger.info({ ...r, durationMs: Date.now() - started }, "storage janitor swept"),
+        (err: unknown) => logger.warn({ err }, "storage janitor failed; retrying next interval"),
+      )
+      .finally(() => {
+        running = false;
+      });
+  };
+  sweep();
+  const timer = setInterval(sweep, config.intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
 /** The composition root: builds every component from the config and starts the servers. */
 export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<Daemon> {
   const metrics = new DaemonMetrics();
@@ -89,7 +118,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // Symlinks come back as they were ("inert"): a workspace may legitimately hold absolute links
   // (e.g. a virtualenv's python). Extraction never writes through any symlink, so nothing lands
   // outside the workspace; refusing them would make such a backup impossible to restore.
-  const store = createContentStore(storage, { restore: { symlinks: "inert" } });
+  const store = createContentStore(storage, {
+    restore: { symlinks: "inert" },
+    onWarning: (message, err) => logger.warn({ err, component: "storage" }, message),
+  });
   const git = new GitClient(runner, {
     clock: systemClock,
     logger: (level, message, fields) => logger[level]({ ...fields, component: "git" }, message),
@@ -210,6 +242,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     );
   }
   logger.info({ address: server.address, metricsPort: metricsServer?.port }, "ws-daemon listening");
+  const janitor = startStorageJanitor(store, config.janitor, logger);
 
   return {
     address: server.address,
@@ -219,6 +252,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     runtime,
     async stop(graceMs) {
       health.setAll(ServingStatus.NOT_SERVING);
+      janitor.stop();
       const deadline = setTimeout(
         () => shutdown.abort(new Error("shutdown grace period over")),
         graceMs,

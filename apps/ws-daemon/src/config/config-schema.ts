@@ -54,7 +54,7 @@ const dockerRuntime = z
 
 export const configSchema = z
   .object({
-    /** Workspace content lives at <workingArea>/<id>, daemon sockets at <workingArea>/<id>-daemon. */
+    /** Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock. */
     workingArea: z.string().min(1).default("./.ws-daemon-data/workspaces"),
     listen: z
       .object({ host: z.string().min(1).default("127.0.0.1"), port: port.default(8080) })
@@ -77,6 +77,23 @@ export const configSchema = z
       kind: "process",
       workspaces: {},
     }),
+    janitor: z
+      .object({
+        /** How often leftovers in storage are swept (first run at start); 0 = never. */
+        intervalMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(6 * 60 * 60 * 1000),
+        /** Leftovers younger than this are kept: they may belong to an upload still running. */
+        graceMs: z
+          .number()
+          .int()
+          .min(60 * 60 * 1000)
+          .default(24 * 60 * 60 * 1000),
+      })
+      .strict()
+      .default({ intervalMs: 6 * 60 * 60 * 1000, graceMs: 24 * 60 * 60 * 1000 }),
     limits: z
       .object({
         maxConcurrentInits: z.number().int().min(1).default(4),

@@ -80,9 +80,24 @@ function fromEnv(env: Record<string, string | undefined>): Tree {
     ) {
       continue;
     }
-    setPath(tree, key.slice(4).split("__").map(camel), parseScalar(value));
+    setPath(tree, envPath(key.slice(4).split("__")), parseScalar(value));
   }
   return tree;
+}
+
+/** Config paths whose children are names chosen by the user (workspace ids), not schema keys. */
+const userKeyedMaps = [["runtime", "workspaces"]];
+
+/** Schema keys are camel-cased from the variable name; names below a user-keyed map stay as written. */
+function envPath(segments: string[]): string[] {
+  const out: string[] = [];
+  for (const seg of segments) {
+    const verbatim = userKeyedMaps.some(
+      (map) => map.length === out.length && map.every((k, i) => out[i] === k),
+    );
+    out.push(verbatim ? seg : camel(seg));
+  }
+  return out;
 }
 
 interface ParsedArgs {

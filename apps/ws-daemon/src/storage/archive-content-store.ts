@@ -25,6 +25,7 @@ import {
 } from "./content-store.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
 import {
+  archiveDataOf,
   assertKeyComponent,
   backupManifestKey,
   backupPrefix,
@@ -52,6 +53,17 @@ export interface ArchiveContentStoreOptions {
   /** Receives problems that do not fail the operation (e.g. garbage collection errors). */
   onWarning?: (message: string, err?: unknown) => void;
 }
+
+export interface SweepReport {
+  /** Temp files or multipart uploads removed. */
+  incomplete: number;
+  /** Archive data objects removed because no manifest names them. */
+  orphans: number;
+}
+
+/** Default age before the janitor removes leftovers: a day, far beyond any upload's duration. */
+export const DEFAULT_SWEEP_GRACE_MS = 24 * 60 * 60 * 1000;
+const WORKSPACES_ROOT = "workspaces/";
 
 /** URL form of a workspace's current backup, accepted by restoreSnapshot as well. */
 export const BACKUP_URL_SCHEME = "wsd-backup:";
@@ -177,6 +189,44 @@ export class ArchiveContentStore implements ContentStore {
     if (!manifest) return false;
     const data = await this.objects.head(manifest.dataKey);
     return data !== undefined && data.size === manifest.size;
+  }
+
+  /**
+   * The janitor: removes incomplete writes (temp files, multipart uploads) and archive data that
+   * no manifest names (replaced backups whose collection failed, attempts cut by a crash) once
+   * older than `graceMs` — far longer than an upload runs, so another daemon's upload in flight
+   * is never touched. A workspace whose manifest cannot be read keeps all its data.
+   */
+  async sweep(graceMs = DEFAULT_SWEEP_GRACE_MS): Promise<SweepReport> {
+    const cutoff = this.clock.now() - graceMs;
+    const incomplete =
+      (await this.objects.sweepIncomplete?.(WORKSPACES_ROOT, new Date(cutoff))) ?? 0;
+    const present = new Set<string>();
+    const candidates: { key: string; data: NonNullable<ReturnType<typeof archiveDataOf>> }[] = [];
+    for await (const o of this.objects.list(WORKSPACES_ROOT)) {
+      present.add(o.key);
+      const data = archiveDataOf(o.key);
+      if (data && o.lastModified.getTime() < cutoff) candidates.push({ key: o.key, data });
+    }
+    let orphans = 0;
+    for (const { key, data } of candidates) {
+      // under the workspace's lock: a backup of it on this daemon is never raced
+      await this.serializer.run(data.workspacePrefix, async () => {
+        let named: string | undefined;
+        if (present.has(data.manifestKey)) {
+          try {
+            named = (await this.readManifest(data.manifestKey))?.dataKey;
+          } catch (err) {
+            this.options.onWarning?.(`janitor keeps ${key}: its manifest is unreadable`, err);
+            return;
+          }
+        }
+        if (named === key) return;
+        await this.objects.delete(key);
+        orphans++;
+      });
+    }
+    return { incomplete, orphans };
   }
 
   /** The current backup's manifest, or undefined when there is none. */

@@ -1,6 +1,16 @@
 import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
 import { createReadStream, createWriteStream } from "node:fs";
-import { type FileHandle, mkdir, open, opendir, rename, stat, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  opendir,
+  readdir,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -144,6 +154,37 @@ export class LocalDirectoryObjectStore implements ObjectStore {
     yield* this.walk(dirPart, prefix);
   }
 
+  async sweepIncomplete(prefix: string, startedBefore: Date): Promise<number> {
+    assertValidKey(prefix, { allowTrailingSlash: true });
+    const start = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    let removed = 0;
+    const visit = async (abs: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(abs, { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      for (const ent of entries) {
+        const child = path.join(abs, ent.name);
+        if (ent.isDirectory()) {
+          await visit(child);
+        } else if (ent.isFile() && ent.name.startsWith(TEMP_PREFIX)) {
+          const st = await stat(child).catch(() => undefined);
+          if (st && st.mtime < startedBefore) {
+            await unlink(child).catch((err: unknown) => {
+              if (!isMissing(err)) throw err;
+            });
+            removed++;
+          }
+        }
+      }
+    };
+    await visit(start === "" ? this.root : path.join(this.root, ...start.split("/")));
+    return removed;
+  }
+
   private async *walk(relDir: string, prefix: string): AsyncGenerator<ObjectInfo> {
     const abs = relDir === "" ? this.root : path.join(this.root, ...relDir.split("/"));
     let dir: Awaited<ReturnType<typeof opendir>>;
@@ -206,6 +247,11 @@ class BackgroundSyncer {
   async settle(): Promise<void> {
     await this.running;
   }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
 }
 
 async function syncDirectory(dir: string): Promise<void> {

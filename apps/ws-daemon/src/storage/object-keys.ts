@@ -47,6 +47,23 @@ export const backupManifestKey = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
   `${backupPrefix(ws)}manifest.json`;
 export const newBackupDataKey = (ws: Pick<WorkspaceRef, "owner" | "metaId">, now: number) =>
   `${backupPrefix(ws)}data-${timestampId(now)}.tar.zst`;
+/** Where a key's archive belongs, if it is archive data: `<prefix>manifest.json` must name it. */
+export function archiveDataOf(
+  key: string,
+): { workspacePrefix: string; manifestKey: string; kind: "backup" | "snapshot" } | undefined {
+  const m =
+    /^(workspaces\/[^/]+\/[^/]+)\/(?:(backup\/full\/)data-[^/]+\.tar\.zst|(snapshots\/[^/]+\/)data\.tar\.zst)$/.exec(
+      key,
+    );
+  if (!m) return undefined;
+  const dir = m[2] ?? m[3]!;
+  return {
+    workspacePrefix: m[1]!,
+    manifestKey: `${m[1]}/${dir}manifest.json`,
+    kind: m[2] ? "backup" : "snapshot",
+  };
+}
+
 export const isBackupDataKey = (key: string) => /\/backup\/full\/data-[^/]+\.tar\.zst$/.test(key);
 
 export interface SnapshotLocation {

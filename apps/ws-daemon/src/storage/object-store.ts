@@ -41,6 +41,11 @@ export interface ObjectStore {
    * the file (as `tar | zstd > file` does) instead of through a stream on the event loop.
    */
   readonly files?: LocalObjectFiles;
+  /**
+   * Removes what writers that died left behind under `prefix` and started before `startedBefore`:
+   * temp files of the local store, unfinished multipart uploads on S3. Resolves with how many.
+   */
+  sweepIncomplete?(prefix: string, startedBefore: Date): Promise<number>;
 }
 
 export interface LocalObjectFiles {

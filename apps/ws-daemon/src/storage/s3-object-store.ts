@@ -1,10 +1,13 @@
 import { Readable, Transform } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   S3Client,
@@ -241,6 +244,43 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     assertValidKey(key);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+  }
+
+  async sweepIncomplete(prefix: string, startedBefore: Date): Promise<number> {
+    assertValidKey(prefix, { allowTrailingSlash: true });
+    let removed = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      let res: ListMultipartUploadsCommandOutput;
+      try {
+        res = await this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.config.bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+      } catch (err) {
+        if ((err as Error).name === "NoSuchBucket") return removed;
+        throw err;
+      }
+      for (const u of res.Uploads ?? []) {
+        if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= startedBefore) continue;
+        await this.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.config.bucket,
+            Key: u.Key,
+            UploadId: u.UploadId,
+          }),
+        );
+        removed++;
+      }
+      if (!res.IsTruncated) return removed;
+      keyMarker = res.NextKeyMarker;
+      uploadIdMarker = res.NextUploadIdMarker;
+    }
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -26,6 +26,8 @@ export interface WorkspaceSocketsOptions {
  */
 export class WorkspaceSockets {
   private readonly servers = new Map<string, Promise<RpcServer>>();
+  /** Removals in progress: a server for the same id starts only after its old one is gone. */
+  private readonly removals = new Map<string, Promise<void>>();
 
   constructor(private readonly options: WorkspaceSocketsOptions) {}
 
@@ -45,7 +47,12 @@ export class WorkspaceSockets {
   ensure(workspaceId: string): Promise<RpcServer> {
     let server = this.servers.get(workspaceId);
     if (!server) {
-      server = this.start(workspaceId);
+      // a workspace disposed and initialized again at once: the old socket's removal must not
+      // delete the new one
+      const removal = this.removals.get(workspaceId);
+      server = removal
+        ? removal.catch(() => {}).then(() => this.start(workspaceId))
+        : this.start(workspaceId);
       this.servers.set(workspaceId, server);
       server.catch(() => this.servers.delete(workspaceId));
     }
@@ -81,8 +88,18 @@ export class WorkspaceSockets {
   async remove(workspaceId: string): Promise<void> {
     const server = this.servers.get(workspaceId);
     this.servers.delete(workspaceId);
-    if (server) await (await server.catch(() => undefined))?.close(1000);
-    await rm(this.socketDir(workspaceId), { recursive: true, force: true });
+    const previous = this.removals.get(workspaceId);
+    const removal = (async () => {
+      await previous?.catch(() => {});
+      if (server) await (await server.catch(() => undefined))?.close(1000);
+      await rm(this.socketDir(workspaceId), { recursive: true, force: true });
+    })();
+    this.removals.set(workspaceId, removal);
+    try {
+      await removal;
+    } finally {
+      if (this.removals.get(workspaceId) === removal) this.removals.delete(workspaceId);
+    }
   }
 
   /** Closes every server; socket directories stay for the next daemon process. */

@@ -18,6 +18,7 @@ describe("configuration", () => {
     expect(config.storage).toEqual({ kind: "local", root: "./.ws-daemon-data/storage" });
     expect(config.runtime.kind).toBe("process");
     expect(config.tls).toBeUndefined();
+    expect(config.janitor).toEqual({ intervalMs: 6 * 3600_000, graceMs: 24 * 3600_000 });
   });
 
   it("layers file < environment < flags", async () => {
@@ -34,6 +35,20 @@ describe("configuration", () => {
     expect(config.limits.maxConcurrentInits).toBe(7);
     expect(config.logLevel).toBe("error");
     expect(config.shutdownGraceMs).toBe(5);
+  });
+
+  it("keeps workspace ids given through the environment as written", async () => {
+    const config = await loadConfig({
+      env: {
+        WSD_RUNTIME__KIND: "process",
+        WSD_RUNTIME__WORKSPACES__MyWorkspace_A1: "4242",
+        WSD_RUNTIME__WORKSPACES__lower: "7",
+      },
+    });
+    expect(config.runtime).toEqual({
+      kind: "process",
+      workspaces: { MyWorkspace_A1: 4242, lower: 7 },
+    });
   });
 
   it("reads JSON files and WSD_CONFIG", async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/adapters/clock.js";
 import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
 import {
   ContentCorruptError,
@@ -10,7 +11,7 @@ import {
   InvalidContentUrlError,
   type WorkspaceRef,
 } from "../../src/storage/content-store.js";
-import { backupPrefix } from "../../src/storage/object-keys.js";
+import { backupPrefix, workspacePrefix } from "../../src/storage/object-keys.js";
 import { getBytes, type ObjectStore, putBytes } from "../../src/storage/object-store.js";
 import { buildFullTree, expectSameTree } from "../archive/tree-fixture.js";
 
@@ -262,6 +263,36 @@ export function defineContentStoreSuite(name: string, factory: () => StoreFactor
       expect(readdirSync(dir("out"))).toEqual([]);
       await store.restoreBackup(ws, dir("out"));
       expectSameTree(dir("out"), src);
+    });
+
+    it("the janitor removes archive data no manifest names, once past the grace period", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      await store.backup(ws, src);
+      const snap = await store.snapshot(ws, src);
+      const strayBackup = `${backupPrefix(ws)}data-20200101T000000000Z-0badc0de.tar.zst`;
+      const straySnapshot = `${workspacePrefix(ws)}/snapshots/20200101T000000000Z-0badc0de/data.tar.zst`;
+      await putBytes(objects, strayBackup, Buffer.from("left behind by a crash"));
+      await putBytes(objects, straySnapshot, Buffer.from("left behind by a crash"));
+      const before = await listKeys(objects, `${workspacePrefix(ws)}/`);
+      expect(before).toContain(strayBackup);
+
+      // young leftovers may belong to an upload still running on another daemon
+      expect((await store.sweep()).orphans).toBe(0);
+      expect(await listKeys(objects, `${workspacePrefix(ws)}/`)).toEqual(before);
+
+      const twoDaysLater = new ArchiveContentStore(objects, {
+        clock: { ...systemClock, now: () => Date.now() + 2 * 24 * 60 * 60 * 1000 },
+      });
+      expect((await twoDaysLater.sweep()).orphans).toBeGreaterThanOrEqual(2);
+      expect(await listKeys(objects, `${workspacePrefix(ws)}/`)).toEqual(
+        before.filter((k) => k !== strayBackup && k !== straySnapshot),
+      );
+      await twoDaysLater.restoreBackup(ws, dir("out"));
+      expectSameTree(dir("out"), src);
+      await twoDaysLater.restoreSnapshot(snap.url, dir("snap-out"));
+      expectSameTree(dir("snap-out"), src);
     });
 
     it("serializes concurrent backups of one workspace", async () => {

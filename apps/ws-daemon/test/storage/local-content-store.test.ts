@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -41,6 +41,23 @@ describe("LocalDirectoryObjectStore", () => {
     await store.delete("a/b/obj");
     await store.delete("a/b/obj");
     await expect(store.get("a/b/obj")).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  it("sweeps temp files of writers that died, once older than the cutoff", async () => {
+    const store = new LocalDirectoryObjectStore(path.join(root, "sweep"));
+    await store.put("workspaces/o/m/backup/full/manifest.json", Readable.from([Buffer.from("{}")]));
+    const dir = path.join(root, "sweep/workspaces/o/m/backup/full");
+    const stale = path.join(dir, ".tmp-data-a.tar.zst-0123456789ab");
+    const inFlight = path.join(dir, ".tmp-data-b.tar.zst-ba9876543210");
+    writeFileSync(stale, "partial");
+    const dayAgo = new Date(Date.now() - 24 * 60 * 60 * 1000);
+    utimesSync(stale, dayAgo, dayAgo);
+    writeFileSync(inFlight, "still being written");
+    expect(await store.sweepIncomplete("workspaces/", new Date(Date.now() - 60 * 60 * 1000))).toBe(
+      1,
+    );
+    expect(readdirSync(dir).sort()).toEqual([path.basename(inFlight), "manifest.json"]);
+    expect(await store.sweepIncomplete("elsewhere/", new Date())).toBe(0);
   });
 
   it("refuses keys that could leave the root", async () => {

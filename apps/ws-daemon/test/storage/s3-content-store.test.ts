@@ -2,7 +2,12 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
 import { createContentStore } from "../../src/storage/create-content-store.js";
@@ -41,6 +46,36 @@ afterAll(async () => {
 defineContentStoreSuite("S3 (moto_server)", () => ({ objects: () => newStore() }));
 
 describe("S3ObjectStore", () => {
+  it("aborts multipart uploads that writers which died left open, once older than the cutoff", async () => {
+    const s = newStore({ bucket: "wsd-sweep" });
+    await putBytes(s, "workspaces/o/m/marker", Buffer.from("x"));
+    const start = async (Key: string) => {
+      const { UploadId } = await s.client.send(
+        new CreateMultipartUploadCommand({ Bucket: "wsd-sweep", Key }),
+      );
+      await s.client.send(
+        new UploadPartCommand({
+          Bucket: "wsd-sweep",
+          Key,
+          UploadId,
+          PartNumber: 1,
+          Body: Buffer.alloc(1024, 1),
+        }),
+      );
+    };
+    await start("workspaces/o/m/backup/full/data-20200101T000000000Z-0badc0de.tar.zst");
+    await start("elsewhere/not-ours");
+    // ages are judged by the server's Initiated time (moto reports a fixed date in 2010)
+    const listed = await s.client.send(new ListMultipartUploadsCommand({ Bucket: "wsd-sweep" }));
+    const initiated = listed.Uploads?.find((u) => u.Key?.startsWith("workspaces/"))?.Initiated;
+    expect(initiated).toBeInstanceOf(Date);
+    expect(await s.sweepIncomplete("workspaces/", initiated!)).toBe(0);
+    expect(await s.sweepIncomplete("workspaces/", new Date(initiated!.getTime() + 1))).toBe(1);
+    const left = await s.client.send(new ListMultipartUploadsCommand({ Bucket: "wsd-sweep" }));
+    expect((left.Uploads ?? []).map((u) => u.Key)).toEqual(["elsewhere/not-ours"]);
+    expect(await listKeys(s, "workspaces/")).toEqual(["workspaces/o/m/marker"]);
+  });
+
   it("does range GETs, listing across pages, idempotent deletes and not-found", async () => {
     const s = newStore({ listPageSize: 3 });
     await putBytes(s, "t/range", Buffer.from("0123456789"));
