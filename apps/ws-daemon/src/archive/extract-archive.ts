@@ -192,20 +192,18 @@ async function classifyFailure(
   if (sourceError) return sourceError;
   const workerError = await settledError(parts.worker, 0);
   if (workerError instanceof HostileArchiveError) return workerError;
-  if (workerError instanceof ContentCorruptError) {
-    // zstd failing on its own explains a cut tar stream better; it exits right before the worker
-    // reads the end of the pipe, so its exit status is moments away
-    const zstdError = await settledError(parts.zstd, 500);
-    return zstdError
-      ? new ContentCorruptError(`archive cannot be decompressed: ${zstdError.message}`)
-      : workerError;
-  }
   // errors carrying a syscall come from our own file system writes (ENOSPC, EDQUOT, EACCES...)
   if (workerError && (workerError as NodeJS.ErrnoException).syscall !== undefined)
     return workerError;
-  const zstdError = await settledError(parts.zstd, 0);
-  if (zstdError)
+  // zstd failing on its own explains a cut tar stream better; it exits right before the worker
+  // reads the end of the pipe, so its exit status is at most moments away. A zstd that failed to
+  // write only saw the worker stop reading: a consequence, not the cause.
+  const zstdError = await settledError(parts.zstd, 500);
+  if (zstdError && !/Broken pipe|Write error/i.test(zstdError.message)) {
     return new ContentCorruptError(`archive cannot be decompressed: ${zstdError.message}`);
+  }
+  // a tar format error (already a ContentCorruptError), or the worker itself failing (internal)
+  if (workerError) return workerError;
   if ((first as NodeJS.ErrnoException).syscall !== undefined) return first as Error;
   return new ContentCorruptError(`archive cannot be read: ${(first as Error).message}`);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { type Clock, systemClock } from "../adapters/clock.js";
 import { DEFAULT_STATUS_MAX_LISTED } from "../git/types.js";
 import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
@@ -72,6 +72,11 @@ const isFailed = (r: WorkspaceRecord) => r.state === "none" && r.initFailure !==
  */
 export class WorkspaceContentManager {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Ids whose state file exists but cannot be read: their content may be someone's work, so the
+   * id stays taken (an init would wipe the folder) until an operator repairs or removes the file.
+   */
+  private readonly unreadableIds = new Map<string, string>();
   private readonly mutex = new KeyedMutex();
   private readonly inits: Semaphore;
   private readonly archiver: ArchiveRunner;
@@ -126,6 +131,8 @@ export class WorkspaceContentManager {
     this.recovery.unreadable = loaded.unreadable;
     for (const file of loaded.unreadable) {
       this.safe.log("error", "unreadable workspace state file, workspace is not loaded", file);
+      const id = basename(file.file, ".json");
+      if (SAFE_NAME.test(id)) this.unreadableIds.set(id, file.file);
     }
     const now = this.isoNow();
     for (const record of loaded.records) {
@@ -166,7 +173,13 @@ export class WorkspaceContentManager {
       }
     }
     for (const name of await readdir(this.config.workingArea)) {
-      if (name.startsWith(".") || this.entries.has(name) || !SAFE_NAME.test(name)) continue;
+      if (
+        name.startsWith(".") ||
+        this.entries.has(name) ||
+        this.unreadableIds.has(name) ||
+        !SAFE_NAME.test(name)
+      )
+        continue;
       this.recovery.orphans.push(name);
       if (this.config.removeOrphanedContent) await this.removeContent(name);
     }
@@ -218,6 +231,13 @@ export class WorkspaceContentManager {
     }
     if (this.closing) throw new ContentError("unavailable", "the daemon is shutting down");
 
+    const unreadable = this.unreadableIds.get(id);
+    if (unreadable !== undefined) {
+      throw new ContentError(
+        "failed-precondition",
+        `workspace ${id} has a state file that cannot be read (${unreadable}); its content is kept until an operator repairs or removes that file and restarts the daemon`,
+      );
+    }
     // Check and insert without an await in between: two racing inits cannot both pass.
     const existing = this.entries.get(id);
     if (existing && !isFailed(existing.record)) {

@@ -48,7 +48,12 @@ export interface ArchiveContentStoreOptions {
   clock?: Clock;
   /** Limits and symlink policy applied when restoring. */
   restore?: ExtractLimits & { symlinks?: "contained" | "inert" };
-  /** Backup data objects without a manifest are deleted once older than this (ms). Default 1 h. */
+  /**
+   * Backup data objects without a manifest are deleted by the next backup once older than this
+   * (ms). Default DEFAULT_SWEEP_GRACE_MS (24 h): S3 dates a multipart object by the start of its
+   * upload, so a shorter grace could take the data of a long upload by another daemon that has
+   * not written its manifest yet.
+   */
   orphanGraceMs?: number;
   /** Receives problems that do not fail the operation (e.g. garbage collection errors). */
   onWarning?: (message: string, err?: unknown) => void;
@@ -360,7 +365,7 @@ export class ArchiveContentStore implements ContentStore {
       ) {
         await this.objects.delete(previous);
       }
-      const cutoff = this.clock.now() - (this.options.orphanGraceMs ?? 60 * 60 * 1000);
+      const cutoff = this.clock.now() - (this.options.orphanGraceMs ?? DEFAULT_SWEEP_GRACE_MS);
       for await (const o of this.objects.list(`${prefix}data-`)) {
         // young leftovers may belong to an upload still running elsewhere; only old ones are safe
         if (o.key !== current && isBackupDataKey(o.key) && o.lastModified.getTime() < cutoff) {

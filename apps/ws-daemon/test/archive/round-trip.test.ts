@@ -110,6 +110,27 @@ describe("archive round trip", () => {
     expect(readdirSync(out)).toEqual([]);
   });
 
+  it.skipIf(!isRoot)("a full disk during restore is that error, not corrupt content", async () => {
+    const src = path.join(work, "src");
+    buildFullTree(src, { largeBytes: 4 * 1024 * 1024 });
+    const file = path.join(work, "a.tar.zst");
+    await archiveTo(src, file);
+    const small = path.join(work, "small");
+    mkdirSync(small);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", small]);
+    try {
+      const err = await extractArchive(createReadStream(file), path.join(small, "out")).then(
+        () => undefined,
+        (e: unknown) => e as NodeJS.ErrnoException,
+      );
+      expect(err).not.toBeInstanceOf(ContentCorruptError);
+      expect(err?.code).toBe("ENOSPC");
+      expect(readdirSync(path.join(small, "out"))).toEqual([]);
+    } finally {
+      execFileSync("umount", [small]);
+    }
+  });
+
   it("refuses a target that is not empty", async () => {
     const src = path.join(work, "src");
     buildFullTree(src, { largeBytes: 10 });

@@ -180,6 +180,27 @@ describe("state persistence", () => {
     expect(await readFile(join(dirs.area, ".state/broken.json"), "utf8")).toBe("{not json");
   });
 
+  it("keeps the id of an unreadable state file taken, so an init cannot wipe its content", async () => {
+    const first = await open();
+    await first.init({ id: "damaged", metadata, initializer: { kind: "empty" } });
+    await writeFile(join(first.contentDir("damaged"), "work.txt"), "unsaved work\n");
+    await writeFile(join(dirs.area, ".state/damaged.json"), "{torn write");
+    const second = await open();
+    expect(second.exists("damaged")).toBe(false);
+    expect(second.recovery.orphans).toEqual([]);
+    await expect(
+      second.init({ id: "damaged", metadata, initializer: { kind: "empty" } }),
+    ).rejects.toMatchObject({ kind: "failed-precondition" });
+    expect(await readFile(join(second.contentDir("damaged"), "work.txt"), "utf8")).toBe(
+      "unsaved work\n",
+    );
+    const third = await openManager(dirs, { config: { removeOrphanedContent: true } });
+    managers.push(third);
+    expect(await readFile(join(third.contentDir("damaged"), "work.txt"), "utf8")).toBe(
+      "unsaved work\n",
+    );
+  });
+
   it("reports content without a record and removes it only when configured", async () => {
     const first = await open();
     await first.init({ id: "kept", metadata, initializer: { kind: "empty" } });
