@@ -46,9 +46,14 @@ const FOLLOW_POLL_MS = 4;
 
 interface RunningArchive {
   zstd: ZstdProcess;
-  summary: TarWriteSummary;
   /** Settles once the tar worker finished and zstd exited; failure kills both. */
   produced: Promise<void>;
+  /** Compressed bytes seen so far. */
+  readonly size: number;
+  /** Hashes and counts the next piece of the compressed stream. */
+  take(chunk: Buffer): void;
+  /** The result, once the whole compressed stream was taken. */
+  finish(): ArchiveResult;
   abort(reason: Error): void;
   /** Unhooks from the caller's signal. */
   detach(): void;
@@ -59,7 +64,6 @@ function startArchive(
   dir: string,
   options: CreateArchiveOptions,
   output: "pipe" | number,
-  onTarProgress: () => void,
 ): RunningArchive {
   const internal = new AbortController();
   const onOuterAbort = () => internal.abort(options.signal?.reason);
@@ -67,6 +71,15 @@ function startArchive(
   else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
 
   const summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] };
+  const hash = createHash("sha256");
+  let size = 0;
+  let lastProgress = 0;
+  const progress = (force: boolean) => {
+    const now = Date.now();
+    if (!options.onProgress || (!force && now - lastProgress < 200)) return;
+    lastProgress = now;
+    options.onProgress({ bytes: size, files: summary.entries });
+  };
   // The tar stream is written by a worker thread into a FIFO that zstd reads, like
   // `tar | zstd > file`: the main thread at most sees the compressed bytes.
   const fifo = new ArchiveFifo();
@@ -89,7 +102,7 @@ function startArchive(
       onProgress: (p) => {
         summary.entries = p.entries;
         summary.bytes = p.bytes;
-        onTarProgress();
+        progress(false);
       },
       // both ends are open: the name is not needed any more, and a process killed from here on
       // leaves nothing behind in the temporary directory
@@ -118,8 +131,25 @@ function startArchive(
   produced.catch(() => {});
   return {
     zstd,
-    summary,
     produced,
+    get size() {
+      return size;
+    },
+    take(chunk) {
+      hash.update(chunk);
+      size += chunk.length;
+      progress(false);
+    },
+    finish() {
+      progress(true);
+      return {
+        sha256: hash.digest("hex"),
+        size,
+        fileCount: summary.entries,
+        uncompressedBytes: summary.bytes,
+        warnings: summary.warnings,
+      };
+    },
     abort: (reason) => internal.abort(reason),
     detach: () => options.signal?.removeEventListener("abort", onOuterAbort),
   };
@@ -130,17 +160,8 @@ export function createArchiveStream(
   dir: string,
   options: CreateArchiveOptions = {},
 ): ArchiveStream {
-  const hash = createHash("sha256");
-  let size = 0;
-  let lastProgress = 0;
-  const progress = (force: boolean) => {
-    const now = Date.now();
-    if (!options.onProgress || (!force && now - lastProgress < 200)) return;
-    lastProgress = now;
-    options.onProgress({ bytes: size, files: running.summary.entries });
-  };
-  const running = startArchive(dir, options, "pipe", () => progress(false));
-  const { zstd, summary, produced } = running;
+  const running = startArchive(dir, options, "pipe");
+  const { zstd, produced } = running;
   const zstdOut = zstd.stdout!;
 
   let finished = false;
@@ -150,8 +171,7 @@ export function createArchiveStream(
   let pendingUsed = 0;
   const takePending = (): Buffer => {
     const b = pending.subarray(0, pendingUsed);
-    hash.update(b);
-    size += b.length;
+    running.take(b);
     pending = Buffer.allocUnsafe(OUT_CHUNK_BYTES);
     pendingUsed = 0;
     return b;
@@ -166,7 +186,6 @@ export function createArchiveStream(
         off += n;
         if (pendingUsed === pending.length) this.push(takePending());
       }
-      progress(false);
       cb();
     },
     // End-of-stream is only signalled once the producer is known to have succeeded.
@@ -194,14 +213,7 @@ export function createArchiveStream(
   const result = new Promise<ArchiveResult>((resolve, reject) => {
     out.on("end", () => {
       running.detach();
-      progress(true);
-      resolve({
-        sha256: hash.digest("hex"),
-        size,
-        fileCount: summary.entries,
-        uncompressedBytes: summary.bytes,
-        warnings: summary.warnings,
-      });
+      resolve(running.finish());
     });
     out.on("close", () => {
       running.detach();
@@ -228,16 +240,7 @@ export async function writeArchiveToFile(
   file: FileHandle,
   options: ArchiveToFileOptions = {},
 ): Promise<ArchiveResult> {
-  const hash = createHash("sha256");
-  let size = 0;
-  let lastProgress = 0;
-  const progress = (force: boolean) => {
-    const now = Date.now();
-    if (!options.onProgress || (!force && now - lastProgress < 200)) return;
-    lastProgress = now;
-    options.onProgress({ bytes: size, files: running.summary.entries });
-  };
-  const running = startArchive(dir, options, file.fd, () => progress(false));
+  const running = startArchive(dir, options, file.fd);
   let done = false;
   let failure: unknown;
   const settled = running.produced.then(
@@ -254,29 +257,22 @@ export async function writeArchiveToFile(
       if (failure !== undefined) throw failure;
       // read only after looking at `done`: once zstd exited, a short read means the end
       const finishedBefore = done;
-      const { bytesRead } = await file.read(buf, 0, buf.length, size);
+      const { bytesRead } = await file.read(buf, 0, buf.length, running.size);
       if (bytesRead > 0) {
-        hash.update(buf.subarray(0, bytesRead));
-        size += bytesRead;
+        running.take(buf.subarray(0, bytesRead));
         options.onWritten?.(bytesRead);
-        progress(false);
         continue;
       }
       if (finishedBefore) break;
       await Promise.race([settled, delay(FOLLOW_POLL_MS)]);
     }
     const st = await file.stat();
-    if (st.size !== size) {
-      throw new Error(`archive file changed while being hashed (${st.size} bytes, read ${size})`);
+    if (st.size !== running.size) {
+      throw new Error(
+        `archive file changed while being hashed (${st.size} bytes, read ${running.size})`,
+      );
     }
-    progress(true);
-    return {
-      sha256: hash.digest("hex"),
-      size,
-      fileCount: running.summary.entries,
-      uncompressedBytes: running.summary.bytes,
-      warnings: running.summary.warnings,
-    };
+    return running.finish();
   } catch (err) {
     running.abort(err instanceof Error ? err : new Error(String(err)));
     await settled;

@@ -12,27 +12,16 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import tar from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HostileArchiveError } from "../../src/archive/archive-errors.js";
 import { type ExtractArchiveOptions, extractArchive } from "../../src/archive/extract-archive.js";
+import { type CraftedEntry, packEntries } from "./tar-crafting.js";
 
-type Entry = Parameters<ReturnType<typeof tar.pack>["entry"]>[0] & { body?: string | Buffer };
+type Entry = CraftedEntry;
 
 /** Crafts a .tar.zst with tar-stream, exactly as an attacker could. */
 async function craft(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
-  for (const { body, ...header } of entries) {
-    if (body !== undefined) pack.entry({ ...header, size: Buffer.byteLength(body) }, body);
-    else pack.entry(header);
-  }
-  pack.finalize();
-  await collected;
-  return execFileSync("zstd", ["-q", "-c"], { input: Buffer.concat(chunks) });
+  return execFileSync("zstd", ["-q", "-c"], { input: await packEntries(entries) });
 }
 
 let work: string;

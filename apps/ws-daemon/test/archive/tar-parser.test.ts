@@ -16,12 +16,12 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import tar from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extractArchive } from "../../src/archive/extract-archive.js";
 import type { ParsedTarHeader } from "../../src/archive/safe-extractor.js";
 import { TarFormatError, TarParser } from "../../src/archive/tar-parser.js";
 import { ContentCorruptError } from "../../src/storage/content-store.js";
+import { packEntries } from "./tar-crafting.js";
 import { isRoot } from "./tree-fixture.js";
 
 interface Parsed {
@@ -52,22 +52,7 @@ function parse(archive: Buffer, step = archive.length): Parsed[] {
   return out;
 }
 
-async function pack(
-  entries: (Parameters<ReturnType<typeof tar.pack>["entry"]>[0] & { body?: string })[],
-): Promise<Buffer> {
-  const p = tar.pack();
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const c of p) chunks.push(c as Buffer);
-  })();
-  for (const { body, ...h } of entries) {
-    if (body !== undefined) p.entry({ ...h, size: Buffer.byteLength(body) }, body);
-    else p.entry(h);
-  }
-  p.finalize();
-  await collected;
-  return Buffer.concat(chunks);
-}
+const pack = packEntries;
 
 /** One ustar header block (plus its padded body), built by hand for types tar-stream won't write. */
 function rawEntry(
