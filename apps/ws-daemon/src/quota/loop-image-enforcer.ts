@@ -15,6 +15,7 @@ import {
   type QuotaStatus,
   type QuotaUsage,
   type QuotaWorkspaceRef,
+  recoverEach,
 } from "./quota-enforcer.js";
 import { type QuotaRecord, QuotaRecords } from "./quota-records.js";
 import { KeyedQueue, runChecked } from "./run-command.js";
@@ -225,35 +226,18 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
   }
 
   async recover(workspaces: readonly QuotaWorkspaceRef[]): Promise<QuotaRecoveryReport> {
-    const report: QuotaRecoveryReport = {
-      recovered: [],
-      withoutQuota: [],
-      failed: [],
-      orphans: [],
-    };
-    const listed = new Set<string>();
-    for (const { workspaceId, contentDir } of workspaces) {
-      listed.add(workspaceId);
-      try {
-        checkWorkspaceId(workspaceId);
-        const record = await this.queue.run(workspaceId, async () => {
-          const r = await this.records.get(workspaceId);
-          if (r) await this.ensureMounted(r, contentDir);
-          return r;
-        });
-        (record ? report.recovered : report.withoutQuota).push(workspaceId);
-      } catch (err) {
-        report.failed.push({
-          workspaceId,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        this.log("error", "cannot recover workspace quota", { workspaceId, error: String(err) });
-      }
-    }
-    for (const record of await this.records.list()) {
-      if (!listed.has(record.workspaceId)) report.orphans.push(record.workspaceId);
-    }
-    return report;
+    return recoverEach(
+      workspaces,
+      ({ workspaceId, contentDir }) =>
+        this.queue.run(workspaceId, async () => {
+          const record = await this.records.get(workspaceId);
+          if (record) await this.ensureMounted(record, contentDir);
+          return record !== undefined;
+        }),
+      async () => (await this.records.list()).map((r) => r.workspaceId),
+      (workspaceId, err) =>
+        this.log("error", "cannot recover workspace quota", { workspaceId, error: String(err) }),
+    );
   }
 
   async usage(workspaceId: string, contentDir: string): Promise<QuotaUsage | undefined> {

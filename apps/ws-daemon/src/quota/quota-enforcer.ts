@@ -52,6 +52,36 @@ export interface QuotaRecoveryReport {
   orphans: string[];
 }
 
+/**
+ * The loop of every enforcer's recover(): `repairOne` re-establishes one workspace's limit and says
+ * whether it had a quota at all; a failure is reported for that workspace without stopping the
+ * others, and records of workspaces that were not listed come back as orphans.
+ */
+export async function recoverEach(
+  workspaces: readonly QuotaWorkspaceRef[],
+  repairOne: (ref: QuotaWorkspaceRef) => Promise<boolean>,
+  recordedIds: () => Promise<string[]>,
+  onFailure?: (workspaceId: string, err: unknown) => void,
+): Promise<QuotaRecoveryReport> {
+  const report: QuotaRecoveryReport = { recovered: [], withoutQuota: [], failed: [], orphans: [] };
+  const listed = new Set<string>();
+  for (const ref of workspaces) {
+    listed.add(ref.workspaceId);
+    try {
+      checkWorkspaceId(ref.workspaceId);
+      ((await repairOne(ref)) ? report.recovered : report.withoutQuota).push(ref.workspaceId);
+    } catch (err) {
+      report.failed.push({
+        workspaceId: ref.workspaceId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      onFailure?.(ref.workspaceId, err);
+    }
+  }
+  for (const id of await recordedIds()) if (!listed.has(id)) report.orphans.push(id);
+  return report;
+}
+
 export interface QuotaEnforcer {
   readonly method: QuotaMethod;
   /** Why this method was chosen (for the startup log). */

@@ -14,6 +14,7 @@ import {
   type QuotaStatus,
   type QuotaUsage,
   type QuotaWorkspaceRef,
+  recoverEach,
 } from "./quota-enforcer.js";
 import { type QuotaRecord, QuotaRecords } from "./quota-records.js";
 import { KeyedQueue, runChecked } from "./run-command.js";
@@ -213,22 +214,11 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
   }
 
   async recover(workspaces: readonly QuotaWorkspaceRef[]): Promise<QuotaRecoveryReport> {
-    const report: QuotaRecoveryReport = {
-      recovered: [],
-      withoutQuota: [],
-      failed: [],
-      orphans: [],
-    };
-    const listed = new Set<string>();
-    for (const { workspaceId, contentDir } of workspaces) {
-      listed.add(workspaceId);
-      try {
-        checkWorkspaceId(workspaceId);
+    return recoverEach(
+      workspaces,
+      async ({ workspaceId, contentDir }) => {
         const record = await this.records.get(workspaceId);
-        if (!record) {
-          report.withoutQuota.push(workspaceId);
-          continue;
-        }
+        if (!record) return false;
         checkCommandSafePath(contentDir);
         await stat(contentDir);
         // Project ids and limits live on disk; applying them again repairs a half-done prepare.
@@ -239,18 +229,10 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
           const { soft, hard } = this.limitsOf(record);
           await this.setLimit(record.projectId as number, soft, hard);
         });
-        report.recovered.push(workspaceId);
-      } catch (err) {
-        report.failed.push({
-          workspaceId,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
-    }
-    for (const record of await this.records.list()) {
-      if (!listed.has(record.workspaceId)) report.orphans.push(record.workspaceId);
-    }
-    return report;
+        return true;
+      },
+      async () => (await this.records.list()).map((r) => r.workspaceId),
+    );
   }
 
   async usage(workspaceId: string, _contentDir: string): Promise<QuotaUsage | undefined> {
