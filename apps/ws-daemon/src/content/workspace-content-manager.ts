@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type Clock, systemClock } from "../adapters/clock.js";
+import { KeyedMutex } from "../concurrency/keyed-mutex.js";
 import { DEFAULT_STATUS_MAX_LISTED } from "../git/types.js";
 import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import type { WorkspaceRef } from "../storage/content-store.js";
@@ -16,7 +17,6 @@ import {
   summarizeInitializer,
   validateInitializerSpec,
 } from "./initializer-spec.js";
-import { KeyedMutex } from "./keyed-mutex.js";
 import type {
   DisposeResult,
   InitWorkspaceRequest,

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readdir, realpath, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { ProcessRunner } from "../adapters/process-runner.js";
+import { KeyedMutex } from "../concurrency/keyed-mutex.js";
 import { checkExt4Image, createExt4Image, sizeExt4Image } from "./ext4-image.js";
 import { loopBackingFile, mountAt } from "./mount-info.js";
 import {
@@ -18,7 +19,7 @@ import {
   recoverEach,
 } from "./quota-enforcer.js";
 import { type QuotaRecord, QuotaRecords } from "./quota-records.js";
-import { KeyedQueue, runChecked } from "./run-command.js";
+import { runChecked } from "./run-command.js";
 
 export interface LoopImageQuotaOptions {
   workingArea: string;
@@ -54,7 +55,7 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
   readonly method = "loop-image" as const;
   readonly reason: string;
   private readonly records: QuotaRecords;
-  private readonly queue = new KeyedQueue();
+  private readonly queue = new KeyedMutex();
   private readonly factor: number;
 
   constructor(private readonly options: LoopImageQuotaOptions) {

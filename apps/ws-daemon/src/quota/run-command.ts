@@ -25,19 +25,3 @@ export const runChecked = async (
   }
   return result;
 };
-
-/** A promise chain per key: the operations on one workspace never interleave. */
-export class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.tails.set(key, next);
-    const cleanup = () => {
-      if (this.tails.get(key) === next) this.tails.delete(key);
-    };
-    next.then(cleanup, cleanup);
-    return next;
-  }
-}

@@ -1,6 +1,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ProcessRunner } from "../adapters/process-runner.js";
+import { KeyedMutex } from "../concurrency/keyed-mutex.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,
@@ -17,7 +18,7 @@ import {
   recoverEach,
 } from "./quota-enforcer.js";
 import { type QuotaRecord, QuotaRecords } from "./quota-records.js";
-import { KeyedQueue, runChecked } from "./run-command.js";
+import { runChecked } from "./run-command.js";
 
 export interface XfsProjectQuotaOptions {
   workingArea: string;
@@ -77,7 +78,7 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
   readonly method = "xfs-project" as const;
   readonly reason: string;
   private readonly records: QuotaRecords;
-  private readonly queue = new KeyedQueue();
+  private readonly queue = new KeyedMutex();
   private readonly factor: number;
   private readonly ids: { first: number; end: number };
 

@@ -1,3 +1,5 @@
+import { KeyedMutex } from "../concurrency/keyed-mutex.js";
+
 /**
  * Runs tasks one at a time per key (e.g. per workspace) and at most `maxConcurrent` across keys.
  * Backups and snapshots of one workspace must not interleave (the second would race the first's
@@ -11,7 +13,7 @@ export interface KeyedSerializerOptions {
 }
 
 export class KeyedSerializer {
-  private readonly tails = new Map<string, Promise<void>>();
+  private readonly keys = new KeyedMutex();
   private readonly waiters: (() => void)[] = [];
   private running = 0;
   private readonly now: () => number;
@@ -33,8 +35,7 @@ export class KeyedSerializer {
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const enqueued = this.now();
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(async () => {
+    return this.keys.run(key, async () => {
       await this.acquire();
       try {
         this.options.onWait?.(this.now() - enqueued, key);
@@ -43,15 +44,6 @@ export class KeyedSerializer {
         this.release();
       }
     });
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
   }
 
   private acquire(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * FIFO mutual exclusion per key. `run` enqueues synchronously, so an operation started before
- * another (in program order) also runs before it.
+ * FIFO mutual exclusion per key (e.g. per workspace). `run` enqueues synchronously, so an
+ * operation started before another (in program order) also runs before it; a failed operation
+ * does not stop the ones queued behind it.
  */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
