@@ -206,30 +206,35 @@ export class ArchiveContentStore implements ContentStore {
     const cutoff = this.clock.now() - graceMs;
     const incomplete =
       (await this.objects.sweepIncomplete?.(WORKSPACES_ROOT, new Date(cutoff))) ?? 0;
-    const present = new Set<string>();
-    const candidates: { key: string; data: NonNullable<ReturnType<typeof archiveDataOf>> }[] = [];
-    for await (const o of this.objects.list(WORKSPACES_ROOT)) {
-      present.add(o.key);
-      const data = archiveDataOf(o.key);
-      if (data && o.lastModified.getTime() < cutoff) candidates.push({ key: o.key, data });
-    }
+    // Decided one object at a time while listing, so memory stays flat however large the store:
+    // a workspace's keys come one after the other, so a small cache of manifests saves most reads.
+    const namedBy = new Map<string, string | null>();
+    const namedData = async (manifestKey: string): Promise<string | null> => {
+      const manifest = await this.readManifest(manifestKey);
+      return manifest?.dataKey ?? null;
+    };
     let orphans = 0;
-    for (const { key, data } of candidates) {
-      // under the workspace's lock: a backup of it on this daemon is never raced
-      await this.serializer.run(data.workspacePrefix, async () => {
-        let named: string | undefined;
-        if (present.has(data.manifestKey)) {
-          try {
-            named = (await this.readManifest(data.manifestKey))?.dataKey;
-          } catch (err) {
-            this.options.onWarning?.(`janitor keeps ${key}: its manifest is unreadable`, err);
-            return;
-          }
+    for await (const o of this.objects.list(WORKSPACES_ROOT)) {
+      const data = archiveDataOf(o.key);
+      if (!data || o.lastModified.getTime() >= cutoff) continue;
+      try {
+        if (!namedBy.has(data.manifestKey)) {
+          if (namedBy.size >= 256) namedBy.clear();
+          namedBy.set(data.manifestKey, await namedData(data.manifestKey));
         }
-        if (named === key) return;
-        await this.objects.delete(key);
-        orphans++;
-      });
+        if (namedBy.get(data.manifestKey) === o.key) continue;
+        // decided again under the workspace's lock, from a fresh read: a backup of it on this
+        // daemon may have just published this very object
+        const removed = await this.serializer.run(data.workspacePrefix, async () => {
+          if ((await namedData(data.manifestKey)) === o.key) return false;
+          await this.objects.delete(o.key);
+          return true;
+        });
+        if (removed) orphans++;
+        namedBy.delete(data.manifestKey);
+      } catch (err) {
+        this.options.onWarning?.(`janitor keeps ${o.key}: its manifest cannot be read`, err);
+      }
     }
     return { incomplete, orphans };
   }

@@ -293,6 +293,20 @@ export function defineContentStoreSuite(name: string, factory: () => StoreFactor
       expectSameTree(dir("out"), src);
       await twoDaysLater.restoreSnapshot(snap.url, dir("snap-out"));
       expectSameTree(dir("snap-out"), src);
+
+      // a manifest that cannot be read protects every data object of its workspace
+      const damaged = newWorkspace();
+      const kept = `${backupPrefix(damaged)}data-20200101T000000000Z-00c0ffee.tar.zst`;
+      await putBytes(objects, kept, Buffer.from("maybe the only copy"));
+      await putBytes(objects, `${backupPrefix(damaged)}manifest.json`, Buffer.from("{torn"));
+      const warnings: string[] = [];
+      const warned = new ArchiveContentStore(objects, {
+        clock: { ...systemClock, now: () => Date.now() + 2 * 24 * 60 * 60 * 1000 },
+        onWarning: (m) => warnings.push(m),
+      });
+      await warned.sweep();
+      expect(await listKeys(objects, backupPrefix(damaged))).toContain(kept);
+      expect(warnings.join("\n")).toContain(`janitor keeps ${kept}`);
     });
 
     it("serializes concurrent backups of one workspace", async () => {
