@@ -31,19 +31,47 @@ export class ArchiveFifo {
   /**
    * Removes the FIFO and releases a thread blocked in open() because the other end never came (e.g.
    * zstd failed to start): a momentary read-write open completes both a blocked reader's and a
-   * blocked writer's open, after which the reader sees end of file and the writer EPIPE. It is
-   * opened before the name goes, so a thread arriving at any moment either gets released or finds
-   * no FIFO at all.
+   * blocked writer's open, after which the reader sees end of file and the writer EPIPE. Where
+   * the other end may never come and a worker may still be on its way into open(), removeWhen()
+   * is the safe form.
    */
   remove(): void {
-    let both: number | undefined;
-    try {
-      both = openSync(this.path, constants.O_RDWR);
-    } catch {
-      // already gone
-    }
+    const both = this.release();
     // idempotent: called once both ends are open and again when the archive settles
     rmSync(this.dir, { recursive: true, force: true });
     if (both !== undefined) closeSync(both);
+  }
+
+  /**
+   * For when the other end may never come: a thread that looked the name up but had not started
+   * waiting in open() when a single release happened would block for good, so releases repeat
+   * until `settled` (the worker's job), and only then does the name go.
+   */
+  async removeWhen(settled: Promise<unknown>): Promise<void> {
+    let done = false;
+    const ended = settled.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    while (!done) {
+      const both = this.release();
+      if (both === undefined) break;
+      closeSync(both);
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 50))]);
+    }
+    this.remove();
+  }
+
+  /** Opens both ends (never blocks), which completes any open() waiting for the other end. */
+  private release(): number | undefined {
+    try {
+      return openSync(this.path, constants.O_RDWR);
+    } catch {
+      return undefined; // already gone
+    }
   }
 }

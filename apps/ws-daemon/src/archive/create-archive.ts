@@ -115,6 +115,7 @@ function startArchive(
     else internal.signal.addEventListener("abort", onAbort, { once: true });
   });
   aborted.catch(() => {});
+  let failed = false;
   const produced = Promise.race([
     Promise.all([tar.done.then((s) => Object.assign(summary, s)), zstd.exited]),
     aborted,
@@ -122,12 +123,17 @@ function startArchive(
     .then(
       () => undefined,
       (err: unknown) => {
+        failed = true;
         zstd.kill();
         tar.terminate();
+        void fifo.removeWhen(tar.done);
         throw err;
       },
     )
-    .finally(() => fifo.remove());
+    .finally(() => {
+      // on failure removeWhen() takes the name once the worker let go of it
+      if (!failed) fifo.remove();
+    });
   produced.catch(() => {});
   return {
     zstd,

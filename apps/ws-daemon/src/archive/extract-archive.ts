@@ -10,7 +10,7 @@ import { ArchiveFifo } from "./archive-fifo.js";
 import type { ExtractJob, ExtractJobResult, ExtractProgress } from "./extract-worker.js";
 import type { SafeExtractOptions } from "./safe-extractor.js";
 import { deserializeError, type SerializedError, startWorkerJob } from "./worker-pool.js";
-import { ZstdProcess } from "./zstd-process.js";
+import { ZstdFailedError, ZstdProcess } from "./zstd-process.js";
 
 export interface ExtractArchiveOptions extends SafeExtractOptions {
   /** What the compressed stream must hash to; checked before success is returned. */
@@ -34,6 +34,8 @@ export interface ExtractResult {
 export type ArchiveSource = Readable | { file: FileHandle };
 
 const HASH_READ_BYTES = 1024 * 1024;
+/** After a failure, how long the parts of a restore get to end by themselves before being stopped. */
+const SETTLE_AFTER_FAILURE_MS = 5000;
 
 /**
  * Restores a zstd-compressed tar stream into `targetDir` (created if missing, must be empty), like
@@ -53,7 +55,10 @@ export async function extractArchive(
   const stream = "file" in source ? undefined : source;
   // listen first: the source may fail before the awaits below return (e.g. an aborted signal)
   let sourceError: Error | undefined;
-  stream?.once("error", (err) => {
+  let sinkFailed = false;
+  stream?.on("error", (err: NodeJS.ErrnoException) => {
+    // pipeline() also destroys the source when zstd's side fails: that is not the source's fault
+    if (sourceError || sinkFailed || err.code === "ERR_STREAM_PREMATURE_CLOSE") return;
     sourceError = err;
   });
   if (options.signal?.aborted) {
@@ -116,6 +121,9 @@ export async function extractArchive(
       reviveError: reviveWorkerError,
     },
   );
+  zstd.stdin?.once("error", () => {
+    sinkFailed = true;
+  });
   const feed = stream
     ? pipeline(
         stream,
@@ -141,11 +149,23 @@ export async function extractArchive(
     try {
       [result] = await Promise.all([worker.done, feed, zstd.exited]);
     } catch (err) {
-      throw await classifyFailure(err, {
-        worker: worker.done,
-        zstd: zstd.exited,
+      // Everything ends by itself once one part fails (the worker closing the pipe stops zstd,
+      // zstd ending ends the worker's input), so wait for that and judge from all outcomes; a
+      // part that does not end in time is stopped.
+      const all = Promise.allSettled([worker.done, feed, zstd.exited]);
+      const timer = setTimeout(() => {
+        stream?.destroy();
+        stopHashing.abort();
+        zstd.kill();
+      }, SETTLE_AFTER_FAILURE_MS);
+      const [w, f, z] = await all;
+      clearTimeout(timer);
+      throw classifyFailure(err, {
+        worker: w.status === "rejected" ? (w.reason as Error) : undefined,
+        feed: f.status === "rejected" ? (f.reason as Error) : undefined,
+        zstd: z.status === "rejected" ? (z.reason as Error) : undefined,
         aborted: options.signal,
-        sourceError: () => sourceError,
+        sourceError,
       });
     }
     if (
@@ -166,7 +186,9 @@ export async function extractArchive(
     zstd.kill();
     releaseWriteEnd();
     await Promise.allSettled([feed, zstd.exited, worker.done]);
-    await clearDirectory(root);
+    // a leftover that cannot be removed now must not hide why the restore failed; the next init
+    // of the workspace empties its folder anyway
+    await clearDirectory(root).catch(() => {});
     throw err;
   } finally {
     releaseWriteEnd();
@@ -176,55 +198,36 @@ export async function extractArchive(
 
 /**
  * Which of the failures of a restore is the real one. The first rejection is often a consequence:
- * a corrupt zstd stream makes the tar parser see a cut archive, an aborted download kills zstd.
+ * a corrupt zstd stream makes the tar parser see a cut archive, the worker refusing an entry makes
+ * zstd fail to write, an aborted download ends zstd's input.
  */
-async function classifyFailure(
+function classifyFailure(
   first: unknown,
   parts: {
-    worker: Promise<unknown>;
-    zstd: Promise<void>;
+    worker: Error | undefined;
+    feed: Error | undefined;
+    zstd: Error | undefined;
     aborted: AbortSignal | undefined;
-    sourceError: () => Error | undefined;
+    sourceError: Error | undefined;
   },
-): Promise<Error> {
+): Error {
   if (parts.aborted?.aborted) return parts.aborted.reason ?? (first as Error);
-  const sourceError = parts.sourceError();
-  if (sourceError) return sourceError;
-  const workerError = await settledError(parts.worker, 0);
-  if (workerError instanceof HostileArchiveError) return workerError;
+  if (parts.sourceError) return parts.sourceError;
+  const { worker, zstd } = parts;
+  if (worker instanceof HostileArchiveError) return worker;
   // errors carrying a syscall come from our own file system writes (ENOSPC, EDQUOT, EACCES...)
-  if (workerError && (workerError as NodeJS.ErrnoException).syscall !== undefined)
-    return workerError;
-  // zstd failing on its own explains a cut tar stream better; it exits right before the worker
-  // reads the end of the pipe, so its exit status is at most moments away. A zstd that failed to
-  // write only saw the worker stop reading: a consequence, not the cause.
-  const zstdError = await settledError(parts.zstd, 500);
-  if (zstdError && !/Broken pipe|Write error/i.test(zstdError.message)) {
-    return new ContentCorruptError(`archive cannot be decompressed: ${zstdError.message}`);
+  if (worker && (worker as NodeJS.ErrnoException).syscall !== undefined) return worker;
+  if (zstd instanceof ZstdFailedError && zstd.rejectedInput) {
+    return new ContentCorruptError(`archive cannot be decompressed: ${zstd.message}`);
   }
   // a tar format error (already a ContentCorruptError), or the worker itself failing (internal)
-  if (workerError) return workerError;
-  if ((first as NodeJS.ErrnoException).syscall !== undefined) return first as Error;
-  return new ContentCorruptError(`archive cannot be read: ${(first as Error).message}`);
-}
-
-/** The rejection of `p` if it is rejected within `waitMs`; undefined if it resolved or is pending. */
-async function settledError(p: Promise<unknown>, waitMs: number): Promise<Error | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const pending = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), waitMs);
-  });
-  try {
-    return await Promise.race([
-      p.then(
-        () => undefined,
-        (e: Error) => e,
-      ),
-      pending,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (worker) return worker;
+  // zstd that could not start or was killed: the machine's problem, not the archive's
+  if (zstd && !(zstd instanceof ZstdFailedError && /Broken pipe|Write error/i.test(zstd.message)))
+    return zstd;
+  const feed = parts.feed ?? (first as Error);
+  if ((feed as NodeJS.ErrnoException).syscall !== undefined) return feed;
+  return new ContentCorruptError(`archive cannot be read: ${feed.message}`);
 }
 
 function reviveWorkerError(e: SerializedError): Error {

@@ -180,22 +180,19 @@ export class SafeExtractor implements TarParserHandler {
     const gid = pax?.gid !== undefined ? Number(pax.gid) : (header.gid ?? 0);
     const mtime =
       pax?.mtime !== undefined ? Number(pax.mtime) : (header.mtime?.getTime() ?? Date.now()) / 1000;
-    if (
-      !Number.isFinite(uid) ||
-      !Number.isFinite(gid) ||
-      !Number.isFinite(mtime) ||
-      uid < 0 ||
-      gid < 0
-    ) {
-      throw new HostileArchiveError(header.name, "invalid uid, gid or mtime");
-    }
-    return {
+    const meta = {
       rel,
       mode: (header.mode ?? 0o644) & 0o7777,
       uid: uid + this.idShift,
       gid: gid + this.idShift,
       mtime,
     };
+    // ids the kernel can store: 0 .. 2^32-2 (2^32-1 means "unchanged" to chown)
+    const validId = (id: number) => Number.isInteger(id) && id >= 0 && id <= 0xfffffffe;
+    if (!validId(meta.uid) || !validId(meta.gid) || !Number.isFinite(mtime)) {
+      throw new HostileArchiveError(header.name, "invalid uid, gid or mtime");
+    }
+    return meta;
   }
 
   /** Creates missing parents; refuses parents that are symlinks or files from this archive. */

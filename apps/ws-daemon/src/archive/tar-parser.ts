@@ -26,7 +26,10 @@ export interface TarParserHandler {
   entry(header: ParsedTarHeader): EntryBodySink | undefined;
 }
 
-/** pax / GNU long-name bodies are held in memory; anything bigger is not a real header. */
+/**
+ * pax / GNU long-name bodies are held in memory: all of those in front of one entry together may
+ * not exceed this (a real header is a few hundred bytes; many small ones must not add up either).
+ */
 const MAX_META_BYTES = 1024 * 1024;
 
 const TYPES: Record<string, string> = {
@@ -60,6 +63,8 @@ export class TarParser {
   private pax: Record<string, string> | undefined;
   private longPath: string | undefined;
   private longLink: string | undefined;
+  /** Bytes of pax / long-name headers since the last real entry. */
+  private metaBytes = 0;
   /** Zero blocks seen in a row: two end the archive. */
   private zeroBlocks = 0;
 
@@ -165,7 +170,10 @@ export class TarParser {
       type === "gnu-long-path" ||
       type === "gnu-long-link-path"
     ) {
-      if (size > MAX_META_BYTES) throw new TarFormatError(`${type} of ${size} bytes is too large`);
+      this.metaBytes += size;
+      if (this.metaBytes > MAX_META_BYTES) {
+        throw new TarFormatError(`extended headers of ${this.metaBytes} bytes are too large`);
+      }
       this.state =
         size > 0 ? { kind: "meta", type, remaining: size, padding, parts: [] } : { kind: "header" };
       if (size === 0) this.meta(type, Buffer.alloc(0));
@@ -185,27 +193,25 @@ export class TarParser {
     const pax = this.pax;
     if (pax?.path !== undefined) name = pax.path;
     if (pax?.linkpath !== undefined) linkname = pax.linkpath;
-    let entrySize = size;
-    if (pax?.size !== undefined) {
-      entrySize = Number(pax.size);
-      if (!Number.isSafeInteger(entrySize) || entrySize < 0) {
-        throw new TarFormatError(`invalid pax size ${JSON.stringify(pax.size)}`);
-      }
-    }
+    const entrySize = pax?.size !== undefined ? paxInteger(pax, "size") : size;
     // pre-POSIX archives mark directories only by a trailing slash
     if (type === "file" && name.endsWith("/")) type = "directory";
     this.pax = undefined;
     this.longPath = undefined;
     this.longLink = undefined;
+    this.metaBytes = 0;
 
     const header: ParsedTarHeader = {
       name,
       type,
       size: entrySize,
       mode: readNumber(block, 100, 8, "mode"),
-      uid: readNumber(block, 108, 8, "uid"),
-      gid: readNumber(block, 116, 8, "gid"),
-      mtime: new Date(readNumber(block, 136, 12, "mtime") * 1000),
+      uid: pax?.uid !== undefined ? paxInteger(pax, "uid") : readNumber(block, 108, 8, "uid"),
+      gid: pax?.gid !== undefined ? paxInteger(pax, "gid") : readNumber(block, 116, 8, "gid"),
+      mtime: new Date(
+        (pax?.mtime !== undefined ? paxTime(pax.mtime) : readNumber(block, 136, 12, "mtime")) *
+          1000,
+      ),
       linkname: linkname === "" ? null : linkname,
       pax: pax ?? null,
     };
@@ -222,7 +228,7 @@ export class TarParser {
   private meta(type: string, body: Buffer): void {
     switch (type) {
       case "pax-header":
-        this.pax = { ...this.pax, ...parsePax(body) };
+        this.pax = Object.assign(this.pax ?? {}, parsePax(body));
         return;
       case "gnu-long-path":
         this.longPath = readString(body, 0, body.length);
@@ -235,6 +241,24 @@ export class TarParser {
         parsePax(body);
     }
   }
+}
+
+/** A pax number as POSIX writes it: decimal digits only ("", "0x5", "1e3" are refused). */
+function paxInteger(pax: Record<string, string>, key: string): number {
+  const text = pax[key] ?? "";
+  const value = Number(text);
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new TarFormatError(`invalid pax ${key} ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** Seconds since the epoch, optionally negative and with a fraction ("1700000000.5"). */
+function paxTime(text: string): number {
+  if (!/^-?\d{1,16}(\.\d{1,9})?$/.test(text)) {
+    throw new TarFormatError(`invalid pax mtime ${JSON.stringify(text)}`);
+  }
+  return Number(text);
 }
 
 function isZeroBlock(block: Buffer): boolean {

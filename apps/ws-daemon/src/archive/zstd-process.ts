@@ -41,6 +41,7 @@ export class ZstdProcess {
           reject(
             new ZstdFailedError(
               `zstd ${args.includes("-d") ? "decompression" : "compression"} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`,
+              signal === null ? code : null,
             ),
           );
       });
@@ -92,4 +93,19 @@ export class ZstdProcess {
 
 export class ZstdFailedError extends Error {
   override name = "ZstdFailedError";
+  constructor(
+    message: string,
+    /** zstd's exit code when it ended by itself; null when a signal killed it. */
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+  }
+
+  /**
+   * zstd ended by itself reporting a problem with its input (e.g. "Data corruption detected"): not
+   * killed (OOM killer, us) and not merely unable to write because its reader stopped.
+   */
+  get rejectedInput(): boolean {
+    return this.exitCode !== null && !/Broken pipe|Write error/i.test(this.message);
+  }
 }

@@ -54,7 +54,11 @@ export class WorkspaceSockets {
         ? removal.catch(() => {}).then(() => this.start(workspaceId))
         : this.start(workspaceId);
       this.servers.set(workspaceId, server);
-      server.catch(() => this.servers.delete(workspaceId));
+      const started = server;
+      // only its own entry: a replacement may already stand there
+      started.catch(() => {
+        if (this.servers.get(workspaceId) === started) this.servers.delete(workspaceId);
+      });
     }
     return server;
   }

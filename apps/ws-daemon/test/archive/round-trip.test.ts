@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
   createReadStream,
   createWriteStream,
   lstatSync,
@@ -128,6 +129,27 @@ describe("archive round trip", () => {
       expect(readdirSync(path.join(small, "out"))).toEqual([]);
     } finally {
       execFileSync("umount", [small]);
+    }
+  });
+
+  it("a zstd that cannot start or gets killed is this machine's problem, not corrupt content", async () => {
+    const src = path.join(work, "src");
+    buildFullTree(src, { largeBytes: 100_000 });
+    const file = path.join(work, "a.tar.zst");
+    await archiveTo(src, file);
+    const killed = path.join(work, "killed-zstd");
+    writeFileSync(killed, "#!/bin/sh\nkill -9 $$\n");
+    chmodSync(killed, 0o755);
+    for (const zstdPath of [path.join(work, "no-such-zstd"), killed]) {
+      const out = path.join(work, `out-${path.basename(zstdPath)}`);
+      const err = await extractArchive(createReadStream(file), out, { zstdPath }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err, zstdPath).toBeInstanceOf(Error);
+      expect(err, zstdPath).not.toBeInstanceOf(ContentCorruptError);
+      expect(err?.message).toMatch(/cannot run|SIGKILL/);
+      expect(readdirSync(out)).toEqual([]);
     }
   });
 

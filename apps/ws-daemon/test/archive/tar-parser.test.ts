@@ -149,7 +149,58 @@ describe("TarParser", () => {
     expect(() => parse(rawEntry("big", "x", Buffer.alloc(0), 2 * 1024 * 1024))).toThrow(
       /too large/,
     );
+    // many small ones in front of one entry add up (each merge must not cost the sum so far)
+    const record = Buffer.from(`30 comment=${"c".repeat(18)}\n`);
+    expect(record.length).toBe(30);
+    const small = rawEntry("p", "x", Buffer.concat(Array.from({ length: 16 }, () => record)));
+    expect(() => parse(Buffer.concat(Array.from({ length: 3000 }, () => small)))).toThrow(
+      /too large/,
+    );
     expect(() => parse(rawEntry("bad", "x", Buffer.from("99 path=x\n")))).toThrow(/invalid pax/);
+  });
+});
+
+describe("pax numbers are decimal only, as POSIX writes them", () => {
+  const withPax = (record: string) =>
+    Buffer.concat([
+      rawEntry("PaxHeaders/f", "x", Buffer.from(record)),
+      rawEntry("f", "0", Buffer.alloc(0)),
+    ]);
+  const rec = (kv: string) => {
+    const rest = ` ${kv}\n`;
+    let len = rest.length + 1;
+    while (`${len}${rest}`.length !== len) len++;
+    return `${len}${rest}`;
+  };
+  for (const bad of [
+    "size=",
+    "size=0x5",
+    "size=1e3",
+    "size= 7",
+    "uid=-1",
+    "gid=1.5",
+    "mtime=abc",
+  ]) {
+    it(`refuses ${bad}`, () => {
+      expect(() => parse(withPax(rec(bad)))).toThrow(TarFormatError);
+    });
+  }
+  it("takes uid, gid and fractional mtime from pax", () => {
+    const [e] = parse(withPax(rec("uid=3000000") + rec("gid=7") + rec("mtime=1700000000.25")));
+    expect([e!.header.uid, e!.header.gid, e!.header.mtime?.getTime()]).toEqual([
+      3_000_000, 7, 1_700_000_000_250,
+    ]);
+  });
+  it("ids beyond what the kernel stores are a hostile entry", async () => {
+    const archive = await pack([{ name: "f", body: "x", pax: { uid: "4294967295" } }]);
+    const err = await extractArchive(Readable.from([zstd(archive)]), path.join(work, "out"), {
+      chown: true,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ContentCorruptError);
+    expect((err as Error).message).toMatch(/invalid uid/);
   });
 });
 
