@@ -16,6 +16,9 @@ import {
 import { buildFullTree, expectSameTree, isRoot } from "../archive/tree-fixture.js";
 import { defineContentStoreSuite, listKeys, newWorkspace } from "./content-store-suite.js";
 
+if (!isRoot)
+  console.warn("[local store] not root: the full-disk test (mounts a small tmpfs) is skipped");
+
 const root = mkdtempSync(path.join(tmpdir(), "wsd-local-store-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
