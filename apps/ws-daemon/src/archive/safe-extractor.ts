@@ -47,11 +47,12 @@ export interface ParsedTarHeader {
   type?: string | null;
   size?: number;
   mode?: number;
-  mtime?: Date;
+  /** Seconds since the epoch, with the fraction a pax header gave. */
+  mtimeSeconds?: number;
   uid?: number;
   gid?: number;
   linkname?: string | null;
-  /** pax extended header records, if any (mtime/uid/gid there override the ustar fields). */
+  /** pax extended header records, if any (already applied to the fields above by the parser). */
   pax?: unknown;
 }
 
@@ -175,16 +176,12 @@ export class SafeExtractor implements TarParserHandler {
   }
 
   private metaOf(header: ParsedTarHeader, rel: string): DirMeta {
-    const pax = header.pax as Record<string, string> | null | undefined;
-    const uid = pax?.uid !== undefined ? Number(pax.uid) : (header.uid ?? 0);
-    const gid = pax?.gid !== undefined ? Number(pax.gid) : (header.gid ?? 0);
-    const mtime =
-      pax?.mtime !== undefined ? Number(pax.mtime) : (header.mtime?.getTime() ?? Date.now()) / 1000;
+    const mtime = header.mtimeSeconds ?? Date.now() / 1000;
     const meta = {
       rel,
       mode: (header.mode ?? 0o644) & 0o7777,
-      uid: uid + this.idShift,
-      gid: gid + this.idShift,
+      uid: (header.uid ?? 0) + this.idShift,
+      gid: (header.gid ?? 0) + this.idShift,
       mtime,
     };
     // ids the kernel can store: 0 .. 2^32-2 (2^32-1 means "unchanged" to chown)

@@ -208,10 +208,8 @@ export class TarParser {
       mode: readNumber(block, 100, 8, "mode"),
       uid: pax?.uid !== undefined ? paxInteger(pax, "uid") : readNumber(block, 108, 8, "uid"),
       gid: pax?.gid !== undefined ? paxInteger(pax, "gid") : readNumber(block, 116, 8, "gid"),
-      mtime: new Date(
-        (pax?.mtime !== undefined ? paxTime(pax.mtime) : readNumber(block, 136, 12, "mtime")) *
-          1000,
-      ),
+      mtimeSeconds:
+        pax?.mtime !== undefined ? paxTime(pax.mtime) : readNumber(block, 136, 12, "mtime"),
       linkname: linkname === "" ? null : linkname,
       pax: pax ?? null,
     };

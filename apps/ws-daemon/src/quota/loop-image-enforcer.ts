@@ -7,6 +7,7 @@ import { loopBackingFile, mountAt } from "./mount-info.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,
+  enforceUnprepared,
   lenientLimitBytes,
   type PrepareQuotaOptions,
   type QuotaEnforcer,
@@ -161,12 +162,7 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
     checkQuotaBytes(quotaBytes);
     return this.queue.run(workspaceId, async () => {
       const record = await this.records.get(workspaceId);
-      if (!record) {
-        if (quotaBytes === 0) {
-          return { method: this.method, phase: "hard", quotaBytes: 0, limitBytes: 0 };
-        }
-        throw new QuotaError("invalid-argument", `enforce before prepare for ${workspaceId}`);
-      }
+      if (!record) return enforceUnprepared(this.method, workspaceId, quotaBytes);
       if (record.quotaBytes !== quotaBytes) {
         throw new QuotaError(
           "invalid-argument",

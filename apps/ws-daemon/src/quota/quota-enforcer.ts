@@ -52,6 +52,16 @@ export interface QuotaRecoveryReport {
   orphans: string[];
 }
 
+/** enforce() on a workspace nothing was prepared for: fine for a quota of 0, an error otherwise. */
+export function enforceUnprepared(
+  method: QuotaMethod,
+  workspaceId: string,
+  quotaBytes: number,
+): QuotaStatus {
+  if (quotaBytes === 0) return { method, phase: "hard", quotaBytes: 0, limitBytes: 0 };
+  throw new QuotaError("invalid-argument", `enforce before prepare for ${workspaceId}`);
+}
+
 /**
  * The loop of every enforcer's recover(): `repairOne` re-establishes one workspace's limit and says
  * whether it had a quota at all; a failure is reported for that workspace without stopping the

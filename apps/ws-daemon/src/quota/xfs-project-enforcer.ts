@@ -5,6 +5,7 @@ import { KeyedMutex } from "../concurrency/keyed-mutex.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,
+  enforceUnprepared,
   lenientLimitBytes,
   type PrepareQuotaOptions,
   type QuotaEnforcer,
@@ -187,12 +188,7 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
     checkQuotaBytes(quotaBytes);
     return this.queue.run(workspaceId, async () => {
       const record = await this.records.get(workspaceId);
-      if (!record) {
-        if (quotaBytes === 0) {
-          return { method: this.method, phase: "hard", quotaBytes: 0, limitBytes: 0 };
-        }
-        throw new QuotaError("invalid-argument", `enforce before prepare for ${workspaceId}`);
-      }
+      if (!record) return enforceUnprepared(this.method, workspaceId, quotaBytes);
       record.phase = "hard";
       record.quotaBytes = quotaBytes;
       record.limitBytes = quotaBytes;
