@@ -10,8 +10,6 @@ import {
   WorkspaceContentService,
   WorkspaceInfoService,
 } from "@ws-daemon/api";
-import { systemClock } from "./adapters/clock.js";
-import { NodeProcessRunner } from "./adapters/process-runner.js";
 import type { DaemonConfig } from "./config/config-schema.js";
 import { WorkspaceContentManager } from "./content/workspace-content-manager.js";
 import { GitClient } from "./git/git-client.js";
@@ -20,18 +18,25 @@ import { WorkspaceLinux } from "./linux/workspace-linux.js";
 import { createContentHooks } from "./observability/content-hooks.js";
 import type { Logger } from "./observability/logger.js";
 import { DaemonMetrics } from "./observability/metrics.js";
+import { systemClock } from "./platform/clock.js";
+import { NodeProcessRunner } from "./platform/process.js";
 import { detectQuotaEnforcer } from "./quota/detect-quota-enforcer.js";
-import { createContentService } from "./rpc/content-service.js";
-import { defaultInWorkspaceLimits } from "./rpc/in-workspace-service.js";
+import {
+  createContentService,
+  createHealthService,
+  createReflectionService,
+  defaultInWorkspaceLimits,
+  errorMappingInterceptor,
+  HealthBoard,
+  inWorkspaceRoutes,
+} from "./rpc/index.js";
 import { DockerRuntime } from "./runtime/docker-runtime.js";
 import { ProcessRuntime } from "./runtime/process-runtime.js";
 import type { RuntimeDiscovery } from "./runtime/runtime-discovery.js";
 import type { ArchiveContentStore } from "./storage/archive-content-store.js";
 import { createContentStore } from "./storage/create-content-store.js";
-import { createHealthService, HealthBoard } from "./transport/health-service.js";
 import { createObservabilityInterceptor } from "./transport/interceptors.js";
 import { type MetricsServer, startMetricsServer } from "./transport/metrics-server.js";
-import { createReflectionService } from "./transport/reflection-service.js";
 import { type RpcServer, startRpcServer } from "./transport/rpc-server.js";
 import { WorkspaceSockets } from "./transport/workspace-sockets.js";
 
@@ -136,27 +141,29 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     workingArea,
     logger,
     metrics,
-    contextFor: (workspaceId) => ({
-      workspaceId,
-      limits,
-      linux: new WorkspaceLinux({
+    interceptors: [errorMappingInterceptor],
+    routesFor: (workspaceId) =>
+      inWorkspaceRoutes({
         workspaceId,
-        runtime,
-        helper,
-        runner,
-        clock: systemClock,
-        config: {
-          allowedHostIds: {
-            start: config.idMapping.hostRangeStart,
-            end: config.idMapping.hostRangeEnd,
+        limits,
+        linux: new WorkspaceLinux({
+          workspaceId,
+          runtime,
+          helper,
+          runner,
+          clock: systemClock,
+          config: {
+            allowedHostIds: {
+              start: config.idMapping.hostRangeStart,
+              end: config.idMapping.hostRangeEnd,
+            },
+            veth: { cidr: config.linux.vethCidr },
           },
-          veth: { cidr: config.linux.vethCidr },
+        }),
+        wipeContent: async () => {
+          await managerRef?.wipe(workspaceId);
         },
       }),
-      wipeContent: async () => {
-        await managerRef?.wipe(workspaceId);
-      },
-    }),
   });
   const hooks = createContentHooks(logger, metrics);
   await mkdir(workingArea, { recursive: true, mode: 0o755 });
@@ -222,7 +229,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
-    interceptors: [createObservabilityInterceptor({ logger, metrics })],
+    interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
     routes: (router) => {
       router.service(WorkspaceContentService, createContentService(manager));
       router.service(Health, createHealthService(health));

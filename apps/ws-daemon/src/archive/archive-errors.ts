@@ -1,4 +1,4 @@
-import { ContentCorruptError } from "../storage/content-store.js";
+import { ContentCorruptError } from "../platform/index.js";
 
 /**
  * An archive entry that would escape or damage the restore target (path traversal, links out of

@@ -4,7 +4,7 @@ import { type FileHandle, mkdir, readdir, realpath, rm } from "node:fs/promises"
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ContentCorruptError } from "../storage/content-store.js";
+import { ContentCorruptError } from "../platform/index.js";
 import { HostileArchiveError } from "./archive-errors.js";
 import { ArchiveFifo } from "./archive-fifo.js";
 import type { ExtractJob, ExtractJobResult, ExtractProgress } from "./extract-worker.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ContentCorruptError } from "../storage/content-store.js";
+import { ContentCorruptError } from "../platform/index.js";
 
 export const MANIFEST_FORMAT_VERSION = 1;
 

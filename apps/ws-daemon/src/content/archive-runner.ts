@@ -1,9 +1,9 @@
-import type { Clock } from "../adapters/clock.js";
+import type { Clock } from "../platform/clock.js";
+import { Semaphore } from "../platform/concurrency/semaphore.js";
 import type { ArchiveOptions, ContentStore, WorkspaceRef } from "../storage/content-store.js";
 import { toContentError } from "./content-error.js";
 import type { ArchiveOperation } from "./ports.js";
 import type { SafeHooks } from "./safe-hooks.js";
-import { Semaphore } from "./semaphore.js";
 import type { ArchiveRecord } from "./workspace-record.js";
 
 /**

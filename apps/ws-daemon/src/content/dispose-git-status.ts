@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { resolveInside } from "../platform/fs/safe-path.js";
 import type { ContentGit, GitStatusSummary } from "./ports.js";
-import { resolveInside } from "./safe-path.js";
 
 /**
  * Git status of the first checkout location that holds a repository (the wire has room for one).

@@ -1,3 +1,4 @@
+export { relativePathSegments, resolveInside } from "../platform/fs/safe-path.js";
 export {
   abortReasonToError,
   ContentError,
@@ -28,7 +29,6 @@ export type {
   GitStatusSummary,
 } from "./ports.js";
 export { DAEMON_DIR, READY_MARKER, type ReadyMarker } from "./ready-marker.js";
-export { relativePathSegments, resolveInside } from "./safe-path.js";
 export {
   type DisposeResult,
   type InitWorkspaceRequest,

@@ -1,13 +1,13 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock } from "../adapters/clock.js";
+import type { Clock } from "../platform/clock.js";
+import { resolveInside } from "../platform/fs/safe-path.js";
 import type { ArchiveStats, ContentStore, WorkspaceRef } from "../storage/content-store.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
 import type { GitInitializerSpec, InitializerSpec } from "./initializer-spec.js";
 import type { ContentGit, FetchLike, GitCheckoutSpec } from "./ports.js";
 import { removeStaleReadyMarker } from "./ready-marker.js";
-import { resolveInside } from "./safe-path.js";
 import { measureTree } from "./tree-stats.js";
 import type { InitializerStats, InitSource } from "./workspace-record.js";
 

@@ -1,6 +1,6 @@
 import type { CloneTargetMode, GitAuth } from "../git/types.js";
+import { relativePathSegments } from "../platform/fs/safe-path.js";
 import { ContentError } from "./content-error.js";
-import { relativePathSegments } from "./safe-path.js";
 
 export type { CloneTargetMode, GitAuth } from "../git/types.js";
 

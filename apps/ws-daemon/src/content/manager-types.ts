@@ -1,4 +1,4 @@
-import type { Clock } from "../adapters/clock.js";
+import type { Clock } from "../platform/clock.js";
 import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import type { ContentStore } from "../storage/content-store.js";
 import type { InitializerSpec } from "./initializer-spec.js";

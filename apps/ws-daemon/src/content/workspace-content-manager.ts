@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { type Clock, systemClock } from "../adapters/clock.js";
-import { KeyedMutex } from "../concurrency/keyed-mutex.js";
 import { DEFAULT_STATUS_MAX_LISTED } from "../git/types.js";
+import { type Clock, systemClock } from "../platform/clock.js";
+import { type Deferred, deferred, raceAbort } from "../platform/concurrency/abortable.js";
+import { KeyedMutex } from "../platform/concurrency/keyed-mutex.js";
+import { Semaphore } from "../platform/concurrency/semaphore.js";
 import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
 import type { WorkspaceRef } from "../storage/content-store.js";
-import { type Deferred, deferred, raceAbort } from "./abortable.js";
 import { ArchiveRunner } from "./archive-runner.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { firstCheckoutStatus } from "./dispose-git-status.js";
@@ -28,7 +29,6 @@ import type {
 import type { FetchLike } from "./ports.js";
 import { writeReadyMarker } from "./ready-marker.js";
 import { SafeHooks } from "./safe-hooks.js";
-import { Semaphore } from "./semaphore.js";
 import { WorkspaceStateStore } from "./state-store.js";
 import { SAFE_NAME, validateMetadata, validateWorkspaceId } from "./workspace-id.js";
 import type { ArchiveRecord, SnapshotRecord, WorkspaceRecord } from "./workspace-record.js";

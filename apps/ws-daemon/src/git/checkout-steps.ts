@@ -1,6 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
-import type { RunResult } from "../adapters/process-runner.js";
+import type { RunResult } from "../platform/process.js";
 import type { GitCommand, GitCommandOptions } from "./git-command.js";
 import { GitError } from "./git-error.js";
 import type { GitCheckoutSpec, GitLogger } from "./types.js";
@@ -37,8 +37,12 @@ export class CheckoutSteps {
     return this.git.run(args, network ? this.net : this.local);
   }
 
-  must(what: string, args: string[], options: { network?: boolean; kind?: GitError["kind"] } = {}) {
-    return this.git.must(what, args, options.network ? this.net : this.local, options.kind);
+  must(
+    what: string,
+    args: string[],
+    options: { network?: boolean; reason?: GitError["reason"] } = {},
+  ) {
+    return this.git.must(what, args, options.network ? this.net : this.local, options.reason);
   }
 
   async revParse(rev: string): Promise<string> {
@@ -82,7 +86,7 @@ export class CheckoutSteps {
   async applyCustomConfig(): Promise<void> {
     for (const [key, value] of Object.entries(this.spec.customConfig)) {
       await this.must(`setting config ${key}`, ["config", "--replace-all", key, value], {
-        kind: "invalid-argument",
+        reason: "invalid-argument",
       });
     }
   }
@@ -128,7 +132,7 @@ export class CheckoutSteps {
       const bySha = await this.run(["fetch", ...depth, "origin", sha], true);
       if (bySha.exitCode !== 0) {
         const err = this.git.failure(`fetching commit ${sha}`, bySha);
-        if (err.kind === "auth" || err.kind === "not-found") throw err;
+        if (err.reason === "auth" || err.reason === "not-found") throw err;
         this.logger("info", "server refused fetching a commit by id; fetching the full history", {
           detail: err.message,
         });
@@ -149,7 +153,7 @@ export class CheckoutSteps {
       }
     }
     await this.must(`checking out commit ${sha}`, ["checkout", "--detach", sha], {
-      kind: "target",
+      reason: "target",
     });
   }
 

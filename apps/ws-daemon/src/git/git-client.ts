@@ -1,8 +1,8 @@
 import { lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Clock, systemClock } from "../adapters/clock.js";
-import type { ProcessRunner } from "../adapters/process-runner.js";
+import { type Clock, systemClock } from "../platform/clock.js";
+import type { ProcessRunner } from "../platform/process.js";
 import { CheckoutSteps, pathExists } from "./checkout-steps.js";
 import { GitCommand, type GitCommandOptions } from "./git-command.js";
 import {
@@ -170,7 +170,7 @@ export class GitClient {
       case "remote-branch": {
         await steps.fetchBranch(spec.cloneTarget);
         const args = ["checkout", "-B", spec.cloneTarget, "--track", `origin/${spec.cloneTarget}`];
-        await steps.must("checking out the branch", args, { kind: "target" });
+        await steps.must("checking out the branch", args, { reason: "target" });
         return;
       }
       case "remote-head":
@@ -183,7 +183,7 @@ export class GitClient {
           spec.targetMode === "remote-head"
             ? ["checkout", "-B", main, "--track", `origin/${main}`]
             : ["checkout", "-B", spec.cloneTarget, "--no-track", `origin/${main}`];
-        await steps.must("checking out the target", args, { kind: "target" });
+        await steps.must("checking out the target", args, { reason: "target" });
         return;
       }
     }
@@ -226,7 +226,7 @@ export class GitClient {
         (await steps.headCommit()) !== ""
           ? ["checkout", "--no-track", "-b", spec.cloneTarget]
           : ["symbolic-ref", "HEAD", `refs/heads/${spec.cloneTarget}`]; // empty remote: unborn branch
-      await steps.must("creating the local branch", args, { kind: "target" });
+      await steps.must("creating the local branch", args, { reason: "target" });
     }
     await steps.addUpstream();
     await steps.updateSubmodules();
@@ -323,4 +323,4 @@ export class GitClient {
 }
 
 const isTransientFailure = (err: unknown): boolean =>
-  err instanceof GitError && err.kind === "other" && isTransientGitFailure(err.detail ?? "");
+  err instanceof GitError && err.reason === "other" && isTransientGitFailure(err.detail ?? "");

@@ -1,4 +1,4 @@
-import type { ProcessRunner, RunResult } from "../adapters/process-runner.js";
+import type { ProcessRunner, RunResult } from "../platform/process.js";
 import { classifyGitFailure, GitError, redact, summarizeStderr } from "./git-error.js";
 import type { GitLogger } from "./types.js";
 
@@ -83,22 +83,22 @@ export class GitCommand {
     }
   }
 
-  /** Runs git and throws a GitError (kind from stderr unless given) when it fails. */
+  /** Runs git and throws a GitError (reason from stderr unless given) when it fails. */
   async must(
     what: string,
     args: readonly string[],
     options: GitCommandOptions = {},
-    kind?: GitError["kind"],
+    reason?: GitError["reason"],
   ): Promise<RunResult> {
     const result = await this.run(args, options);
-    if (result.exitCode !== 0) throw this.failure(what, result, kind);
+    if (result.exitCode !== 0) throw this.failure(what, result, reason);
     return result;
   }
 
-  failure(what: string, result: RunResult, kind?: GitError["kind"]): GitError {
+  failure(what: string, result: RunResult, reason?: GitError["reason"]): GitError {
     const stderr = this.redact(result.stderr);
     const summary = summarizeStderr(stderr) || `exit code ${result.exitCode}`;
-    return new GitError(kind ?? classifyGitFailure(stderr), `${what}: ${summary}`, stderr);
+    return new GitError(reason ?? classifyGitFailure(stderr), `${what}: ${summary}`, stderr);
   }
 
   private baseEnv(): Record<string, string> {

@@ -1,47 +1,58 @@
-/**
- * auth: credentials missing, rejected or unobtainable (one-time secret) -> UNAUTHENTICATED/PERMISSION_DENIED
- * not-found: the repository does not exist -> NOT_FOUND
- * target: the repository exists but the branch or commit to check out does not -> FAILED_PRECONDITION
- * invalid-argument: the spec itself is malformed -> INVALID_ARGUMENT
- * other: anything else (network, disk, git bugs) -> INTERNAL/UNAVAILABLE
- */
-export type GitErrorKind = "auth" | "not-found" | "target" | "invalid-argument" | "other";
+import { DomainError, type StatusKind } from "../platform/index.js";
 
-export class GitError extends Error {
-  override readonly name = "GitError";
+/**
+ * Why a git operation failed, as far as git's output tells:
+ * auth: credentials missing, rejected or unobtainable (one-time secret)
+ * not-found: the repository does not exist
+ * target: the repository exists but the branch or commit to check out does not
+ * invalid-argument: the spec itself is malformed
+ * other: anything else (network, disk, git bugs)
+ */
+export type GitFailureReason = "auth" | "not-found" | "target" | "invalid-argument" | "other";
+
+const kindOfReason: Record<GitFailureReason, StatusKind> = {
+  auth: "unauthenticated",
+  "not-found": "not-found",
+  target: "failed-precondition",
+  "invalid-argument": "invalid-argument",
+  other: "internal",
+};
+
+export class GitError extends DomainError {
+  override name = "GitError";
   constructor(
-    readonly kind: GitErrorKind,
+    readonly reason: GitFailureReason,
     message: string,
     /** Redacted stderr of the failing git command, when there was one. */
     readonly detail?: string,
   ) {
-    super(message);
+    super(kindOfReason[reason], message);
   }
 }
 
 // Ordered: the first matching rule wins, and auth must win over "not found" because some servers
 // answer 404 instead of 401 for private repositories only after authentication failed.
-const RULES: ReadonlyArray<{ kind: GitErrorKind; pattern: RegExp }> = [
+const RULES: ReadonlyArray<{ reason: GitFailureReason; pattern: RegExp }> = [
   {
-    kind: "auth",
+    reason: "auth",
     pattern:
       /Authentication failed|could not read (Username|Password)|terminal prompts disabled|Access denied|Permission denied \(publickey|returned error: 40[13]\b|Invalid username or password|HTTP Basic/i,
   },
   {
-    kind: "not-found",
+    reason: "not-found",
     pattern:
       /Repository not found|repository '.*' not found|does not appear to be a git repository|returned error: 404\b|No such device or address|not a git repository/i,
   },
   {
-    kind: "target",
+    reason: "target",
     pattern:
       /Remote branch .* not found|couldn't find remote ref|not our ref|reference is not a tree|unknown revision|did not match any file|invalid reference|unadvertised object|no such commit|bad object/i,
   },
 ];
 
 /** Classifies a failed git command by its stderr; the text must already be redacted. */
-export const classifyGitFailure = (stderr: string): GitErrorKind => {
-  for (const rule of RULES) if (rule.pattern.test(stderr)) return rule.kind;
+export const classifyGitFailure = (stderr: string): GitFailureReason => {
+  for (const rule of RULES) if (rule.pattern.test(stderr)) return rule.reason;
   return "other";
 };
 

@@ -1,6 +1,6 @@
 export { GitClient, type GitClientOptions } from "./git-client.js";
 export type { FetchFn } from "./git-credentials.js";
-export { classifyGitFailure, GitError, type GitErrorKind, redact } from "./git-error.js";
+export { classifyGitFailure, GitError, type GitFailureReason, redact } from "./git-error.js";
 export { type PorcelainStatus, parsePorcelainV2 } from "./git-status.js";
 export {
   type BringToTargetResult,

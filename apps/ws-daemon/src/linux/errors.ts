@@ -1,25 +1,17 @@
-/**
- * Errors of the Linux domain. `kind` names the failure class so the RPC layer can map it to a
- * status code without this module knowing gRPC (invalid-argument -> INVALID_ARGUMENT, ...).
- */
-export type LinuxErrorKind =
-  | "invalid-argument"
-  | "permission-denied"
-  | "failed-precondition"
-  | "not-found"
-  | "already-exists"
-  | "resource-exhausted"
-  | "internal";
+import { DomainError, type StatusKind } from "../platform/index.js";
 
-export class LinuxOpError extends Error {
-  override readonly name = "LinuxOpError";
+/** Kept as a name for the Linux domain's failure kinds: the platform's StatusKind. */
+export type LinuxErrorKind = StatusKind;
+
+/** A failed privileged operation; `errno` is the kernel's, when there is one (e.g. 19 ENODEV). */
+export class LinuxOpError extends DomainError {
+  override name = "LinuxOpError";
   constructor(
-    readonly kind: LinuxErrorKind,
+    kind: StatusKind,
     message: string,
-    /** The kernel errno behind the failure, when there is one (e.g. 19 for ENODEV). */
     readonly errno?: number,
   ) {
-    super(message);
+    super(kind, message);
   }
 }
 

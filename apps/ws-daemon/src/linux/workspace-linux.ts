@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
-import type { Clock } from "../adapters/clock.js";
-import type { ProcessRunner } from "../adapters/process-runner.js";
+import type { Clock } from "../platform/clock.js";
+import type { ProcessRunner } from "../platform/process.js";
 import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/runtime-discovery.js";
 import {
   type EvacuationOptions,

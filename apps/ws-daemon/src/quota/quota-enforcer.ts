@@ -1,3 +1,5 @@
+import { DomainError, type DomainErrorOptions, type StatusKind } from "../platform/index.js";
+
 /**
  * Storage quota of a workspace's content directory (`storage_quota_bytes`).
  *
@@ -120,22 +122,27 @@ export interface QuotaEnforcer {
   usage(workspaceId: string, contentDir: string): Promise<QuotaUsage | undefined>;
 }
 
-export type QuotaErrorKind =
-  /** The requested mechanism cannot work on this machine/working area. */
-  | "unavailable"
-  /** Bad input (id, quota, non-empty content dir). */
-  | "invalid-argument"
-  /** A command or file operation failed. */
-  | "failed";
+/**
+ * unavailable: the requested mechanism cannot work on this machine/working area;
+ * invalid-argument: bad input (id, quota, non-empty content dir);
+ * failed: a command or file operation failed (an internal error).
+ */
+export type QuotaErrorKind = "unavailable" | "invalid-argument" | "failed";
 
-export class QuotaError extends Error {
-  override readonly name = "QuotaError";
+const kindOfQuotaFailure: Record<QuotaErrorKind, StatusKind> = {
+  unavailable: "failed-precondition",
+  "invalid-argument": "invalid-argument",
+  failed: "internal",
+};
+
+export class QuotaError extends DomainError {
+  override name = "QuotaError";
   constructor(
-    readonly kind: QuotaErrorKind,
+    readonly failure: QuotaErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: DomainErrorOptions,
   ) {
-    super(message, options);
+    super(kindOfQuotaFailure[failure], message, options);
   }
 }
 

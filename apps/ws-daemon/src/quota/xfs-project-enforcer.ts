@@ -1,7 +1,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { ProcessRunner } from "../adapters/process-runner.js";
-import { KeyedMutex } from "../concurrency/keyed-mutex.js";
+import { KeyedMutex } from "../platform/concurrency/keyed-mutex.js";
+import type { ProcessRunner } from "../platform/process.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,

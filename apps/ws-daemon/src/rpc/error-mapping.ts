@@ -1,41 +1,61 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { DomainError, type StatusKind } from "../platform/index.js";
 
 /**
- * Domain modules report failures as errors with a kebab-case `kind` (ContentError,
- * LinuxOpError, GitError after translation). This is the one place that turns a kind into a
- * gRPC status code.
+ * The one place that turns a domain failure into a gRPC status. Exhaustive: a StatusKind
+ * without a code here does not compile.
  */
-const kindToCode: Record<string, Code> = {
+export const codeOfKind: Record<StatusKind, Code> = {
   "invalid-argument": Code.InvalidArgument,
-  "already-exists": Code.AlreadyExists,
   "not-found": Code.NotFound,
+  "already-exists": Code.AlreadyExists,
   "failed-precondition": Code.FailedPrecondition,
-  unauthenticated: Code.Unauthenticated,
   "permission-denied": Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
+  "resource-exhausted": Code.ResourceExhausted,
   "data-loss": Code.DataLoss,
   unavailable: Code.Unavailable,
   cancelled: Code.Canceled,
   "deadline-exceeded": Code.DeadlineExceeded,
-  "resource-exhausted": Code.ResourceExhausted,
   unimplemented: Code.Unimplemented,
   internal: Code.Internal,
 };
 
-export function codeForKind(kind: string): Code | undefined {
-  return kindToCode[kind];
-}
-
+/**
+ * DomainError -> its kind's code; an abort -> CANCELLED, a timeout -> DEADLINE_EXCEEDED; a
+ * ConnectError stays as it is; anything else is INTERNAL (the original stays the cause, for logs).
+ */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
+  const wrap = (message: string, code: Code) =>
+    new ConnectError(message, code, undefined, undefined, err);
+  if (err instanceof DomainError) return wrap(err.message, codeOfKind[err.kind]);
   if (err instanceof Error) {
-    const kind = (err as { kind?: unknown }).kind;
-    const code = typeof kind === "string" ? codeForKind(kind) : undefined;
-    if (code !== undefined) return new ConnectError(err.message, code, undefined, undefined, err);
-    if (err.name === "AbortError")
-      return new ConnectError(err.message, Code.Canceled, undefined, undefined, err);
-    if (err.name === "TimeoutError")
-      return new ConnectError(err.message, Code.DeadlineExceeded, undefined, undefined, err);
-    return new ConnectError(err.message, Code.Internal, undefined, undefined, err);
+    if (err.name === "AbortError") return wrap(err.message, Code.Canceled);
+    if (err.name === "TimeoutError") return wrap(err.message, Code.DeadlineExceeded);
+    return wrap(err.message, Code.Internal);
   }
-  return new ConnectError(String(err), Code.Internal);
+  return wrap(String(err), Code.Internal);
 }
+
+/** Maps every error a handler throws (unary, or while a response stream runs) to a status. */
+export const errorMappingInterceptor: Interceptor = (next) => async (req) => {
+  let res: Awaited<ReturnType<typeof next>>;
+  try {
+    res = await next(req);
+  } catch (err) {
+    throw toConnectError(err);
+  }
+  if (!res.stream) return res;
+  const source = res.message;
+  return {
+    ...res,
+    message: (async function* () {
+      try {
+        yield* source;
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    })(),
+  };
+};

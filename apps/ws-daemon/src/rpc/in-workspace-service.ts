@@ -1,14 +1,12 @@
-import type { ServiceImpl } from "@connectrpc/connect";
-import { FSShiftMethod, type InWorkspaceService, type WorkspaceInfoService } from "@ws-daemon/api";
-import type { Clock } from "../adapters/clock.js";
-import { KeyedTokenBuckets } from "../linux/token-bucket.js";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { FSShiftMethod, InWorkspaceService, WorkspaceInfoService } from "@ws-daemon/api";
 import type { WorkspaceLinux } from "../linux/workspace-linux.js";
+import type { Clock } from "../platform/clock.js";
+import { DomainError } from "../platform/index.js";
+import { KeyedTokenBuckets } from "./token-bucket.js";
 
-/** A refused call; the kind maps to RESOURCE_EXHAUSTED like upstream's rate limiter. */
-class RateLimited extends Error {
-  override readonly name = "RateLimited";
-  readonly kind = "resource-exhausted";
-}
+/** A refused call: RESOURCE_EXHAUSTED like upstream's rate limiter. */
+const rateLimited = (message: string) => new DomainError("resource-exhausted", message);
 
 export interface InWorkspaceLimits {
   /** Token buckets shared by the two services of one workspace. */
@@ -35,7 +33,7 @@ export interface InWorkspaceContext {
 }
 
 const take = (buckets: KeyedTokenBuckets, id: string, method: string) => {
-  if (!buckets.tryTake(id)) throw new RateLimited(`${method}: too many requests, try again later`);
+  if (!buckets.tryTake(id)) throw rateLimited(`${method}: too many requests, try again later`);
 };
 
 /**
@@ -43,7 +41,7 @@ const take = (buckets: KeyedTokenBuckets, id: string, method: string) => {
  * process, like upstream); a second call is RESOURCE_EXHAUSTED "can be used only once".
  */
 function once(used: Set<string>, method: string) {
-  if (used.has(method)) throw new RateLimited(`${method} can be used only once per workspace`);
+  if (used.has(method)) throw rateLimited(`${method} can be used only once per workspace`);
   used.add(method);
 }
 
@@ -140,3 +138,11 @@ export function createWorkspaceInfoService(
 ): ServiceImpl<typeof WorkspaceInfoService> {
   return { workspaceInfo: () => workspaceInfo(ctx) };
 }
+
+/** Both in-workspace services of one workspace, for its socket's server. */
+export const inWorkspaceRoutes =
+  (ctx: InWorkspaceContext) =>
+  (router: ConnectRouter): void => {
+    router.service(InWorkspaceService, createInWorkspaceService(ctx));
+    router.service(WorkspaceInfoService, createWorkspaceInfoService(ctx));
+  };

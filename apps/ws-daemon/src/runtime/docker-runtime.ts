@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { DomainError } from "../platform/index.js";
 import {
   describeRootProcess,
   type RuntimeDiscovery,
@@ -16,9 +17,11 @@ export interface DockerRuntimeOptions {
   timeoutMs?: number;
 }
 
-export class DockerApiError extends Error {
-  override readonly name = "DockerApiError";
-  readonly kind = "internal" as const;
+export class DockerApiError extends DomainError {
+  override name = "DockerApiError";
+  constructor(message: string) {
+    super("internal", message);
+  }
 }
 
 interface ContainerSummary {

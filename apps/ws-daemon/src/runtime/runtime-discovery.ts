@@ -1,5 +1,5 @@
 import { access } from "node:fs/promises";
-import { readProcCgroup } from "../linux/cgroup-layout.js";
+import { DomainError, readProcCgroup } from "../platform/index.js";
 
 /** What the daemon needs to know about a workspace's container to act on it. */
 export interface WorkspaceContainer {
@@ -22,9 +22,11 @@ export interface RuntimeDiscovery {
   findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer>;
 }
 
-export class WorkspaceContainerNotFound extends Error {
-  override readonly name = "WorkspaceContainerNotFound";
-  readonly kind = "not-found" as const;
+export class WorkspaceContainerNotFound extends DomainError {
+  override name = "WorkspaceContainerNotFound";
+  constructor(message: string) {
+    super("not-found", message);
+  }
 }
 
 /** Fills the pid-derived fields from /proc once a runtime has told us the root pid. */

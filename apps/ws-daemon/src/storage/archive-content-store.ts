@@ -1,4 +1,3 @@
-import { type Clock, systemClock } from "../adapters/clock.js";
 import {
   type ArchiveResult,
   createArchiveStream,
@@ -13,6 +12,8 @@ import {
   parseManifest,
 } from "../archive/manifest.js";
 import type { ExtractLimits } from "../archive/safe-extractor.js";
+import { type Clock, systemClock } from "../platform/clock.js";
+import { KeyedSerializer } from "../platform/concurrency/keyed-serializer.js";
 import {
   type ArchiveOptions,
   type ArchiveStats,
@@ -23,7 +24,6 @@ import {
   type UploadResult,
   type WorkspaceRef,
 } from "./content-store.js";
-import { KeyedSerializer } from "./keyed-serializer.js";
 import {
   archiveDataOf,
   assertKeyComponent,

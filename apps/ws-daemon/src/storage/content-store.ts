@@ -59,17 +59,8 @@ export interface ContentStore {
   hasBackup(ws: WorkspaceRef): Promise<boolean>;
 }
 
-/** The named backup/snapshot does not exist (maps to NOT_FOUND). */
-export class ContentNotFoundError extends Error {
-  override name = "ContentNotFoundError";
-}
-
-/** The archive exists but fails verification: checksum, size, hostile entries (maps to DATA_LOSS on restore). */
-export class ContentCorruptError extends Error {
-  override name = "ContentCorruptError";
-}
-
-/** A snapshot URL that this store cannot interpret (maps to INVALID_ARGUMENT). */
-export class InvalidContentUrlError extends Error {
-  override name = "InvalidContentUrlError";
-}
+export {
+  ContentCorruptError,
+  ContentNotFoundError,
+  InvalidContentUrlError,
+} from "../platform/index.js";

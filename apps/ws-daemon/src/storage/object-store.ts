@@ -1,5 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
+import { DomainError } from "../platform/index.js";
 
 export interface ObjectInfo {
   key: string;
@@ -66,15 +67,19 @@ export interface LocalObjectWriter {
   abort(): Promise<void>;
 }
 
-export class ObjectNotFoundError extends Error {
+export class ObjectNotFoundError extends DomainError {
   override name = "ObjectNotFoundError";
   constructor(readonly key: string) {
-    super(`object ${key} does not exist`);
+    super("not-found", `object ${key} does not exist`);
   }
 }
 
-export class InvalidObjectKeyError extends Error {
+/** Keys are built from validated ids, so a bad one is our bug: internal. */
+export class InvalidObjectKeyError extends DomainError {
   override name = "InvalidObjectKeyError";
+  constructor(message: string) {
+    super("internal", message);
+  }
 }
 
 /** Segment alphabet of object keys: portable across S3, GCS, Ceph and local file systems. */

@@ -4,7 +4,6 @@ import { codeName } from "@ws-daemon/api";
 import { logContext } from "../observability/log-context.js";
 import type { Logger } from "../observability/logger.js";
 import type { DaemonMetrics } from "../observability/metrics.js";
-import { toConnectError } from "../rpc/error-mapping.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
 
@@ -25,9 +24,9 @@ export interface ObservabilityOptions {
 }
 
 /**
- * Logs, measures and maps errors for every call: one log line per call with request id,
- * method, workspace id, code and duration; domain errors become status codes. Request
- * bodies are never logged (they can hold credentials).
+ * Logs and measures every call: one log line per call with request id, method, workspace id,
+ * code and duration. It sits outside the RPC layer's error mapping, so what it sees are status
+ * errors already. Request bodies are never logged (they can hold credentials).
  */
 export function createObservabilityInterceptor(options: ObservabilityOptions): Interceptor {
   return (next) => async (req) => {
@@ -69,7 +68,7 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
             yield* source;
             completed = true;
           } catch (e) {
-            failure = toConnectError(e);
+            failure = ConnectError.from(e);
             throw failure;
           } finally {
             // A client that cancels closes the generator without an error: count it as such.
@@ -83,7 +82,7 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
         })(),
       };
     } catch (e) {
-      const ce = toConnectError(e);
+      const ce = ConnectError.from(e);
       ce.metadata.set(REQUEST_ID_HEADER, requestId);
       finish(ce.code, ce);
       throw ce;

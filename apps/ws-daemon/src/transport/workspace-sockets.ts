@@ -1,13 +1,8 @@
 import { mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
-import { InWorkspaceService, WorkspaceInfoService } from "@ws-daemon/api";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
 import type { DaemonMetrics } from "../observability/metrics.js";
-import {
-  createInWorkspaceService,
-  createWorkspaceInfoService,
-  type InWorkspaceContext,
-} from "../rpc/in-workspace-service.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
 
@@ -15,8 +10,10 @@ export interface WorkspaceSocketsOptions {
   workingArea: string;
   logger: Logger;
   metrics: DaemonMetrics;
-  /** Builds the per-workspace context (Linux operations, limits, wipe). */
-  contextFor(workspaceId: string): InWorkspaceContext;
+  /** The in-workspace API of one workspace: its services, bound to that workspace. */
+  routesFor(workspaceId: string): (router: ConnectRouter) => void;
+  /** Run inside the observability interceptor (e.g. the RPC layer's error mapping). */
+  interceptors?: Interceptor[];
 }
 
 /**
@@ -66,7 +63,6 @@ export class WorkspaceSockets {
   private async start(workspaceId: string): Promise<RpcServer> {
     const dir = this.socketDir(workspaceId);
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    const ctx = this.options.contextFor(workspaceId);
     const server = await startRpcServer({
       listen: { socketPath: this.socketPath(workspaceId) },
       interceptors: [
@@ -75,11 +71,9 @@ export class WorkspaceSockets {
           metrics: this.options.metrics,
           workspaceId,
         }),
+        ...(this.options.interceptors ?? []),
       ],
-      routes: (router) => {
-        router.service(InWorkspaceService, createInWorkspaceService(ctx));
-        router.service(WorkspaceInfoService, createWorkspaceInfoService(ctx));
-      },
+      routes: this.options.routesFor(workspaceId),
     });
     this.options.logger.debug(
       { workspaceId, socket: server.address },

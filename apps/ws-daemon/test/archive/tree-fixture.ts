@@ -16,7 +16,9 @@ import {
 import path from "node:path";
 import { expect } from "vitest";
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "../support/env.js";
+
+import { isRoot } from "../support/env.js";
 
 /**
  * Builds a tree with every entry type the archive must keep: regular files (empty, small, >1 MiB

@@ -1,8 +1,8 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/adapters/clock.js";
 import { downloadVerified } from "../../src/content/download-file.js";
+import { systemClock } from "../../src/platform/clock.js";
 import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
 import { makeTempDirs, type TempDirs } from "./fixtures.js";
 

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NodeProcessRunner } from "../../src/adapters/process-runner.js";
 import type { ContentGit, ContentHooks } from "../../src/content/ports.js";
 import {
   WorkspaceContentManager,
   type WorkspaceContentManagerConfig,
 } from "../../src/content/workspace-content-manager.js";
 import { GitClient } from "../../src/git/index.js";
+import { NodeProcessRunner } from "../../src/platform/process.js";
 import type { ContentStore } from "../../src/storage/content-store.js";
 import { createContentStore } from "../../src/storage/create-content-store.js";
 

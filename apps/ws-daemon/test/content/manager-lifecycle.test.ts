@@ -1,9 +1,9 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { deferred } from "../../src/content/abortable.js";
 import type { InitializerSpec } from "../../src/content/initializer-spec.js";
 import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
+import { deferred } from "../../src/platform/concurrency/abortable.js";
 import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
 import { makeTempDirs, metadata, openManager, type TempDirs, tick, waitUntil } from "./fixtures.js";
 

@@ -1,8 +1,8 @@
 import { lstat, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { deferred } from "../../src/content/abortable.js";
 import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
+import { deferred } from "../../src/platform/concurrency/abortable.js";
 import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
 import { FaultStore } from "./fault-store.js";
 import {

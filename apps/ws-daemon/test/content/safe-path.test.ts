@@ -1,8 +1,8 @@
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ContentError } from "../../src/content/content-error.js";
-import { relativePathSegments, resolveInside } from "../../src/content/safe-path.js";
+import { relativePathSegments, resolveInside } from "../../src/platform/fs/safe-path.js";
+import { DomainError } from "../../src/platform/index.js";
 import { makeTempDirs, type TempDirs } from "./fixtures.js";
 
 describe("relativePathSegments", () => {
@@ -23,9 +23,9 @@ describe("relativePathSegments", () => {
         relativePathSegments(input, "field.name");
         expect.unreachable();
       } catch (err) {
-        expect(err).toBeInstanceOf(ContentError);
-        expect((err as ContentError).kind).toBe("invalid-argument");
-        expect((err as ContentError).message).toContain("field.name");
+        expect(err).toBeInstanceOf(DomainError);
+        expect((err as DomainError).kind).toBe("invalid-argument");
+        expect((err as DomainError).message).toContain("field.name");
       }
     },
   );

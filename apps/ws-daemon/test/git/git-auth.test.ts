@@ -70,7 +70,7 @@ describe("basic auth", () => {
     });
     const err = await catchError(env.client().clone(spec));
     expect(err).toBeInstanceOf(GitError);
-    expect((err as GitError).kind).toBe("auth");
+    expect((err as GitError).reason).toBe("auth");
     expect(err.message).not.toContain(wrong);
     expect((err as GitError).detail ?? "").not.toContain(wrong);
     await expectSecretNowhere(wrong);
@@ -78,7 +78,7 @@ describe("basic auth", () => {
 
   it("no credentials for a private repository is an auth error (no prompt, no hang)", async () => {
     const err = await catchError(env.client().clone(env.spec(server.repoUrl(repo.name))));
-    expect((err as GitError).kind).toBe("auth");
+    expect((err as GitError).reason).toBe("auth");
   });
 });
 
@@ -111,7 +111,7 @@ describe("basic auth with a one-time secret", () => {
     await fetch(otsUrl); // someone else consumed it
     const spec = env.spec(server.repoUrl(repo.name), { auth: { kind: "basic-ots", otsUrl } });
     const err = await catchError(env.client({ otsRetryDelayMs: 1 }).clone(spec));
-    expect((err as GitError).kind).toBe("auth");
+    expect((err as GitError).reason).toBe("auth");
     expect(err.message).toContain("one-time secret");
     expect(err.message).not.toContain(otsUrl);
     expect(server.otsHits(otsUrl)).toBe(2); // 404 is final: not retried
@@ -121,7 +121,7 @@ describe("basic auth with a one-time secret", () => {
     const otsUrl = server.createOts("", "x");
     const spec = env.spec(server.repoUrl(repo.name), { auth: { kind: "basic-ots", otsUrl } });
     const err = await catchError(env.client().clone(spec));
-    expect((err as GitError).kind).toBe("auth");
+    expect((err as GitError).reason).toBe("auth");
   });
 });
 

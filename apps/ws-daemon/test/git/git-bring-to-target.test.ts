@@ -128,7 +128,7 @@ describe("GitClient.bringToTarget", () => {
     const err = await catchError(
       env.client().bringToTarget({ ...spec, targetMode: "remote-branch", cloneTarget: "gone" }),
     );
-    expect((err as GitError).kind).toBe("target");
+    expect((err as GitError).reason).toBe("target");
     // the failed move re-applies the stashed change: the tree is as it was
     expect(await readFile(join(spec.checkoutDir, "README.md"), "utf8")).toBe("mine\n");
     expect(git(spec.checkoutDir, "stash", "list")).toBe("");
@@ -152,6 +152,6 @@ describe("GitClient.bringToTarget", () => {
     const err = await catchError(
       env.client().bringToTarget(env.spec(server.repoUrl("x.git"), { checkoutDir: dir })),
     );
-    expect((err as GitError).kind).toBe("invalid-argument");
+    expect((err as GitError).reason).toBe("invalid-argument");
   });
 });

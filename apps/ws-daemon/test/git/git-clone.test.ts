@@ -217,7 +217,7 @@ describe("GitClient.clone options", () => {
       });
       const err = await catchError(env.client().clone(spec));
       expect(err).toBeInstanceOf(GitError);
-      expect((err as GitError).kind, key).toBe("invalid-argument");
+      expect((err as GitError).reason, key).toBe("invalid-argument");
       expect(existsSync(spec.checkoutDir)).toBe(false);
     }
   });
@@ -228,7 +228,7 @@ describe("GitClient.clone failures", () => {
     for (const uri of [server.repoUrl("nope.git"), `file://${env.repos}/nope.git`]) {
       const spec = env.spec(uri);
       const err = await catchError(env.client().clone(spec));
-      expect((err as GitError).kind, uri).toBe("not-found");
+      expect((err as GitError).reason, uri).toBe("not-found");
       expect(existsSync(spec.checkoutDir)).toBe(false);
     }
     await expectNoTempLeft();
@@ -240,7 +240,7 @@ describe("GitClient.clone failures", () => {
       cloneTarget: "no-such-branch",
     });
     const err = await catchError(env.client().clone(spec));
-    expect((err as GitError).kind).toBe("target");
+    expect((err as GitError).reason).toBe("target");
     expect(existsSync(spec.checkoutDir)).toBe(false);
   });
 
@@ -259,7 +259,7 @@ describe("GitClient.clone failures", () => {
       env.client({ cloneRetryDelayMs: 5, cloneAttempts: 2 }).clone(failing),
     );
     server.failNextRequests(0);
-    expect((err as GitError).kind).toBe("other");
+    expect((err as GitError).reason).toBe("other");
     expect(server.requests.length - requestsBefore).toBe(2);
     expect(existsSync(failing.checkoutDir)).toBe(false);
   });
@@ -270,7 +270,7 @@ describe("GitClient.clone failures", () => {
       cloneTarget: "v0",
     });
     const err = await catchError(env.client().clone(spec));
-    expect((err as GitError).kind).toBe("target");
+    expect((err as GitError).reason).toBe("target");
     expect(existsSync(spec.checkoutDir)).toBe(false);
   });
 
@@ -278,7 +278,7 @@ describe("GitClient.clone failures", () => {
     const spec = env.spec(server.repoUrl(repo.name));
     const err = await catchError(env.client({ gitBinary: "/nonexistent/git" }).clone(spec));
     expect(err).toBeInstanceOf(GitError);
-    expect((err as GitError).kind).toBe("other");
+    expect((err as GitError).reason).toBe("other");
     expect(existsSync(spec.checkoutDir)).toBe(false);
     await expectNoTempLeft();
   });
@@ -290,7 +290,7 @@ describe("GitClient.clone failures", () => {
         cloneTarget: "1".repeat(40),
       });
       const err = await catchError(env.client().clone(spec));
-      expect((err as GitError).kind).toBe("target");
+      expect((err as GitError).reason).toBe("target");
       expect(existsSync(spec.checkoutDir)).toBe(false);
     }
   });
@@ -318,7 +318,7 @@ describe("GitClient.clone failures", () => {
       const before = env.runner.calls.filter((call) => call.args.includes("clone")).length;
       const err = await catchError(env.client().clone(env.spec(c.remoteUri, c)));
       expect(err).toBeInstanceOf(GitError);
-      expect((err as GitError).kind, JSON.stringify(c)).toBe("invalid-argument");
+      expect((err as GitError).reason, JSON.stringify(c)).toBe("invalid-argument");
       expect(env.runner.calls.filter((call) => call.args.includes("clone")).length).toBe(before);
       expect(err.message).not.toContain("secret");
     }
@@ -328,7 +328,7 @@ describe("GitClient.clone failures", () => {
   it("file remotes can be disabled", async () => {
     const spec = env.spec(`file://${repo.bare}`);
     const err = await catchError(env.client({ allowedSchemes: ["https", "http"] }).clone(spec));
-    expect((err as GitError).kind).toBe("invalid-argument");
+    expect((err as GitError).reason).toBe("invalid-argument");
   });
 
   it("refuses a non-empty checkout directory and leaves its content alone", async () => {
@@ -336,7 +336,7 @@ describe("GitClient.clone failures", () => {
     await mkdir(spec.checkoutDir, { recursive: true });
     await writeFile(join(spec.checkoutDir, "keep.txt"), "mine");
     const err = await catchError(env.client().clone(spec));
-    expect((err as GitError).kind).toBe("invalid-argument");
+    expect((err as GitError).reason).toBe("invalid-argument");
     expect(await readFile(join(spec.checkoutDir, "keep.txt"), "utf8")).toBe("mine");
   });
 

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GitClient, type GitClientOptions } from "../../src/git/index.js";
 import type { GitCheckoutSpec, GitLogger } from "../../src/git/types.js";
-import { RecordingProcessRunner } from "../support/git-recording-runner.js";
+import { ScriptedProcessRunner } from "../support/process-runners.js";
 
 /** A private directory tree per test file: repositories, checkouts and the client's temp root. */
 export class GitTestEnv {
-  readonly runner = new RecordingProcessRunner();
+  readonly runner = new ScriptedProcessRunner();
   readonly logs: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
   private counter = 0;
 

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Clock } from "../../src/adapters/clock.js";
 import { parseCgroupLayout, parseProcCgroup } from "../../src/linux/cgroup-layout.js";
 import { readResourcesV1, readResourcesV2 } from "../../src/linux/cgroup-resources.js";
+import type { Clock } from "../../src/platform/clock.js";
 
 const host = { cpuCount: 4, memTotalBytes: 8 * 1024 ** 3 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Clock } from "../../src/adapters/clock.js";
-import { KeyedTokenBuckets, TokenBucket } from "../../src/linux/token-bucket.js";
+import type { Clock } from "../../src/platform/clock.js";
+import { KeyedTokenBuckets, TokenBucket } from "../../src/rpc/token-bucket.js";
 
 const fakeClock = () => {
   let t = 1_000_000;

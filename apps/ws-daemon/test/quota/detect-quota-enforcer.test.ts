@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { NodeProcessRunner } from "../../src/adapters/process-runner.js";
+import { NodeProcessRunner } from "../../src/platform/process.js";
 import { detectQuotaEnforcer } from "../../src/quota/detect-quota-enforcer.js";
 import { mountAt, parseMountInfo } from "../../src/quota/mount-info.js";
 import type { QuotaLog } from "../../src/quota/quota-enforcer.js";
@@ -78,7 +78,7 @@ describe("detectQuotaEnforcer", () => {
   it.skipIf(!isRoot)("asking for XFS project quota where there is none fails clearly", async () => {
     await expect(
       detectQuotaEnforcer(makeTempDir("detect-forced"), { runner, method: "xfs-project" }),
-    ).rejects.toMatchObject({ kind: "unavailable", message: /not on XFS/ });
+    ).rejects.toMatchObject({ failure: "unavailable", message: /not on XFS/ });
   });
 });
 

@@ -3,11 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "no
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ProcessRunner, RunOptions, RunResult } from "../../src/adapters/process-runner.js";
-import { NodeProcessRunner } from "../../src/adapters/process-runner.js";
+import type { ProcessRunner, RunOptions, RunResult } from "../../src/platform/process.js";
+import { NodeProcessRunner } from "../../src/platform/process.js";
 import { parseMountInfo } from "../../src/quota/mount-info.js";
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "../support/env.js";
+
+import { isRoot } from "../support/env.js";
 export const MIB = 1024 * 1024;
 
 /** Directories made by this test file; `cleanupAll` unmounts and detaches everything below them. */

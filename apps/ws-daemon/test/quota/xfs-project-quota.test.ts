@@ -1,8 +1,8 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ProcessRunner, RunResult } from "../../src/adapters/process-runner.js";
-import { NodeProcessRunner } from "../../src/adapters/process-runner.js";
+import type { ProcessRunner, RunResult } from "../../src/platform/process.js";
+import { NodeProcessRunner } from "../../src/platform/process.js";
 import { QuotaError } from "../../src/quota/quota-enforcer.js";
 import {
   parseProjectReport,

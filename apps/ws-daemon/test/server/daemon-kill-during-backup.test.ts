@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { WorkspaceContentState } from "@ws-daemon/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnDaemon } from "../support/daemon-process.js";
@@ -32,6 +33,25 @@ const s3Args = () => [
   "--storage.secretAccessKey=test",
 ];
 
+async function waitForOpenMultipartUpload(endpoint: string, bucket: string): Promise<void> {
+  const s3 = new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  try {
+    for (const until = Date.now() + 30_000; Date.now() < until; ) {
+      const open = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+      if ((open.Uploads ?? []).length > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error("the backup never opened a multipart upload");
+  } finally {
+    s3.destroy();
+  }
+}
+
 describe("SIGKILL during a backup upload", () => {
   it("keeps the previous backup restorable", async () => {
     const metadata = { owner: "o", metaId: "kill" };
@@ -53,7 +73,9 @@ describe("SIGKILL during a backup upload", () => {
       () => "finished",
       () => "failed",
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // Kill while the data is still being uploaded (a multipart upload is open), before any
+    // manifest can name it: a fixed delay raced the upload on a fast machine.
+    await waitForOpenMultipartUpload(moto.endpoint, "wsd-kill");
     first.child.kill("SIGKILL");
     await first.exited;
     expect(await pending).toBe("failed");

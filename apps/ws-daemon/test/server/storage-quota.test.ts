@@ -8,7 +8,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
 
-const isRoot = process.getuid?.() === 0;
+import { isRoot } from "../support/env.js";
+
 if (!isRoot)
   console.warn(
     "[storage quota tests] skipped: enforcing a quota needs root (loop devices, mounts)",

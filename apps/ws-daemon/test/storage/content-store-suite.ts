@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/adapters/clock.js";
+import { systemClock } from "../../src/platform/clock.js";
 import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
 import {
   ContentCorruptError,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeyedSerializer } from "../../src/storage/keyed-serializer.js";
+import { KeyedSerializer } from "../../src/platform/concurrency/keyed-serializer.js";
 
 const deferred = () => {
   let resolve!: () => void;

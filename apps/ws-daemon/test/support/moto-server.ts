@@ -1,23 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import net from "node:net";
+import { freePort } from "./net.js";
+
+export { freePort };
 
 export interface MotoServer {
   /** e.g. "http://127.0.0.1:41234" */
   endpoint: string;
   port: number;
   stop(): Promise<void>;
-}
-
-/** A TCP port that was free a moment ago (moto_server cannot be told to pick one itself). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const port = (srv.address() as net.AddressInfo).port;
-  srv.close();
-  await once(srv, "close");
-  return port;
 }
 
 /**

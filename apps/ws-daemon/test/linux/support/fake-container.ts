@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "../../support/env.js";
+
+import { isRoot } from "../../support/env.js";
 export const rootSkipReason = "needs root (real namespaces, mounts and cgroups)";
 if (!isRoot) console.warn(`[linux tests] skipping root-only tests: ${rootSkipReason}`);
 

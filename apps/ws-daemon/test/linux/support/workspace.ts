@@ -1,7 +1,7 @@
-import { systemClock } from "../../../src/adapters/clock.js";
-import { NodeProcessRunner } from "../../../src/adapters/process-runner.js";
 import { NsHelper } from "../../../src/linux/ns-helper.js";
 import { WorkspaceLinux, type WorkspaceLinuxConfig } from "../../../src/linux/workspace-linux.js";
+import { systemClock } from "../../../src/platform/clock.js";
+import { NodeProcessRunner } from "../../../src/platform/process.js";
 import { ProcessRuntime } from "../../../src/runtime/process-runtime.js";
 import { ensureHelperBuilt } from "./helper-binary.js";
 

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { DomainError, errorMessage } from "./errors.js";
 
 export interface RunOptions {
   cwd?: string;
@@ -67,3 +68,45 @@ export class NodeProcessRunner implements ProcessRunner {
     });
   }
 }
+
+export interface CheckedRunOptions extends RunOptions {
+  /** Exit codes that count as success; default [0]. */
+  okCodes?: readonly number[];
+  /** The error to throw on failure; default a DomainError of kind "internal". */
+  toError?: (message: string, cause?: unknown) => Error;
+}
+
+/** "cmd a b failed (exit code 2): <the end of stderr or stdout>", bounded so errors stay readable. */
+export const describeFailure = (
+  command: string,
+  args: readonly string[],
+  result: RunResult,
+): string => {
+  const output = (result.stderr.trim() || result.stdout.trim()).slice(-2000);
+  const how = result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`;
+  return `${command} ${args.join(" ")} failed (${how})${output ? `: ${output}` : ""}`;
+};
+
+/** Runs a command and throws unless it exits with one of `okCodes`; a spawn failure throws too. */
+export const runChecked = async (
+  runner: ProcessRunner,
+  command: string,
+  args: readonly string[],
+  options: CheckedRunOptions = {},
+): Promise<RunResult> => {
+  const { okCodes = [0], toError = defaultError, ...runOptions } = options;
+  let result: RunResult;
+  try {
+    result = await runner.run(command, args, runOptions);
+  } catch (err) {
+    if (runOptions.signal?.aborted) throw err;
+    throw toError(`cannot run ${command}: ${errorMessage(err)}`, err);
+  }
+  if (result.signal || !okCodes.includes(result.exitCode)) {
+    throw toError(describeFailure(command, args, result));
+  }
+  return result;
+};
+
+const defaultError = (message: string, cause?: unknown): Error =>
+  new DomainError("internal", message, { cause });

@@ -1,6 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
-import { ContentError } from "./content-error.js";
+import { DomainError } from "../errors.js";
 
 /**
  * Splits a client-supplied workspace-relative path into segments, refusing anything that could
@@ -9,17 +9,17 @@ import { ContentError } from "./content-error.js";
  */
 export const relativePathSegments = (relPath: string, field: string): string[] => {
   if (relPath.includes("\0")) {
-    throw new ContentError("invalid-argument", `${field}: must not contain NUL bytes`);
+    throw new DomainError("invalid-argument", `${field}: must not contain NUL bytes`);
   }
   if (relPath.startsWith("/")) {
-    throw new ContentError(
+    throw new DomainError(
       "invalid-argument",
       `${field}: must be relative to the workspace, got absolute path ${JSON.stringify(relPath)}`,
     );
   }
   const segments = relPath.split("/").filter((s) => s !== "" && s !== ".");
   if (segments.includes("..")) {
-    throw new ContentError(
+    throw new DomainError(
       "invalid-argument",
       `${field}: must not contain "..", got ${JSON.stringify(relPath)}`,
     );
@@ -53,13 +53,13 @@ export const resolveInside = async (
       throw err;
     }
     if (stats.isSymbolicLink()) {
-      throw new ContentError(
+      throw new DomainError(
         "invalid-argument",
         `${field}: ${JSON.stringify(relPath)} passes through a symlink (${segments.slice(0, index + 1).join("/")}), which is not allowed`,
       );
     }
     if (index < segments.length - 1 && !stats.isDirectory()) {
-      throw new ContentError(
+      throw new DomainError(
         "invalid-argument",
         `${field}: ${segments.slice(0, index + 1).join("/")} is not a directory`,
       );

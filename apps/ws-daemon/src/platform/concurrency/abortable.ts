@@ -1,4 +1,14 @@
-import { abortReasonToError } from "./content-error.js";
+import { DomainError } from "../errors.js";
+
+/** The error that an aborted signal stands for: its own DomainError, a deadline or a cancellation. */
+export const abortReasonToError = (signal: AbortSignal, what: string): DomainError => {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DomainError) return reason;
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return new DomainError("deadline-exceeded", `${what}: deadline exceeded`, { cause: reason });
+  }
+  return new DomainError("cancelled", `${what}: cancelled`, { cause: reason });
+};
 
 /**
  * Waits for `promise` unless `signal` aborts first. Aborting only stops the waiting: the work
@@ -34,7 +44,7 @@ export interface Deferred {
 }
 
 export const deferred = (): Deferred => {
-  let resolve!: () => void;
+  let resolve: () => void = () => undefined;
   const promise = new Promise<void>((r) => {
     resolve = r;
   });

@@ -1,0 +1,14 @@
+export { createContentService } from "./content-service.js";
+export { codeOfKind, errorMappingInterceptor, toConnectError } from "./error-mapping.js";
+export { createHealthService, HealthBoard } from "./health-service.js";
+export {
+  createInWorkspaceService,
+  createWorkspaceInfoService,
+  defaultInWorkspaceLimits,
+  type InWorkspaceContext,
+  type InWorkspaceLimits,
+  inWorkspaceRoutes,
+} from "./in-workspace-service.js";
+export { toInitializerSpec } from "./initializer-conversion.js";
+export { createReflectionService } from "./reflection-service.js";
+export { KeyedTokenBuckets, TokenBucket } from "./token-bucket.js";
