@@ -10,17 +10,15 @@ import {
   WorkspaceContentService,
   WorkspaceInfoService,
 } from "@ws-daemon/api";
-import type { DaemonConfig } from "./config/config-schema.js";
-import { WorkspaceContentManager } from "./content/workspace-content-manager.js";
-import { GitClient } from "./git/git-client.js";
-import { defaultNsHelperPath, NsHelper } from "./linux/ns-helper.js";
-import { WorkspaceLinux } from "./linux/workspace-linux.js";
-import { createContentHooks } from "./observability/content-hooks.js";
-import type { Logger } from "./observability/logger.js";
-import { DaemonMetrics } from "./observability/metrics.js";
-import { systemClock } from "./platform/clock.js";
-import { NodeProcessRunner } from "./platform/process.js";
-import { detectQuotaEnforcer } from "./quota/detect-quota-enforcer.js";
+import type { DaemonConfig } from "./config/index.js";
+import { WorkspaceContentManager } from "./content/index.js";
+import { createContentHooks } from "./content-hooks.js";
+import { GitClient } from "./git/index.js";
+import { defaultNsHelperPath, NsHelper, WorkspaceLinux } from "./linux/index.js";
+import type { Logger } from "./observability/index.js";
+import { DaemonMetrics } from "./observability/index.js";
+import { NodeProcessRunner, systemClock } from "./platform/index.js";
+import { detectQuotaEnforcer } from "./quota/index.js";
 import {
   createContentService,
   createHealthService,
@@ -30,15 +28,18 @@ import {
   HealthBoard,
   inWorkspaceRoutes,
 } from "./rpc/index.js";
-import { DockerRuntime } from "./runtime/docker-runtime.js";
-import { ProcessRuntime } from "./runtime/process-runtime.js";
-import type { RuntimeDiscovery } from "./runtime/runtime-discovery.js";
-import type { ArchiveContentStore } from "./storage/archive-content-store.js";
-import { createContentStore } from "./storage/create-content-store.js";
-import { createObservabilityInterceptor } from "./transport/interceptors.js";
-import { type MetricsServer, startMetricsServer } from "./transport/metrics-server.js";
-import { type RpcServer, startRpcServer } from "./transport/rpc-server.js";
-import { WorkspaceSockets } from "./transport/workspace-sockets.js";
+import type { RuntimeDiscovery } from "./runtime/index.js";
+import { DockerRuntime, ProcessRuntime } from "./runtime/index.js";
+import type { ArchiveContentStore } from "./storage/index.js";
+import { createContentStore } from "./storage/index.js";
+import {
+  createObservabilityInterceptor,
+  type MetricsServer,
+  type RpcServer,
+  startMetricsServer,
+  startRpcServer,
+  WorkspaceSockets,
+} from "./transport/index.js";
 
 export interface Daemon {
   /** The node API's address, e.g. "http://127.0.0.1:8080". */

@@ -3,9 +3,9 @@
  * Exit codes: 0 after a clean shutdown, 1 on a fatal error or a forced second signal,
  * 2 for an invalid configuration.
  */
-import { ConfigError, loadConfig } from "./config/load-config.js";
+import { ConfigError, loadConfig } from "./config/index.js";
 import { startDaemon } from "./daemon.js";
-import { createLogger } from "./observability/logger.js";
+import { createLogger } from "./observability/index.js";
 
 async function main(): Promise<void> {
   let config: Awaited<ReturnType<typeof loadConfig>>;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import { minimalEnv } from "../platform/process.js";
+import { minimalEnv } from "../platform/index.js";
 
 /**
  * zstd runs as the `zstd` CLI connected by pipes. Node 20 has no zstd in node:zlib; the CLI is in

@@ -1,6 +1,6 @@
-import type { Clock } from "../platform/clock.js";
-import { Semaphore } from "../platform/concurrency/semaphore.js";
-import type { ArchiveOptions, ContentStore, WorkspaceRef } from "../storage/content-store.js";
+import type { Clock } from "../platform/index.js";
+import { Semaphore } from "../platform/index.js";
+import type { ArchiveOptions, ContentStore, WorkspaceRef } from "../storage/index.js";
 import { toContentError } from "./content-error.js";
 import type { ArchiveOperation } from "./ports.js";
 import type { SafeHooks } from "./safe-hooks.js";

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { resolveInside } from "../platform/fs/safe-path.js";
+import { resolveInside } from "../platform/index.js";
 import type { ContentGit, GitStatusSummary } from "./ports.js";
 
 /**

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { Clock } from "../platform/clock.js";
+import type { Clock } from "../platform/index.js";
 import { ContentError } from "./content-error.js";
 import { redactUrl } from "./initializer-spec.js";
 import type { FetchLike } from "./ports.js";

@@ -1,4 +1,4 @@
-export { relativePathSegments, resolveInside } from "../platform/fs/safe-path.js";
+export { relativePathSegments, resolveInside } from "../platform/index.js";
 export {
   abortReasonToError,
   ContentError,

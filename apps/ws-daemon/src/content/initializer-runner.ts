@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock } from "../platform/clock.js";
-import { resolveInside } from "../platform/fs/safe-path.js";
-import type { ArchiveStats, ContentStore, WorkspaceRef } from "../storage/content-store.js";
+import type { Clock } from "../platform/index.js";
+import { resolveInside } from "../platform/index.js";
+import type { ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
 import type { GitInitializerSpec, InitializerSpec } from "./initializer-spec.js";

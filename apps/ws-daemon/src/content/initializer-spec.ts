@@ -1,8 +1,8 @@
-import type { CloneTargetMode, GitAuth } from "../git/types.js";
-import { relativePathSegments } from "../platform/fs/safe-path.js";
+import type { CloneTargetMode, GitAuth } from "../git/index.js";
+import { relativePathSegments } from "../platform/index.js";
 import { ContentError } from "./content-error.js";
 
-export type { CloneTargetMode, GitAuth } from "../git/types.js";
+export type { CloneTargetMode, GitAuth } from "../git/index.js";
 
 export interface GitInitializerSpec {
   remoteUri: string;

@@ -1,6 +1,6 @@
-import type { Clock } from "../platform/clock.js";
-import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
-import type { ContentStore } from "../storage/content-store.js";
+import type { Clock } from "../platform/index.js";
+import type { QuotaEnforcer } from "../quota/index.js";
+import type { ContentStore } from "../storage/index.js";
 import type { InitializerSpec } from "./initializer-spec.js";
 import type { ContentGit, ContentHooks, FetchLike, GitStatusSummary } from "./ports.js";
 import type { LoadedRecords } from "./state-store.js";

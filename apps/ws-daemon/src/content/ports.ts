@@ -2,7 +2,7 @@
  * What the content module needs from the outside, as small interfaces. The daemon wires the real
  * implementations (src/git GitClient, src/storage ContentStore, global fetch, systemClock).
  */
-import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/types.js";
+import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/index.js";
 import type { ContentErrorKind } from "./content-error.js";
 import type { InitializerStats, WorkspaceState } from "./workspace-record.js";
 

@@ -1,6 +1,6 @@
 import { lstat, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../platform/fs/atomic-file.js";
+import { writeFileAtomic } from "../platform/index.js";
 import type { InitializerStats, InitSource } from "./workspace-record.js";
 
 /** Directory inside every workspace that belongs to the daemon. */

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { removeFileDurably, writeFileAtomic } from "../platform/fs/atomic-file.js";
+import { removeFileDurably, writeFileAtomic } from "../platform/index.js";
 import type { WorkspaceRecord } from "./workspace-record.js";
 
 export interface LoadedRecords {

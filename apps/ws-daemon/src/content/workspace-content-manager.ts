@@ -1,13 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { DEFAULT_STATUS_MAX_LISTED } from "../git/types.js";
-import { type Clock, systemClock } from "../platform/clock.js";
-import { type Deferred, deferred, raceAbort } from "../platform/concurrency/abortable.js";
-import { KeyedMutex } from "../platform/concurrency/keyed-mutex.js";
-import { Semaphore } from "../platform/concurrency/semaphore.js";
-import type { QuotaEnforcer } from "../quota/quota-enforcer.js";
-import type { WorkspaceRef } from "../storage/content-store.js";
+import { DEFAULT_STATUS_MAX_LISTED } from "../git/index.js";
+import {
+  type Clock,
+  type Deferred,
+  deferred,
+  KeyedMutex,
+  raceAbort,
+  Semaphore,
+  systemClock,
+} from "../platform/index.js";
+import type { QuotaEnforcer } from "../quota/index.js";
+import type { WorkspaceRef } from "../storage/index.js";
 import { ArchiveRunner } from "./archive-runner.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { firstCheckoutStatus } from "./dispose-git-status.js";

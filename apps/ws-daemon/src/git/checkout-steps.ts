@@ -1,6 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
-import type { RunResult } from "../platform/process.js";
+import type { RunResult } from "../platform/index.js";
 import type { GitCommand, GitCommandOptions } from "./git-command.js";
 import { GitError } from "./git-error.js";
 import type { GitCheckoutSpec, GitLogger } from "./types.js";

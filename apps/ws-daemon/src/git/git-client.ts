@@ -1,8 +1,8 @@
 import { lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Clock, systemClock } from "../platform/clock.js";
-import type { ProcessRunner } from "../platform/process.js";
+import type { ProcessRunner } from "../platform/index.js";
+import { type Clock, systemClock } from "../platform/index.js";
 import { CheckoutSteps, pathExists } from "./checkout-steps.js";
 import { GitCommand, type GitCommandOptions } from "./git-command.js";
 import {

@@ -1,4 +1,4 @@
-import type { ProcessRunner, RunResult } from "../platform/process.js";
+import type { ProcessRunner, RunResult } from "../platform/index.js";
 import { classifyGitFailure, GitError, redact, summarizeStderr } from "./git-error.js";
 import type { GitLogger } from "./types.js";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import type { Clock } from "../platform/clock.js";
+import type { Clock } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 /**

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { ProcessRunner } from "../platform/process.js";
+import type { ProcessRunner } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 /** Where native/build.sh puts the helper when the daemon runs from its source tree. */

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import type { ProcessRunner, RunResult } from "../platform/process.js";
+import type { ProcessRunner, RunResult } from "../platform/index.js";
 import { failedPrecondition, invalidArgument, LinuxOpError } from "./errors.js";
 import type { NsHelper } from "./ns-helper.js";
 

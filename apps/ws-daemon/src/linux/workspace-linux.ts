@@ -1,7 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
-import type { Clock } from "../platform/clock.js";
-import type { ProcessRunner } from "../platform/process.js";
-import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/runtime-discovery.js";
+import type { Clock, ProcessRunner } from "../platform/index.js";
+import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/index.js";
 import {
   type EvacuationOptions,
   type EvacuationResult,

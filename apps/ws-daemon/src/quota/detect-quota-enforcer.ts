@@ -1,5 +1,5 @@
 import { mkdir, readFile, statfs } from "node:fs/promises";
-import type { ProcessRunner } from "../platform/process.js";
+import type { ProcessRunner } from "../platform/index.js";
 import { LoopImageQuotaEnforcer } from "./loop-image-enforcer.js";
 import { mountContaining } from "./mount-info.js";
 import { NoQuotaEnforcer } from "./no-quota-enforcer.js";

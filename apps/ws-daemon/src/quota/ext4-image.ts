@@ -1,5 +1,5 @@
 import { open, truncate } from "node:fs/promises";
-import type { ProcessRunner } from "../platform/process.js";
+import type { ProcessRunner } from "../platform/index.js";
 import { QuotaError } from "./quota-enforcer.js";
 import { runChecked } from "./run-command.js";
 

@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, realpath, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { KeyedMutex } from "../platform/concurrency/keyed-mutex.js";
-import type { ProcessRunner } from "../platform/process.js";
+import type { ProcessRunner } from "../platform/index.js";
+import { KeyedMutex } from "../platform/index.js";
 import { checkExt4Image, createExt4Image, sizeExt4Image } from "./ext4-image.js";
 import { loopBackingFile, mountAt } from "./mount-info.js";
 import {

@@ -1,4 +1,4 @@
-import type { ProcessRunner, RunResult } from "../platform/process.js";
+import type { ProcessRunner, RunResult } from "../platform/index.js";
 import { QuotaError } from "./quota-enforcer.js";
 
 const describe = (command: string, args: readonly string[], r: RunResult): string => {

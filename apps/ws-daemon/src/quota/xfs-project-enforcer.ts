@@ -1,7 +1,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { KeyedMutex } from "../platform/concurrency/keyed-mutex.js";
-import type { ProcessRunner } from "../platform/process.js";
+import type { ProcessRunner } from "../platform/index.js";
+import { KeyedMutex } from "../platform/index.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,

@@ -6,10 +6,9 @@ import {
   type WorkspaceContentService,
   WorkspaceContentState,
 } from "@ws-daemon/api";
-import { ContentError } from "../content/content-error.js";
-import type { WorkspaceContentManager } from "../content/workspace-content-manager.js";
-import type { SnapshotRecord, WorkspaceState } from "../content/workspace-record.js";
-import type { GitStatusSummary } from "../git/types.js";
+import type { SnapshotRecord, WorkspaceContentManager, WorkspaceState } from "../content/index.js";
+import { ContentError } from "../content/index.js";
+import type { GitStatusSummary } from "../git/index.js";
 import { toInitializerSpec } from "./initializer-conversion.js";
 
 const states: Record<WorkspaceState, WorkspaceContentState> = {

@@ -1,7 +1,7 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { FSShiftMethod, InWorkspaceService, WorkspaceInfoService } from "@ws-daemon/api";
-import type { WorkspaceLinux } from "../linux/workspace-linux.js";
-import type { Clock } from "../platform/clock.js";
+import type { WorkspaceLinux } from "../linux/index.js";
+import type { Clock } from "../platform/index.js";
 import { DomainError } from "../platform/index.js";
 import { KeyedTokenBuckets } from "./token-bucket.js";
 

@@ -4,9 +4,9 @@ import {
   type GitInitializer,
   type WorkspaceInitializer,
 } from "@ws-daemon/api";
-import { ContentError } from "../content/content-error.js";
-import type { GitInitializerSpec, InitializerSpec } from "../content/initializer-spec.js";
-import type { CloneTargetMode as DomainTargetMode, GitAuth } from "../git/types.js";
+import type { GitInitializerSpec, InitializerSpec } from "../content/index.js";
+import { ContentError } from "../content/index.js";
+import type { CloneTargetMode as DomainTargetMode, GitAuth } from "../git/index.js";
 
 const targetModes: Record<CloneTargetMode, DomainTargetMode> = {
   [CloneTargetMode.REMOTE_HEAD]: "remote-head",

@@ -1,4 +1,4 @@
-import type { Clock } from "../platform/clock.js";
+import type { Clock } from "../platform/index.js";
 
 /**
  * A token bucket: starts full with `burst` tokens, gains one token every `refillIntervalMs`

@@ -1,19 +1,17 @@
-import {
-  type ArchiveResult,
-  createArchiveStream,
-  DEFAULT_ZSTD_LEVEL,
-  writeArchiveToFile,
-} from "../archive/create-archive.js";
-import { type ArchiveSource, extractArchive } from "../archive/extract-archive.js";
+import type { ExtractLimits } from "../archive/index.js";
 import {
   type ArchiveManifest,
+  type ArchiveResult,
+  type ArchiveSource,
+  createArchiveStream,
+  DEFAULT_ZSTD_LEVEL,
   encodeManifest,
+  extractArchive,
   MANIFEST_FORMAT_VERSION,
   parseManifest,
-} from "../archive/manifest.js";
-import type { ExtractLimits } from "../archive/safe-extractor.js";
-import { type Clock, systemClock } from "../platform/clock.js";
-import { KeyedSerializer } from "../platform/concurrency/keyed-serializer.js";
+  writeArchiveToFile,
+} from "../archive/index.js";
+import { type Clock, KeyedSerializer, systemClock } from "../platform/index.js";
 import {
   type ArchiveOptions,
   type ArchiveStats,

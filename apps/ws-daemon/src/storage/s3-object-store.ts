@@ -14,7 +14,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { type Clock, systemClock } from "../platform/clock.js";
+import { type Clock, systemClock } from "../platform/index.js";
 import {
   assertValidKey,
   type GetOptions,

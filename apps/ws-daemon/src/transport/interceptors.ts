@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeName } from "@ws-daemon/api";
-import { logContext } from "../observability/log-context.js";
-import type { Logger } from "../observability/logger.js";
-import type { DaemonMetrics } from "../observability/metrics.js";
+import type { DaemonMetrics, Logger } from "../observability/index.js";
+import { logContext } from "../observability/index.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
 

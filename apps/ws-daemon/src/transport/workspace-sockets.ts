@@ -1,8 +1,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import type { Logger } from "../observability/logger.js";
-import type { DaemonMetrics } from "../observability/metrics.js";
+import type { DaemonMetrics, Logger } from "../observability/index.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
 

@@ -1,0 +1,2 @@
+export * from "./ns-helper.js";
+export * from "./workspace-linux.js";

@@ -1,0 +1,3 @@
+export * from "./docker-runtime.js";
+export * from "./process-runtime.js";
+export * from "./runtime-discovery.js";

@@ -1,0 +1,3 @@
+export * from "./archive-content-store.js";
+export * from "./content-store.js";
+export * from "./create-content-store.js";

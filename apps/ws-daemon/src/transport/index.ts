@@ -1,0 +1,4 @@
+export * from "./interceptors.js";
+export * from "./metrics-server.js";
+export * from "./rpc-server.js";
+export * from "./workspace-sockets.js";

@@ -1,0 +1,28 @@
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { readImportGraph } from "./import-graph.js";
+import { layerViolations } from "./layers.js";
+
+const SRC = fileURLToPath(new URL("../../src", import.meta.url));
+
+describe("architecture", () => {
+  it("imports point down the layers, into other folders only through index.ts, without cycles", () => {
+    expect(layerViolations(readImportGraph(SRC))).toEqual([]);
+  });
+
+  it("the rules catch an upward import, a side entrance and a cycle", () => {
+    expect(
+      layerViolations([
+        { from: "platform/errors.ts", to: "content/index.ts" },
+        { from: "rpc/x.ts", to: "content/workspace-record.ts" },
+        { from: "archive/a.ts", to: "storage/index.ts" },
+        { from: "storage/b.ts", to: "archive/index.ts" },
+        { from: "daemon.ts", to: "rpc/index.ts" },
+      ]),
+    ).toEqual([
+      "platform/errors.ts -> content/index.ts: platform (layer 0) imports content (layer 1) above it",
+      "rpc/x.ts -> content/workspace-record.ts: enters content other than through content/index.ts",
+      "dependency cycle: archive -> storage -> archive",
+    ]);
+  });
+});
