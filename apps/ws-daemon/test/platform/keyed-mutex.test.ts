@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeyedMutex } from "../../src/platform/concurrency/keyed-mutex.js";
+import { KeyedMutex } from "../../src/platform/index.js";
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
