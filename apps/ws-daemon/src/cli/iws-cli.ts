@@ -1,3 +1,4 @@
+import { parseArgs } from "node:util";
 import { type MessageShape, toJsonString } from "@bufbuild/protobuf";
 import { createDaemonTransport, createInWorkspaceClients, statusOf } from "@ws-daemon/api";
 import { type Command, commands, type FlagValues, UsageError } from "./iws-commands.js";
@@ -29,38 +30,55 @@ interface Invocation {
   flags: FlagValues;
 }
 
-/** `--name value`, `--name=value` and bare boolean `--name`; global flags may precede the command. */
+const GLOBAL_FLAGS: Record<string, boolean> = { socket: true, "timeout-ms": true, help: false };
+
+type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
+
+const optionsOf = (flags: Record<string, boolean>): ParseArgsOptions =>
+  Object.fromEntries(
+    Object.entries(flags).map(([name, takesValue]) => [
+      name,
+      { type: takesValue ? "string" : "boolean", ...(name === "help" ? { short: "h" } : {}) },
+    ]),
+  ) as ParseArgsOptions;
+
+/** Every flag any command knows: enough to find the command name wherever the flags stand. */
+const ALL_FLAGS: Record<string, boolean> = Object.assign(
+  {},
+  ...Object.values(commands).map((c) => c.flags),
+  GLOBAL_FLAGS,
+);
+
+/**
+ * `--name value`, `--name=value` and bare boolean `--name` (node:util parseArgs); global flags may
+ * precede or follow the command. Parsed twice: loosely to find the command, then strictly
+ * against exactly the global flags and that command's.
+ */
 function parse(argv: readonly string[]): Invocation {
-  const globals: Record<string, boolean> = { socket: true, "timeout-ms": true };
-  const values: FlagValues = {};
-  let name: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === "-h" || arg === "--help") throw new UsageError("");
-    if (!arg.startsWith("--")) {
-      if (name !== undefined) throw new UsageError(`unexpected argument "${arg}"`);
-      name = arg;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const key = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    const accepted = { ...globals, ...(name ? commands[name]?.flags : {}) };
-    const takesValue = accepted[key];
-    if (takesValue === undefined) throw new UsageError(`unknown flag --${key}`);
-    if (!takesValue) {
-      if (eq !== -1) throw new UsageError(`--${key} takes no value`);
-      values[key] = true;
-    } else if (eq !== -1) {
-      values[key] = arg.slice(eq + 1);
-    } else {
-      const next = argv[++i];
-      if (next === undefined) throw new UsageError(`--${key} needs a value`);
-      values[key] = next;
-    }
-  }
+  const args = [...argv];
+  const loose = parseArgs({
+    args,
+    options: optionsOf(ALL_FLAGS),
+    strict: false,
+    allowPositionals: true,
+  });
+  if (loose.values.help === true) throw new UsageError("");
+  const [name, ...extra] = loose.positionals;
   if (name === undefined) throw new UsageError("no command given");
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}"`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  let values: FlagValues;
+  try {
+    values = parseArgs({
+      args,
+      options: optionsOf({ ...GLOBAL_FLAGS, ...command.flags }),
+      strict: true,
+      allowPositionals: true,
+    }).values as FlagValues;
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
   const timeout = values["timeout-ms"];
   if (timeout !== undefined && !/^\d+$/.test(String(timeout))) {
     throw new UsageError("--timeout-ms must be a whole number");

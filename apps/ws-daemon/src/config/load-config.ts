@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { configSchema, type DaemonConfig } from "./config-schema.js";
@@ -105,22 +106,41 @@ interface ParsedArgs {
   overrides: Tree;
 }
 
+/**
+ * Flags are `--dotted.key=value` or `--dotted.key value`; a flag without a value is `true`.
+ * node:util parseArgs tokenizes (so `--` and `-x` follow Node's rules); the keys are open-ended,
+ * so it runs non-strict and a flag takes the following positional token as its value.
+ */
 function fromArgv(argv: readonly string[]): ParsedArgs {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const overrides: Tree = {};
   let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--"))
-      throw new ConfigError(`unexpected argument "${arg}" (flags look like --listen.port=8080)`);
-    const eq = arg.indexOf("=");
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
-    if (eq < 0) {
-      if (value === undefined || value.startsWith("--")) value = "true";
-      else i++;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token === undefined || token.kind === "option-terminator") continue;
+    if (token.kind === "positional") {
+      throw new ConfigError(
+        `unexpected argument "${token.value}" (flags look like --listen.port=8080)`,
+      );
     }
-    if (name === "config") configFile = value;
-    else setPath(overrides, name.split("."), parseScalar(value ?? "true"));
+    if (token.rawName.startsWith("-") && !token.rawName.startsWith("--")) {
+      throw new ConfigError(
+        `unknown short flag "${token.rawName}" (flags look like --listen.port=8080)`,
+      );
+    }
+    let value = token.value;
+    const next = tokens[i + 1];
+    if (value === undefined && next?.kind === "positional") {
+      value = next.value;
+      i++;
+    }
+    if (token.name === "config") configFile = value ?? "";
+    else setPath(overrides, token.name.split("."), parseScalar(value ?? "true"));
   }
   return configFile === undefined ? { overrides } : { configFile, overrides };
 }
