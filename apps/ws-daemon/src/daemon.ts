@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
@@ -12,12 +11,11 @@ import {
 } from "@ws-daemon/api";
 import type { DaemonConfig } from "./config/index.js";
 import { WorkspaceContentManager } from "./content/index.js";
-import { createContentHooks } from "./content-hooks.js";
 import { GitClient } from "./git/index.js";
-import { defaultNsHelperPath, NsHelper, WorkspaceLinux } from "./linux/index.js";
+import { NsHelper, WorkspaceLinux } from "./linux/index.js";
 import type { Logger } from "./observability/index.js";
 import { DaemonMetrics } from "./observability/index.js";
-import { NodeProcessRunner, systemClock } from "./platform/index.js";
+import { fromLevelLogger, NodeProcessRunner, systemClock } from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
 import {
   createContentService,
@@ -29,8 +27,6 @@ import {
   inWorkspaceRoutes,
 } from "./rpc/index.js";
 import type { RuntimeDiscovery } from "./runtime/index.js";
-import { DockerRuntime, ProcessRuntime } from "./runtime/index.js";
-import type { ArchiveContentStore } from "./storage/index.js";
 import { createContentStore } from "./storage/index.js";
 import {
   createObservabilityInterceptor,
@@ -40,6 +36,12 @@ import {
   startRpcServer,
   WorkspaceSockets,
 } from "./transport/index.js";
+import {
+  createContentHooks,
+  nsHelperPath,
+  runtimeFromConfig,
+  startStorageJanitor,
+} from "./wiring/index.js";
 
 export interface Daemon {
   /** The node API's address, e.g. "http://127.0.0.1:8080". */
@@ -56,65 +58,9 @@ export interface Daemon {
 /** Relative paths in the config are relative to the daemon's working directory. */
 const absolute = (p: string) => path.resolve(p);
 
-/**
- * The namespace helper: configured path, $WSD_NSHELPER, native/build beside the bundle
- * (dist/../native/build), or beside the sources (development).
- */
-function nsHelperPath(config: DaemonConfig): string {
-  if (config.linux.nsHelperPath) return absolute(config.linux.nsHelperPath);
-  if (process.env.WSD_NSHELPER) return process.env.WSD_NSHELPER;
-  const besideBundle = path.resolve(
-    path.dirname(process.argv[1] ?? "."),
-    "..",
-    "native",
-    "build",
-    "wsd-nshelper",
-  );
-  return existsSync(besideBundle) ? besideBundle : defaultNsHelperPath();
-}
-
-function createRuntime(config: DaemonConfig): RuntimeDiscovery {
-  if (config.runtime.kind === "docker") {
-    return new DockerRuntime({
-      socketPath: config.runtime.socketPath,
-      labelKey: config.runtime.label,
-    });
-  }
-  const runtime = new ProcessRuntime();
-  for (const [id, pid] of Object.entries(config.runtime.workspaces)) runtime.register(id, pid);
-  return runtime;
-}
-
-/** Sweeps storage leftovers at start and then every intervalMs; one sweep at a time. */
-function startStorageJanitor(
-  store: ArchiveContentStore,
-  config: DaemonConfig["janitor"],
-  logger: Logger,
-): { stop(): void } {
-  if (config.intervalMs === 0) return { stop: () => {} };
-  let running = false;
-  const sweep = () => {
-    if (running) return;
-    running = true;
-    const started = Date.now();
-    store
-      .sweep(config.graceMs)
-      .then(
-        (r) => logger.info({ ...r, durationMs: Date.now() - started }, "storage janitor swept"),
-        (err: unknown) => logger.warn({ err }, "storage janitor failed; retrying next interval"),
-      )
-      .finally(() => {
-        running = false;
-      });
-  };
-  sweep();
-  const timer = setInterval(sweep, config.intervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
-
 /** The composition root: builds every component from the config and starts the servers. */
 export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<Daemon> {
+  const logFor = (component: string) => fromLevelLogger(logger, { component });
   const metrics = new DaemonMetrics();
   const runner = new NodeProcessRunner();
   const storage =
@@ -126,15 +72,15 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // outside the workspace; refusing them would make such a backup impossible to restore.
   const store = createContentStore(storage, {
     restore: { symlinks: "inert" },
-    onWarning: (message, err) => logger.warn({ err, component: "storage" }, message),
+    onWarning: (message, err) => logFor("storage")("warn", message, { err }),
   });
   const git = new GitClient(runner, {
     clock: systemClock,
-    logger: (level, message, fields) => logger[level]({ ...fields, component: "git" }, message),
+    logger: logFor("git"),
   });
   const workingArea = absolute(config.workingArea);
-  const runtime = createRuntime(config);
-  const helper = new NsHelper(runner, nsHelperPath(config));
+  const runtime = runtimeFromConfig(config.runtime);
+  const helper = new NsHelper(runner, nsHelperPath(config.linux.nsHelperPath));
   const limits = defaultInWorkspaceLimits(systemClock);
   // The manager is created below; sockets only call back into it after it exists.
   let managerRef: WorkspaceContentManager | undefined;
@@ -171,7 +117,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const quota = await detectQuotaEnforcer(workingArea, {
     runner,
     method: config.quota.method,
-    log: (level, message, fields) => logger[level]({ ...fields, component: "quota" }, message),
+    log: logFor("quota"),
   });
   logger.info({ method: quota.method, reason: quota.reason }, "storage quota mechanism");
   const ensureSocket = (id: string) =>
@@ -250,7 +196,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     );
   }
   logger.info({ address: server.address, metricsPort: metricsServer?.port }, "ws-daemon listening");
-  const janitor = startStorageJanitor(store, config.janitor, logger);
+  const janitor = startStorageJanitor(store, config.janitor, logFor("storage"));
 
   return {
     address: server.address,

@@ -20,6 +20,7 @@ export const RANKS: Record<string, number> = {
   rpc: 2,
   transport: 3,
   cli: 3,
+  wiring: 4,
   "(root)": 4,
 };
 
@@ -43,8 +44,10 @@ export function layerViolations(edges: readonly ImportEdge[]): string[] {
       out.push(`${from} -> ${to}: folder ${ra === undefined ? a : b} has no layer in RANKS`);
       continue;
     }
-    if (rb > ra) out.push(`${from} -> ${to}: ${a} (layer ${ra}) imports ${b} (layer ${rb}) above it`);
-    if (!isPublicSurface(to, b)) out.push(`${from} -> ${to}: enters ${b} other than through ${b}/index.ts`);
+    if (rb > ra)
+      out.push(`${from} -> ${to}: ${a} (layer ${ra}) imports ${b} (layer ${rb}) above it`);
+    if (!isPublicSurface(to, b))
+      out.push(`${from} -> ${to}: enters ${b} other than through ${b}/index.ts`);
     if (ra === rb) {
       const targets = siblingGraph.get(a) ?? new Set<string>();
       targets.add(b);

@@ -1,5 +1,5 @@
-import type { ContentHooks } from "./content/index.js";
-import type { DaemonMetrics, Logger } from "./observability/index.js";
+import type { ContentHooks } from "../content/index.js";
+import type { DaemonMetrics, Logger } from "../observability/index.js";
 
 /** Connects the content module's hooks to logs and metrics. */
 export function createContentHooks(logger: Logger, metrics: DaemonMetrics): ContentHooks {
