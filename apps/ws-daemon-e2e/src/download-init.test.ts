@@ -137,7 +137,7 @@ describe.skipIf(inject("placeholderBundle"))("download initializer with digest c
       () => undefined,
       (e: unknown) => statusOf(e),
     );
-    expect(error).toBeDefined();
+    expect(error?.code).toBe(Code.NotFound);
     expect(error?.message).toContain("missing.txt");
     const left = await listTree(daemon.contentDir(id)).catch(() => []);
     expect(left.filter((p) => p.includes("missing"))).toEqual([]);
