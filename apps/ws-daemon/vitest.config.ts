@@ -19,7 +19,11 @@ export default defineConfig({
         },
       },
       {
-        test: { ...shared, name: "int", include: ["test/**/*.int.test.ts", "src/**/*.int.test.ts"] },
+        test: {
+          ...shared,
+          name: "int",
+          include: ["test/**/*.int.test.ts", "src/**/*.int.test.ts"],
+        },
       },
     ],
   },

@@ -38,6 +38,9 @@ import {
 } from "./transport/index.js";
 import {
   createContentHooks,
+  describeMissing,
+  helperIsExecutable,
+  missingPrerequisites,
   nsHelperPath,
   runtimeFromConfig,
   startStorageJanitor,
@@ -58,11 +61,18 @@ export interface Daemon {
 /** Relative paths in the config are relative to the daemon's working directory. */
 const absolute = (p: string) => path.resolve(p);
 
+/** The daemon cannot run on this machine as configured (e.g. a required tool is missing). */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
 /** The composition root: builds every component from the config and starts the servers. */
 export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<Daemon> {
   const logFor = (component: string) => fromLevelLogger(logger, { component });
   const metrics = new DaemonMetrics();
   const runner = new NodeProcessRunner();
+  const missing = await missingPrerequisites(runner);
+  if (missing.length > 0) throw new StartupError(`cannot start: ${describeMissing(missing)}`);
   const storage =
     config.storage.kind === "local"
       ? { ...config.storage, root: absolute(config.storage.root) }
@@ -80,7 +90,14 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   });
   const workingArea = absolute(config.workingArea);
   const runtime = runtimeFromConfig(config.runtime);
-  const helper = new NsHelper(runner, nsHelperPath(config.linux.nsHelperPath));
+  const helperPath = nsHelperPath(config.linux.nsHelperPath);
+  const helper = new NsHelper(runner, helperPath);
+  if (!(await helperIsExecutable(helperPath))) {
+    logger.warn(
+      { helper: helperPath },
+      "namespace helper missing: the in-workspace API answers FAILED_PRECONDITION (build it with apps/ws-daemon/native/build.sh: needs gcc and the Linux headers)",
+    );
+  }
   const limits = defaultInWorkspaceLimits(systemClock);
   // The manager is created below; sockets only call back into it after it exists.
   let managerRef: WorkspaceContentManager | undefined;

@@ -1,2 +1,3 @@
-export * from "./config-schema.js";
-export * from "./load-config.js";
+export { configSchema, type DaemonConfig } from "./config-schema.js";
+export { ConfigError, type ConfigSources, loadConfig, validateConfig } from "./load-config.js";
+export { envName, helpText, listSettings, type Setting, settingsMarkdown } from "./settings.js";

@@ -208,7 +208,34 @@ function stringsWhereExpected(input: unknown, error: z.ZodError): boolean {
   return changed;
 }
 
-export function validateConfig(input: unknown): DaemonConfig {
+const isTree = (v: unknown): v is Tree => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Conveniences before validation: the old top-level `logLevel` is read as `log.level`, and a
+ * `storage` or `runtime` section without `kind` is of the default kind (so `--storage.root=DIR`
+ * alone works).
+ */
+function applyShorthands(input: unknown): unknown {
+  if (!isTree(input)) return input;
+  const out: Tree = { ...input };
+  if (out.logLevel !== undefined) {
+    const log = isTree(out.log) ? { ...out.log } : {};
+    if (log.level === undefined) log.level = out.logLevel;
+    out.log = log;
+    delete out.logLevel;
+  }
+  for (const [section, kind] of [
+    ["storage", "local"],
+    ["runtime", "process"],
+  ] as const) {
+    const value = out[section];
+    if (isTree(value) && value.kind === undefined) out[section] = { kind, ...value };
+  }
+  return out;
+}
+
+export function validateConfig(raw: unknown): DaemonConfig {
+  const input = applyShorthands(raw);
   let result = configSchema.safeParse(input);
   if (!result.success && stringsWhereExpected(input, result.error))
     result = configSchema.safeParse(input);

@@ -1,3 +1,4 @@
-export * from "./log-context.js";
-export * from "./logger.js";
-export * from "./metrics.js";
+export { type LogContext, logContext } from "./log-context.js";
+export { createLogger, type LogFormat, type Logger } from "./logger.js";
+export { DaemonMetrics } from "./metrics.js";
+export { prettyLine, prettyLogStream } from "./pretty-log-stream.js";

@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import { logContext } from "./log-context.js";
+import { prettyLogStream } from "./pretty-log-stream.js";
 
 export type { Logger };
 
@@ -22,7 +23,20 @@ const redactPaths = [
   "*.authorization",
 ];
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export type LogFormat = "auto" | "json" | "pretty";
+
+/**
+ * JSON lines for machines; with format "pretty" (or "auto" on a terminal) readable lines. Errors
+ * go in the `err` field, which pino's serializer expands with stack and cause.
+ */
+export function createLogger(
+  level: string,
+  destination: NodeJS.WritableStream = process.stdout,
+  format: LogFormat = "json",
+): Logger {
+  const pretty =
+    format === "pretty" ||
+    (format === "auto" && (destination as { isTTY?: boolean }).isTTY === true);
   return pino(
     {
       level,
@@ -31,6 +45,6 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin: () => ({ ...logContext.getStore() }),
     },
-    destination ?? process.stdout,
+    pretty ? prettyLogStream(destination) : destination,
   );
 }

@@ -1,4 +1,10 @@
 export { createContentHooks } from "./content-hooks.js";
 export { nsHelperPath } from "./ns-helper-path.js";
+export {
+  describeMissing,
+  helperIsExecutable,
+  type MissingTool,
+  missingPrerequisites,
+} from "./prerequisites.js";
 export { runtimeFromConfig } from "./runtime-from-config.js";
 export { startStorageJanitor } from "./storage-janitor.js";

@@ -33,7 +33,7 @@ describe("configuration", () => {
     });
     expect(config.listen).toEqual({ host: "0.0.0.0", port: 9003 });
     expect(config.limits.maxConcurrentInits).toBe(7);
-    expect(config.logLevel).toBe("error");
+    expect(config.log.level).toBe("error");
     expect(config.shutdownGraceMs).toBe(5);
   });
 
@@ -77,7 +77,7 @@ describe("configuration", () => {
     [["--listen.port=70000"], "listen.port"],
     [["--listen.port=abc"], "listen.port"],
     [["--limits.maxConcurrentInits=0"], "limits.maxConcurrentInits"],
-    [["--logLevel=loud"], "logLevel"],
+    [["--logLevel=loud"], "log.level"],
     [["--storage.kind=s3"], "storage.bucket"],
     [["--idMapping.hostRangeStart=200000"], "idMapping.hostRangeEnd"],
     [["--listen.prot=1"], "listen"],

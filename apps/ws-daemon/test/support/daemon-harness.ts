@@ -40,10 +40,10 @@ export async function startTestDaemon(
     storage: { kind: "local", root: path.join(dir, "storage") },
     listen: { host: "127.0.0.1", port: 0 },
     metrics: { enabled: true, host: "127.0.0.1", port: 0 },
-    logLevel: "debug",
+    log: { level: "debug", format: "json" },
     ...overrides,
   });
-  const daemon = await startDaemon(config, createLogger(config.logLevel, sink));
+  const daemon = await startDaemon(config, createLogger(config.log.level, sink));
   let stopped = false;
   return {
     daemon,

@@ -15,7 +15,11 @@ export interface DaemonProcess {
 }
 
 /** Runs src/main.ts as a real child process (through tsx) in `cwd` and waits until it listens. */
-export async function spawnDaemon(cwd: string, args: string[] = []): Promise<DaemonProcess> {
+export async function spawnDaemon(
+  cwd: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DaemonProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -26,7 +30,7 @@ export async function spawnDaemon(cwd: string, args: string[] = []): Promise<Dae
       "--metrics.enabled=false",
       ...args,
     ],
-    { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
+    { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...env, NODE_OPTIONS: "" } },
   );
   const lines: string[] = [];
   const exited = new Promise<number | string>((resolve) =>
@@ -37,8 +41,9 @@ export async function spawnDaemon(cwd: string, args: string[] = []): Promise<Dae
       () => reject(new Error(`daemon did not start:\n${lines.join("\n")}`)),
       30_000,
     );
-    createInterface({ input: child.stderr! }).on("line", (l) => lines.push(l));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    if (!child.stderr || !child.stdout) throw new Error("the daemon's output is not piped");
+    createInterface({ input: child.stderr }).on("line", (l) => lines.push(l));
+    createInterface({ input: child.stdout }).on("line", (line) => {
       lines.push(line);
       try {
         const entry = JSON.parse(line) as { msg?: string; address?: string };
