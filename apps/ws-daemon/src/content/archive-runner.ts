@@ -4,7 +4,7 @@ import type { ArchiveOptions, ContentStore, WorkspaceRef } from "../storage/inde
 import { toContentError } from "./content-error.js";
 import type { ArchiveOperation } from "./ports.js";
 import type { SafeHooks } from "./safe-hooks.js";
-import type { ArchiveRecord } from "./workspace-record.js";
+import { type ArchiveRecord, isoNow } from "./workspace-record.js";
 
 /**
  * Uploads (backup or snapshot) through the store with a daemon-wide concurrency bound, reporting
@@ -46,7 +46,7 @@ export class ArchiveRunner {
           this.hooks.call((h) =>
             h.onArchiveFinished?.(operation, { ok: true, durationMs, bytes: r.bytes }),
           );
-          const finishedAt = new Date(this.clock.now()).toISOString();
+          const finishedAt = isoNow(this.clock);
           return { url: r.url, bytes: r.bytes, files: r.files, durationMs, finishedAt };
         } catch (err) {
           const error = toContentError(err, `${operation} failed`);

@@ -6,8 +6,6 @@ import {
   type StatusKind,
 } from "../platform/index.js";
 
-export { abortReasonToError } from "../platform/index.js";
-
 /** Kept as a name for the content module's failure kinds: the platform's StatusKind. */
 export type ContentErrorKind = StatusKind;
 

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { Clock } from "../platform/index.js";
+import { type Clock, errorMessage, retry } from "../platform/index.js";
 import { ContentError } from "./content-error.js";
 import { redactUrl } from "./initializer-spec.js";
 import type { FetchLike } from "./ports.js";
@@ -26,6 +26,7 @@ export interface DownloadOptions {
   timeoutMs?: number;
 }
 
+/** Worth another attempt: a network error, a 5xx, a body that broke off, a timed-out attempt. */
 class TransientDownloadError extends Error {}
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
@@ -36,25 +37,31 @@ const DEFAULT_TIMEOUT_MS = 10 * 60_000;
  * failure leaves nothing behind.
  */
 export const downloadVerified = async (options: DownloadOptions): Promise<{ bytes: number }> => {
-  const attempts = Math.max(1, options.attempts ?? 3);
   const shownUrl = redactUrl(options.url);
   await mkdir(dirname(options.destination), { recursive: true, mode: 0o755 });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await downloadOnce(options, shownUrl);
-    } catch (err) {
-      if (
-        !(err instanceof TransientDownloadError) ||
-        attempt >= attempts ||
-        options.signal?.aborted
-      ) {
-        if (err instanceof TransientDownloadError) {
-          throw new ContentError("unavailable", `${err.message} (after ${attempt} attempts)`);
-        }
-        throw err;
-      }
-      await options.clock.sleep((options.retryDelayMs ?? 500) * attempt, options.signal);
+  let attempts = 0;
+  try {
+    return await retry(
+      (attempt) => {
+        attempts = attempt;
+        return downloadOnce(options, shownUrl);
+      },
+      {
+        attempts: Math.max(1, options.attempts ?? 3),
+        delayMs: options.retryDelayMs ?? 500,
+        backoff: "linear",
+        clock: options.clock,
+        signal: options.signal,
+        retryable: (err) => err instanceof TransientDownloadError && !options.signal?.aborted,
+      },
+    );
+  } catch (err) {
+    if (err instanceof TransientDownloadError) {
+      throw new ContentError("unavailable", `${err.message} (after ${attempts} attempts)`, {
+        cause: err,
+      });
     }
+    throw err;
   }
 };
 
@@ -84,9 +91,9 @@ const downloadWithSignal = async (
     response = await options.fetch(options.url, { signal: options.signal });
   } catch (err) {
     if (options.signal.aborted) throw err;
-    throw new TransientDownloadError(
-      `download ${shownUrl}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new TransientDownloadError(`download ${shownUrl}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   if (response.status !== 200 || !response.body) {
     await response.body?.cancel().catch(() => undefined);
@@ -120,9 +127,9 @@ const downloadWithSignal = async (
       });
     } catch (err) {
       if (options.signal.aborted) throw err;
-      throw new TransientDownloadError(
-        `download ${shownUrl}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw new TransientDownloadError(`download ${shownUrl}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     // Durable before it becomes visible: a crash must not leave a verified name with lost data.
     const handle = await open(temp, "r");

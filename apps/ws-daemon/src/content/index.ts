@@ -1,6 +1,9 @@
-export { relativePathSegments, resolveInside } from "../platform/index.js";
+/**
+ * The content domain: the lifecycle of a workspace's files (init from git, archives and
+ * downloads; snapshot; backup; dispose) behind WorkspaceContentManager, plus the specs, records
+ * and errors its callers exchange with it.
+ */
 export {
-  abortReasonToError,
   ContentError,
   type ContentErrorKind,
   isContentError,
@@ -21,6 +24,12 @@ export {
   validateInitializerSpec,
 } from "./initializer-spec.js";
 export type {
+  DisposeResult,
+  InitWorkspaceRequest,
+  WorkspaceContentManagerConfig,
+  WorkspaceContentManagerDeps,
+} from "./manager-types.js";
+export type {
   ArchiveOperation,
   ContentGit,
   ContentHooks,
@@ -29,15 +38,9 @@ export type {
   GitStatusSummary,
 } from "./ports.js";
 export { DAEMON_DIR, READY_MARKER, type ReadyMarker } from "./ready-marker.js";
-export {
-  type DisposeResult,
-  type InitWorkspaceRequest,
-  type RecoveryReport,
-  type TakeSnapshotResult,
-  WorkspaceContentManager,
-  type WorkspaceContentManagerConfig,
-  type WorkspaceContentManagerDeps,
-} from "./workspace-content-manager.js";
+export type { RecoveryReport } from "./startup-recovery.js";
+export type { UnreadableStateFile } from "./state-store.js";
+export { WorkspaceContentManager } from "./workspace-content-manager.js";
 export { validateMetadata, validateWorkspaceId } from "./workspace-id.js";
 export type {
   ArchiveRecord,
@@ -51,3 +54,4 @@ export type {
   WorkspaceRecord,
   WorkspaceState,
 } from "./workspace-record.js";
+export type { TakeSnapshotOptions, TakeSnapshotResult } from "./workspace-snapshots.js";

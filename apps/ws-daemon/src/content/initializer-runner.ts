@@ -1,14 +1,12 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock } from "../platform/index.js";
-import { resolveInside } from "../platform/index.js";
+import { type Clock, entryCount, type Log, measureTree, resolveInside } from "../platform/index.js";
 import type { ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
 import type { GitInitializerSpec, InitializerSpec } from "./initializer-spec.js";
 import type { ContentGit, FetchLike, GitCheckoutSpec } from "./ports.js";
 import { removeStaleReadyMarker } from "./ready-marker.js";
-import { measureTree } from "./tree-stats.js";
 import type { InitializerStats, InitSource } from "./workspace-record.js";
 
 export interface InitializerContext {
@@ -23,7 +21,7 @@ export interface InitializerContext {
   downloadAttempts?: number;
   downloadRetryDelayMs?: number;
   downloadTimeoutMs?: number;
-  log?: (level: "info" | "warn", message: string, fields: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 export interface InitializerOutcome {
@@ -103,6 +101,15 @@ const restoreArchive = async (
   }
 };
 
+/**
+ * What a clone put into the workspace: bytes of regular files and every entry (files, directories,
+ * links), without following links. Strict: a tree we just wrote must be readable.
+ */
+const contentStats = async (dir: string): Promise<{ bytes: number; files: number }> => {
+  const m = await measureTree(dir, { mode: "strict" });
+  return { bytes: m.regularFileBytes, files: entryCount(m) };
+};
+
 type LeafResult = { source: InitSource; bytes: number; files: number } & Pick<
   InitializerStats,
   "prebuildSource"
@@ -118,7 +125,7 @@ const runLeaf = async (
       return { source: "from-other", bytes: 0, files: 0 };
     case "git": {
       const dir = await cloneGit(ctx, spec, `${field}.git.checkoutLocation`);
-      return { source: "from-other", ...(await measureTree(dir)) };
+      return { source: "from-other", ...(await contentStats(dir)) };
     }
     case "snapshot": {
       await requireEmptyRoot(ctx, "a snapshot");
@@ -185,16 +192,17 @@ const runPrebuild = async (
   field: string,
 ): Promise<LeafResult> => {
   if (spec.snapshot) {
+    const snapshotUrl = spec.snapshot.snapshot;
     await requireEmptyRoot(ctx, "a prebuild snapshot");
     let restored: ArchiveStats | undefined;
     try {
-      restored = await restoreArchive(ctx, `prebuild snapshot ${spec.snapshot.snapshot}`, () =>
-        ctx.store.restoreSnapshot(spec.snapshot!.snapshot, ctx.contentDir, { signal: ctx.signal }),
+      restored = await restoreArchive(ctx, `prebuild snapshot ${snapshotUrl}`, () =>
+        ctx.store.restoreSnapshot(snapshotUrl, ctx.contentDir, { signal: ctx.signal }),
       );
     } catch (err) {
       throwIfAborted(ctx);
       ctx.log?.("warn", "prebuild snapshot could not be restored, falling back to git clone", {
-        error: err instanceof Error ? err.message : String(err),
+        err,
       });
       await clearRoot(ctx.contentDir);
     }
@@ -225,7 +233,7 @@ const runPrebuild = async (
   }
   return {
     source: "from-other",
-    ...(await measureTree(ctx.contentDir)),
+    ...(await contentStats(ctx.contentDir)),
     prebuildSource: "git-fallback",
   };
 };

@@ -3,8 +3,7 @@ import type { QuotaEnforcer } from "../quota/index.js";
 import type { ContentStore } from "../storage/index.js";
 import type { InitializerSpec } from "./initializer-spec.js";
 import type { ContentGit, ContentHooks, FetchLike, GitStatusSummary } from "./ports.js";
-import type { LoadedRecords } from "./state-store.js";
-import type { ArchiveRecord, SnapshotRecord, WorkspaceMetadata } from "./workspace-record.js";
+import type { ArchiveRecord, WorkspaceMetadata } from "./workspace-record.js";
 
 export interface WorkspaceContentManagerConfig {
   /** Content lives in `<workingArea>/<id>`, state in `<workingArea>/.state/<id>.json`. */
@@ -35,7 +34,7 @@ export interface WorkspaceContentManagerDeps {
   fetch?: FetchLike;
   clock?: Clock;
   hooks?: ContentHooks;
-  /** Enforces storageQuotaBytes; without one, quotas are only recorded. */
+  /** Enforces storageQuotaBytes. Default: a NoQuotaEnforcer (quotas are only recorded). */
   quota?: QuotaEnforcer;
 }
 
@@ -46,26 +45,6 @@ export interface InitWorkspaceRequest {
   /** 0 = no quota. Recorded only; enforcement belongs to the storage layer. */
   storageQuotaBytes?: number;
   remoteStorageDisabled?: boolean;
-}
-
-export interface RecoveryReport {
-  /** Were SETTING_UP when the daemon stopped: now failed, partial content removed. */
-  failedInits: string[];
-  /** Were WRAPPING_UP (dispose interrupted): back to AVAILABLE, content kept. */
-  backToAvailable: string[];
-  unreadable: LoadedRecords["unreadable"];
-  /** Directories in the working area without a workspace record (removed if configured). */
-  orphans: string[];
-}
-
-export interface TakeSnapshotResult {
-  snapshotId: string;
-  state: SnapshotRecord["state"];
-  /**
-   * Where the snapshot is (or will be). With returnImmediately it is present as soon as the store
-   * names the snapshot (ArchiveOptions.onSnapshotUrl) or, for stores that cannot, once uploaded.
-   */
-  url: string;
 }
 
 export interface DisposeResult {

@@ -3,6 +3,7 @@
  * implementations (src/git GitClient, src/storage ContentStore, global fetch, systemClock).
  */
 import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/index.js";
+import type { Log } from "../platform/index.js";
 import type { ContentErrorKind } from "./content-error.js";
 import type { InitializerStats, WorkspaceState } from "./workspace-record.js";
 
@@ -22,11 +23,8 @@ export type ArchiveOperation = "backup" | "snapshot";
 
 /** Observability hooks; all optional and must not throw (exceptions are swallowed). */
 export interface ContentHooks {
-  log?(
-    level: "debug" | "info" | "warn" | "error",
-    message: string,
-    fields: Record<string, unknown>,
-  ): void;
+  /** A caught error arrives in the `err` field. */
+  log?: Log;
   onStateChange?(
     id: string,
     from: WorkspaceState | undefined,

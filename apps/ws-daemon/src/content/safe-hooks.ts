@@ -1,3 +1,4 @@
+import type { Log } from "../platform/index.js";
 import type { ContentHooks } from "./ports.js";
 import type { WorkspaceState } from "./workspace-record.js";
 
@@ -13,13 +14,8 @@ export class SafeHooks {
     }
   }
 
-  log(
-    level: "debug" | "info" | "warn" | "error",
-    message: string,
-    fields: Record<string, unknown>,
-  ): void {
-    this.call((h) => h.log?.(level, message, fields));
-  }
+  /** The hooks' logger as a plain Log that never throws (handed to the content's modules). */
+  readonly log: Log = (level, message, fields) => this.call((h) => h.log?.(level, message, fields));
 
   state(id: string, from: WorkspaceState | undefined, to: WorkspaceState | undefined): void {
     this.call((h) => h.onStateChange?.(id, from, to));

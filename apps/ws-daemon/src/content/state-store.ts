@@ -1,12 +1,17 @@
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { removeFileDurably, writeFileAtomic } from "../platform/index.js";
+import { errnoCode, errorMessage, removeFileDurably, writeFileAtomic } from "../platform/index.js";
 import type { WorkspaceRecord } from "./workspace-record.js";
+
+/** A state file that could not be parsed; kept on disk for a human to look at, never deleted. */
+export interface UnreadableStateFile {
+  file: string;
+  error: string;
+}
 
 export interface LoadedRecords {
   records: WorkspaceRecord[];
-  /** Files that could not be parsed; kept on disk for a human to look at, never deleted. */
-  unreadable: { file: string; error: string }[];
+  unreadable: (UnreadableStateFile & { err: unknown })[];
 }
 
 const SUFFIX = ".json";
@@ -60,7 +65,7 @@ export class WorkspaceStateStore {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return result;
+      if (errnoCode(err) === "ENOENT") return result;
       throw err;
     }
     for (const name of names.sort()) {
@@ -74,7 +79,7 @@ export class WorkspaceStateStore {
         }
         result.records.push(parsed);
       } catch (err) {
-        result.unreadable.push({ file, error: err instanceof Error ? err.message : String(err) });
+        result.unreadable.push({ file, error: errorMessage(err), err });
       }
     }
     return result;

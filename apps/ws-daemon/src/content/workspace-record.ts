@@ -1,3 +1,5 @@
+import type { Clock } from "../platform/index.js";
+import type { WorkspaceRef } from "../storage/index.js";
 import type { ContentErrorKind } from "./content-error.js";
 import type { InitializerKind, InitializerSummary } from "./initializer-spec.js";
 
@@ -78,3 +80,13 @@ export interface WorkspaceRecord {
   /** Set by WipingTeardown(do_wipe): the content was removed on purpose and is never archived. */
   contentWiped?: string;
 }
+
+/** How the store names the workspace's archives. */
+export const workspaceRef = (record: WorkspaceRecord): WorkspaceRef => ({
+  id: record.id,
+  owner: record.metadata.owner,
+  metaId: record.metadata.metaId,
+});
+
+/** Record timestamps are ISO strings of the injected clock. */
+export const isoNow = (clock: Clock): string => new Date(clock.now()).toISOString();

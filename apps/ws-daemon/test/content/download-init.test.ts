@@ -1,26 +1,15 @@
 import { lstat, mkdir, readdir, readFile, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { InitializerSpec } from "../../src/content/initializer-spec.js";
-import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
-import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
-import { makeTempDirs, metadata, openManager, type TempDirs } from "./fixtures.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { InitializerSpec, WorkspaceContentManager } from "../../src/content/index.js";
+import { sha256Digest } from "../support/http-file-server.js";
+import { metadata, openManager, useContentArea, useFileServer } from "./fixtures.js";
 
-let server: HttpFileServer;
-beforeAll(async () => {
-  server = await HttpFileServer.start();
-});
-afterAll(() => server.close());
-
-let dirs: TempDirs;
+const server = useFileServer();
+const area = useContentArea(1_000);
 let manager: WorkspaceContentManager;
 beforeEach(async () => {
-  dirs = await makeTempDirs();
-  manager = await openManager(dirs);
-});
-afterEach(async () => {
-  await manager.shutdown(1_000);
-  await dirs.cleanup();
+  manager = await area.open();
 });
 
 const download = (
@@ -134,7 +123,7 @@ describe("download initializer", () => {
 
   it("gives up on a server that never answers (per-attempt timeout), leaving nothing", async () => {
     const m = await openManager(
-      { ...dirs, area: join(dirs.root, "area-timeout") },
+      { ...area.dirs, area: join(area.dirs.root, "area-timeout") },
       { config: { downloadTimeoutMs: 200, downloadAttempts: 2 } },
     );
     const url = server.serve("/never", { body: "x", gate: new Promise(() => undefined) });

@@ -1,11 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { GitInitializerSpec, InitializerSpec } from "../../src/content/initializer-spec.js";
-import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
-import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
-import { makeTempDirs, metadata, openManager, type TempDirs } from "./fixtures.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import type {
+  GitInitializerSpec,
+  InitializerSpec,
+  WorkspaceContentManager,
+} from "../../src/content/index.js";
+import { sha256Digest } from "../support/http-file-server.js";
+import { gitInitializer, metadata, useContentArea, useFileServer } from "./fixtures.js";
 
 const gitEnv = {
   PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -20,21 +23,16 @@ const gitEnv = {
 const git = (cwd: string, ...args: string[]) =>
   execFileSync("git", args, { cwd, env: gitEnv, encoding: "utf8" }).trim();
 
-let server: HttpFileServer;
-let dirs: TempDirs;
+const server = useFileServer();
+const area = useContentArea();
 let manager: WorkspaceContentManager;
 let work: string;
 let remote: string;
 
-beforeAll(async () => {
-  server = await HttpFileServer.start();
-});
-afterAll(() => server.close());
-
 beforeEach(async () => {
-  dirs = await makeTempDirs();
-  work = join(dirs.root, "work");
-  const bare = join(dirs.root, "origin.git");
+  const { root } = area.dirs;
+  work = join(root, "work");
+  const bare = join(root, "origin.git");
   await mkdir(work);
   git(work, "init", "-q", "-b", "main");
   await writeFile(join(work, "README.md"), "hello\n");
@@ -43,26 +41,13 @@ beforeEach(async () => {
   git(work, "add", "-A");
   git(work, "commit", "-q", "-m", "initial");
   git(work, "branch", "feature");
-  git(dirs.root, "clone", "-q", "--bare", work, bare);
+  git(root, "clone", "-q", "--bare", work, bare);
   git(work, "remote", "add", "origin", bare);
   remote = `file://${bare}`;
-  manager = await openManager(dirs);
-});
-afterEach(async () => {
-  await manager.shutdown(2_000);
-  await dirs.cleanup();
+  manager = await area.open();
 });
 
-const gitSpec = (over: Partial<GitInitializerSpec> = {}): GitInitializerSpec => ({
-  remoteUri: remote,
-  targetMode: "remote-head",
-  cloneTarget: "",
-  checkoutLocation: "repo",
-  customConfig: {},
-  auth: { kind: "none" },
-  fullClone: false,
-  ...over,
-});
+const gitSpec = (over: Partial<GitInitializerSpec> = {}) => gitInitializer(remote, over);
 
 describe("git initializer", () => {
   it("clones into the checkout location and dispose reports its git status", async () => {
@@ -76,7 +61,7 @@ describe("git initializer", () => {
       files: expect.any(Number),
       bytes: expect.any(Number),
     });
-    expect(record.initResult!.stats[0]!.bytes).toBeGreaterThan(0);
+    expect(record.initResult?.stats[0]?.bytes).toBeGreaterThan(0);
     const repo = join(manager.contentDir("g1"), "repo");
     expect(await readFile(join(repo, "README.md"), "utf8")).toBe("hello\n");
 
@@ -112,7 +97,10 @@ describe("git initializer", () => {
       manager.init({
         id: "g3",
         metadata,
-        initializer: { kind: "git", ...gitSpec({ remoteUri: `file://${dirs.root}/nope.git` }) },
+        initializer: {
+          kind: "git",
+          ...gitSpec({ remoteUri: `file://${area.dirs.root}/nope.git` }),
+        },
       }),
     ).rejects.toMatchObject({ kind: "not-found" });
     for (const id of ["g2", "g3"])
@@ -120,7 +108,7 @@ describe("git initializer", () => {
   });
 
   it("refuses to follow a symlink that a cloned repository contains", async () => {
-    const outside = join(dirs.root, "outside");
+    const outside = join(area.dirs.root, "outside");
     await mkdir(outside);
     await symlink(outside, join(work, "evil"));
     git(work, "add", "evil");
@@ -146,7 +134,7 @@ describe("git initializer", () => {
   });
 
   it("does not follow a .ws-daemon symlink from the repository when writing the ready marker", async () => {
-    const outside = join(dirs.root, "outside-marker");
+    const outside = join(area.dirs.root, "outside-marker");
     await mkdir(outside);
     await symlink(outside, join(work, ".ws-daemon"));
     git(work, "add", ".ws-daemon");
@@ -182,7 +170,7 @@ describe("prebuild initializer", () => {
     const record = await manager.init({
       id: "pb",
       metadata,
-      initializer: { kind: "prebuild", snapshot: { snapshot: url! }, git: [gitSpec()] },
+      initializer: { kind: "prebuild", snapshot: { snapshot: url }, git: [gitSpec()] },
     });
     expect(record.initResult).toMatchObject({
       source: "from-prebuild",

@@ -6,18 +6,11 @@ import {
   redactUrl,
   summarizeInitializer,
   validateInitializerSpec,
-} from "../../src/content/initializer-spec.js";
+} from "../../src/content/index.js";
+import { gitInitializer } from "./fixtures.js";
 
-const git = (over: Partial<GitInitializerSpec> = {}): GitInitializerSpec => ({
-  remoteUri: "https://example.com/repo.git",
-  targetMode: "remote-head",
-  cloneTarget: "",
-  checkoutLocation: "repo",
-  customConfig: {},
-  auth: { kind: "none" },
-  fullClone: false,
-  ...over,
-});
+const git = (over: Partial<GitInitializerSpec> = {}) =>
+  gitInitializer("https://example.com/repo.git", over);
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 

@@ -1,37 +1,22 @@
 import { lstat, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
-import { deferred } from "../../src/platform/concurrency/abortable.js";
-import { ContentCorruptError } from "../../src/storage/content-store.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { WorkspaceContentManager } from "../../src/content/index.js";
+import { ContentCorruptError } from "../../src/storage/index.js";
 import { FaultStore } from "./fault-store.js";
-import {
-  makeStore,
-  makeTempDirs,
-  metadata,
-  openManager,
-  type TempDirs,
-  waitUntil,
-} from "./fixtures.js";
+import { makeStore, metadata, useContentArea, waitUntil } from "./fixtures.js";
 
-let dirs: TempDirs;
+const area = useContentArea();
 let manager: WorkspaceContentManager;
 let faults: FaultStore;
-const gates: (() => void)[] = [];
 beforeEach(async () => {
-  dirs = await makeTempDirs();
-  faults = new FaultStore(makeStore(dirs));
-  manager = await openManager(dirs, { store: faults });
-});
-afterEach(async () => {
-  for (const open of gates.splice(0)) open();
-  await manager.shutdown(2_000);
-  await dirs.cleanup();
+  faults = new FaultStore(makeStore(area.dirs));
+  manager = await area.open({ store: faults });
 });
 
+/** Holds the store operation until the returned function is called. */
 const gate = (op: "backup" | "snapshot" | "restoreBackup" | "restoreSnapshot") => {
-  const d = deferred();
-  gates.push(d.resolve);
+  const d = area.gate();
   faults.gates.set(op, d.promise);
   return () => {
     faults.gates.delete(op);
@@ -61,7 +46,7 @@ describe("backup, snapshot, restore", () => {
   it("a backup restores into a new workspace of the same owner/metaId, source from-backup", async () => {
     await readyWorkspace("b1");
     const backup = await manager.backup("b1");
-    expect(backup.url).toBeTruthy();
+    expect(backup.url).toBe("wsd-backup:workspaces/owner-1/meta-1/backup/full");
     expect(manager.get("b1")?.lastBackup).toMatchObject({ url: backup.url });
     await manager.dispose("b1");
 
@@ -88,7 +73,7 @@ describe("backup, snapshot, restore", () => {
     const record = await manager.init({
       id: "s2",
       metadata: { owner: "other", metaId: "m2" },
-      initializer: { kind: "snapshot", snapshot: snap.url!, fromVolumeSnapshot: false },
+      initializer: { kind: "snapshot", snapshot: snap.url, fromVolumeSnapshot: false },
     });
     expect(record.initResult?.source).toBe("from-backup");
     expect(await readFile(join(manager.contentDir("s2"), "src/main.ts"), "utf8")).toBe(
@@ -122,7 +107,7 @@ describe("backup, snapshot, restore", () => {
     });
     // persisted too (shutdown waits for the background work and flushes)
     await manager.shutdown(5_000);
-    const onDisk = JSON.parse(await readFile(join(dirs.area, ".state/bg.json"), "utf8"));
+    const onDisk = JSON.parse(await readFile(join(area.dirs.area, ".state/bg.json"), "utf8"));
     expect(onDisk.snapshots.map((s: { state: string }) => s.state)).toEqual(["done", "failed"]);
   });
 
@@ -218,7 +203,7 @@ describe("backup, snapshot, restore", () => {
   it("bounds archive concurrency across workspaces and reports queue wait", async () => {
     const waits: number[] = [];
     await manager.shutdown(1000);
-    manager = await openManager(dirs, {
+    manager = await area.open({
       store: faults,
       config: { maxConcurrentArchives: 1 },
       hooks: { onArchiveQueueWait: (_op, ms) => waits.push(ms) },
@@ -270,7 +255,7 @@ describe("dispose", () => {
     const disposed: string[] = [];
     const states: string[] = [];
     await manager.shutdown(1000);
-    manager = await openManager(dirs, {
+    manager = await area.open({
       store: faults,
       hooks: {
         onDisposed: (id) => void disposed.push(id),
@@ -279,10 +264,10 @@ describe("dispose", () => {
     });
     const dir = await readyWorkspace("d1");
     const result = await manager.dispose("d1", { backup: true, backupLogs: true });
-    expect(result.backup?.url).toBeTruthy();
+    expect(result.backup?.url).toBe("wsd-backup:workspaces/owner-1/meta-1/backup/full");
     expect(result.gitStatus).toBeUndefined();
     await expect(lstat(dir)).rejects.toMatchObject({ code: "ENOENT" });
-    await expect(lstat(join(dirs.area, ".state/d1.json"))).rejects.toMatchObject({
+    await expect(lstat(join(area.dirs.area, ".state/d1.json"))).rejects.toMatchObject({
       code: "ENOENT",
     });
     expect(manager.exists("d1")).toBe(false);
@@ -358,10 +343,13 @@ describe("dispose", () => {
         metadata,
         initializer: { kind: "backup", checkoutLocation: "", fromVolumeSnapshot: false },
       }),
-    ).rejects.toBeDefined();
+    ).rejects.toMatchObject({
+      kind: "internal",
+      message: "initialization failed: restore backup: network down",
+    });
     faults.failures.delete("restoreBackup");
     const result = await manager.dispose("bad", { backup: true });
-    expect(result.backupSkipped).toBeTruthy();
+    expect(result.backupSkipped).toBe("the workspace content never became available");
     expect(faults.calls.filter((c) => c.op === "backup" && c.at === "start")).toHaveLength(1);
     await manager.init({
       id: "again",

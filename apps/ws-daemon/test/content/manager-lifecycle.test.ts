@@ -1,36 +1,29 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { InitializerSpec } from "../../src/content/initializer-spec.js";
-import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
-import { deferred } from "../../src/platform/concurrency/abortable.js";
-import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
-import { makeTempDirs, metadata, openManager, type TempDirs, tick, waitUntil } from "./fixtures.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { InitializerSpec, WorkspaceContentManager } from "../../src/content/index.js";
+import { sha256Digest } from "../support/http-file-server.js";
+import {
+  metadata,
+  must,
+  openManager,
+  tick,
+  useContentArea,
+  useFileServer,
+  waitUntil,
+} from "./fixtures.js";
 
-let server: HttpFileServer;
-beforeAll(async () => {
-  server = await HttpFileServer.start();
-});
-afterAll(() => server.close());
-
-let dirs: TempDirs;
+const server = useFileServer();
+const area = useContentArea();
 let manager: WorkspaceContentManager;
-const gates: (() => void)[] = [];
 beforeEach(async () => {
-  dirs = await makeTempDirs();
-  manager = await openManager(dirs, { config: { maxConcurrentInits: 2 } });
-});
-afterEach(async () => {
-  for (const open of gates.splice(0)) open();
-  await manager.shutdown(2_000);
-  await dirs.cleanup();
+  manager = await area.open({ config: { maxConcurrentInits: 2 } });
 });
 
 let served = 0;
 /** A download initializer whose HTTP response waits until `release` is called. */
 const gatedDownload = (content = "gated") => {
-  const gate = deferred();
-  gates.push(gate.resolve);
+  const gate = area.gate();
   const path = `/gated-${++served}`;
   const url = server.serve(path, { body: content, gate: gate.promise });
   const spec: InitializerSpec = {
@@ -90,7 +83,7 @@ describe("init and waitForInit", () => {
   it("walks NONE -> SETTING_UP -> AVAILABLE and records the request", async () => {
     const seen: string[] = [];
     const m = await openManager(
-      { ...dirs, area: join(dirs.root, "area2") },
+      { ...area.dirs, area: join(area.dirs.root, "area2") },
       {
         hooks: { onStateChange: (id, from, to) => seen.push(`${id}:${from ?? "-"}>${to ?? "-"}`) },
       },
@@ -173,8 +166,7 @@ describe("init and waitForInit", () => {
   });
 
   it("wakes waiters with failed-precondition when the init fails", async () => {
-    const gate = deferred();
-    gates.push(gate.resolve);
+    const gate = area.gate();
     const url = server.serve("/gated-404", { body: "x", status: 404, gate: gate.promise });
     const init = manager.init({
       id: "fails",
@@ -227,7 +219,7 @@ describe("init and waitForInit", () => {
   it("bounds concurrent inits and reports queue wait", async () => {
     const waits: string[] = [];
     const m = await openManager(
-      { ...dirs, area: join(dirs.root, "area3") },
+      { ...area.dirs, area: join(area.dirs.root, "area3") },
       {
         config: { maxConcurrentInits: 2 },
         hooks: { onInitQueueWait: (id) => waits.push(id) },
@@ -241,7 +233,10 @@ describe("init and waitForInit", () => {
     expect(downloads.filter((d) => requested(d.path)).length).toBe(2);
     expect(m.list().filter((r) => r.state === "setting-up")).toHaveLength(5);
     // whichever two got the slots: finishing one lets exactly one more start
-    downloads.find((d) => requested(d.path))!.release();
+    must(
+      downloads.find((d) => requested(d.path)),
+      "a started download",
+    ).release();
     await waitUntil(
       () => downloads.filter((d) => requested(d.path)).length === 3,
       "third download",

@@ -1,46 +1,16 @@
 import { lstat, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { WorkspaceContentManager } from "../../src/content/workspace-content-manager.js";
-import { deferred } from "../../src/platform/concurrency/abortable.js";
-import { HttpFileServer, sha256Digest } from "../support/http-file-server.js";
+import { describe, expect, it } from "vitest";
+import { sha256Digest } from "../support/http-file-server.js";
 import { FaultStore } from "./fault-store.js";
-import {
-  makeStore,
-  makeTempDirs,
-  metadata,
-  openManager,
-  type TempDirs,
-  waitUntil,
-} from "./fixtures.js";
+import { makeStore, metadata, useContentArea, useFileServer, waitUntil } from "./fixtures.js";
 
-let server: HttpFileServer;
-beforeAll(async () => {
-  server = await HttpFileServer.start();
-});
-afterAll(() => server.close());
-
-let dirs: TempDirs;
-const managers: WorkspaceContentManager[] = [];
-const gates: (() => void)[] = [];
-beforeEach(async () => {
-  dirs = await makeTempDirs();
-});
-afterEach(async () => {
-  for (const open of gates.splice(0)) open();
-  for (const m of managers.splice(0)) await m.shutdown(2_000);
-  await dirs.cleanup();
-});
-
-const open = async (store = makeStore(dirs)) => {
-  const m = await openManager(dirs, { store });
-  managers.push(m);
-  return m;
-};
+const server = useFileServer();
+const area = useContentArea();
 
 describe("state persistence", () => {
   it("a new manager on the same area knows every workspace, its state, metadata and init result", async () => {
-    const first = await open();
+    const first = await area.open();
     const url = server.serve("/p-file", "persisted");
     await first.init({
       id: "p1",
@@ -64,10 +34,10 @@ describe("state persistence", () => {
     ).rejects.toMatchObject({ kind: "not-found" });
     await first.shutdown(1000);
 
-    const raw = await readFile(join(dirs.area, ".state/p1.json"), "utf8");
+    const raw = await readFile(join(area.dirs.area, ".state/p1.json"), "utf8");
     expect(raw).not.toContain("secret-token");
 
-    const second = await open();
+    const second = await area.open();
     expect(second.recovery).toEqual({
       failedInits: [],
       backToAvailable: [],
@@ -89,14 +59,13 @@ describe("state persistence", () => {
       second.init({ id: "p1", metadata, initializer: { kind: "empty" } }),
     ).rejects.toMatchObject({ kind: "already-exists" });
     await second.dispose("p1");
-    expect((await open()).exists("p1")).toBe(false);
+    expect((await area.open()).exists("p1")).toBe(false);
   });
 
   it("an init interrupted by a restart is failed afterwards and its partial content removed", async () => {
-    const first = await open();
+    const first = await area.open();
     const done = server.serve("/r-done", "first file");
-    const gate = deferred();
-    gates.push(gate.resolve);
+    const gate = area.gate();
     const hanging = server.serve("/r-hang", { body: "never", gate: gate.promise });
     const init = first.init({
       id: "crash",
@@ -115,7 +84,7 @@ describe("state persistence", () => {
     expect(await readFile(join(first.contentDir("crash"), "one"), "utf8")).toBe("first file");
 
     // The "restarted daemon": a new manager reads the same area while the old one is mid-init.
-    const second = await open();
+    const second = await area.open();
     expect(second.recovery.failedInits).toEqual(["crash"]);
     expect(second.get("crash")).toMatchObject({
       state: "none",
@@ -126,24 +95,23 @@ describe("state persistence", () => {
       kind: "failed-precondition",
       message: expect.stringContaining("restarted"),
     });
-    const onDisk = JSON.parse(await readFile(join(dirs.area, ".state/crash.json"), "utf8"));
+    const onDisk = JSON.parse(await readFile(join(area.dirs.area, ".state/crash.json"), "utf8"));
     expect(onDisk).toMatchObject({ state: "none", initFailure: { kind: "internal" } });
   });
 
   it("a dispose interrupted by a restart leaves the workspace AVAILABLE with its content", async () => {
-    const faults = new FaultStore(makeStore(dirs));
-    const first = await open(faults);
+    const faults = new FaultStore(makeStore(area.dirs));
+    const first = await area.open({ store: faults });
     await first.init({ id: "wrap", metadata, initializer: { kind: "empty" } });
     await writeFile(join(first.contentDir("wrap"), "work.txt"), "precious");
-    const gate = deferred();
-    gates.push(gate.resolve);
+    const gate = area.gate();
     faults.gates.set("backup", gate.promise);
     const disposal = first.dispose("wrap", { backup: true });
     disposal.catch(() => undefined);
     await waitUntil(() => first.get("wrap")?.state === "wrapping-up", "wrapping-up");
     await waitUntil(() => faults.calls.length > 0, "backup started");
 
-    const second = await open();
+    const second = await area.open();
     expect(second.recovery.backToAvailable).toEqual(["wrap"]);
     expect(second.get("wrap")?.state).toBe("available");
     expect(await readFile(join(second.contentDir("wrap"), "work.txt"), "utf8")).toBe("precious");
@@ -151,17 +119,16 @@ describe("state persistence", () => {
   });
 
   it("a snapshot running during a restart is reported failed", async () => {
-    const faults = new FaultStore(makeStore(dirs));
-    const first = await open(faults);
+    const faults = new FaultStore(makeStore(area.dirs));
+    const first = await area.open({ store: faults });
     await first.init({ id: "snap", metadata, initializer: { kind: "empty" } });
-    const gate = deferred();
-    gates.push(gate.resolve);
+    const gate = area.gate();
     faults.gates.set("snapshot", gate.promise);
     faults.earlySnapshotUrl = "planned:x";
     await first.takeSnapshot("snap", { returnImmediately: true });
     // the store is only called after the "running" state is on disk
     await waitUntil(() => faults.calls.some((c) => c.op === "snapshot"), "snapshot upload started");
-    const second = await open();
+    const second = await area.open();
     expect(second.get("snap")?.snapshots[0]).toMatchObject({
       state: "failed",
       error: { message: expect.stringContaining("restarted") },
@@ -169,23 +136,23 @@ describe("state persistence", () => {
   });
 
   it("reports unreadable state files and keeps them", async () => {
-    const first = await open();
+    const first = await area.open();
     await first.init({ id: "fine", metadata, initializer: { kind: "empty" } });
-    await writeFile(join(dirs.area, ".state/broken.json"), "{not json");
-    const second = await open();
+    await writeFile(join(area.dirs.area, ".state/broken.json"), "{not json");
+    const second = await area.open();
     expect(second.exists("fine")).toBe(true);
     expect(second.recovery.unreadable).toEqual([
-      { file: join(dirs.area, ".state/broken.json"), error: expect.any(String) },
+      { file: join(area.dirs.area, ".state/broken.json"), error: expect.any(String) },
     ]);
-    expect(await readFile(join(dirs.area, ".state/broken.json"), "utf8")).toBe("{not json");
+    expect(await readFile(join(area.dirs.area, ".state/broken.json"), "utf8")).toBe("{not json");
   });
 
   it("keeps the id of an unreadable state file taken, so an init cannot wipe its content", async () => {
-    const first = await open();
+    const first = await area.open();
     await first.init({ id: "damaged", metadata, initializer: { kind: "empty" } });
     await writeFile(join(first.contentDir("damaged"), "work.txt"), "unsaved work\n");
-    await writeFile(join(dirs.area, ".state/damaged.json"), "{torn write");
-    const second = await open();
+    await writeFile(join(area.dirs.area, ".state/damaged.json"), "{torn write");
+    const second = await area.open();
     expect(second.exists("damaged")).toBe(false);
     expect(second.recovery.orphans).toEqual([]);
     await expect(
@@ -194,33 +161,32 @@ describe("state persistence", () => {
     expect(await readFile(join(second.contentDir("damaged"), "work.txt"), "utf8")).toBe(
       "unsaved work\n",
     );
-    const third = await openManager(dirs, { config: { removeOrphanedContent: true } });
-    managers.push(third);
+    const third = await area.open({ config: { removeOrphanedContent: true } });
     expect(await readFile(join(third.contentDir("damaged"), "work.txt"), "utf8")).toBe(
       "unsaved work\n",
     );
   });
 
   it("reports content without a record and removes it only when configured", async () => {
-    const first = await open();
+    const first = await area.open();
     await first.init({ id: "kept", metadata, initializer: { kind: "empty" } });
-    await mkdir(join(dirs.area, "orphan-ws/sub"), { recursive: true });
-    await mkdir(join(dirs.area, ".hidden"));
-    const second = await open();
+    await mkdir(join(area.dirs.area, "orphan-ws/sub"), { recursive: true });
+    await mkdir(join(area.dirs.area, ".hidden"));
+    const second = await area.open();
     expect(second.recovery.orphans).toEqual(["orphan-ws"]);
-    expect((await lstat(join(dirs.area, "orphan-ws"))).isDirectory()).toBe(true);
-    const third = await openManager(dirs, { config: { removeOrphanedContent: true } });
-    managers.push(third);
+    expect((await lstat(join(area.dirs.area, "orphan-ws"))).isDirectory()).toBe(true);
+    const third = await area.open({ config: { removeOrphanedContent: true } });
     expect(third.recovery.orphans).toEqual(["orphan-ws"]);
-    await expect(lstat(join(dirs.area, "orphan-ws"))).rejects.toMatchObject({ code: "ENOENT" });
-    expect((await lstat(join(dirs.area, ".hidden"))).isDirectory()).toBe(true);
+    await expect(lstat(join(area.dirs.area, "orphan-ws"))).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+    expect((await lstat(join(area.dirs.area, ".hidden"))).isDirectory()).toBe(true);
     expect((await lstat(third.contentDir("kept"))).isDirectory()).toBe(true);
   });
 
   it("shutdown aborts work that outlives the grace period and persists the outcome", async () => {
-    const first = await open();
-    const gate = deferred();
-    gates.push(gate.resolve);
+    const first = await area.open();
+    const gate = area.gate();
     const url = server.serve("/sd-hang", { body: "x", gate: gate.promise });
     const init = first.init({
       id: "sd",
@@ -235,7 +201,7 @@ describe("state persistence", () => {
     await waitUntil(() => server.requests.includes("/sd-hang"), "download");
     await first.shutdown(50);
     await expect(init).rejects.toMatchObject({ kind: "unavailable" });
-    const onDisk = JSON.parse(await readFile(join(dirs.area, ".state/sd.json"), "utf8"));
+    const onDisk = JSON.parse(await readFile(join(area.dirs.area, ".state/sd.json"), "utf8"));
     expect(onDisk).toMatchObject({ state: "none", initFailure: { kind: "unavailable" } });
     await expect(lstat(first.contentDir("sd"))).rejects.toMatchObject({ code: "ENOENT" });
   });

@@ -1,9 +1,9 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { WorkspaceRecord } from "../../src/content/index.js";
 import { WorkspaceStateStore } from "../../src/content/state-store.js";
-import type { WorkspaceRecord } from "../../src/content/workspace-record.js";
-import { makeTempDirs, type TempDirs } from "./fixtures.js";
+import { makeTempDirs, type TempDirs, workspaceRecord } from "./fixtures.js";
 
 let dirs: TempDirs;
 let store: WorkspaceStateStore;
@@ -14,18 +14,8 @@ beforeEach(async () => {
 });
 afterEach(() => dirs.cleanup());
 
-const record = (id: string, quota: number): WorkspaceRecord => ({
-  version: 1,
-  id,
-  metadata: { owner: "o", metaId: "m" },
-  state: "available",
-  initializer: { kind: "empty" },
-  storageQuotaBytes: quota,
-  remoteStorageDisabled: false,
-  createdAt: "2026-01-01T00:00:00.000Z",
-  updatedAt: "2026-01-01T00:00:00.000Z",
-  snapshots: [],
-});
+const record = (id: string, quota: number): WorkspaceRecord =>
+  workspaceRecord(id, { storageQuotaBytes: quota });
 
 describe("WorkspaceStateStore", () => {
   it("the last of many overlapping writes wins and no temp file is left", async () => {

@@ -1,0 +1,167 @@
+import type { Clock, Semaphore } from "../platform/index.js";
+import { ContentError, toContentError } from "./content-error.js";
+import { type InitializerContext, runInitializer } from "./initializer-runner.js";
+import {
+  type InitializerSpec,
+  summarizeInitializer,
+  validateInitializerSpec,
+} from "./initializer-spec.js";
+import type { InitWorkspaceRequest } from "./manager-types.js";
+import { writeReadyMarker } from "./ready-marker.js";
+import type { SafeHooks } from "./safe-hooks.js";
+import type { WorkspaceDisk } from "./workspace-disk.js";
+import { validateMetadata, validateWorkspaceId } from "./workspace-id.js";
+import { isoNow, type WorkspaceRecord, workspaceRef } from "./workspace-record.js";
+import type { WorkspaceEntry } from "./workspace-registry.js";
+
+/** What every initializer receives, whatever the workspace. */
+export type InitializerDeps = Omit<
+  InitializerContext,
+  "workspace" | "contentDir" | "signal" | "log"
+>;
+
+/** What running an init needs from the manager. */
+export interface InitContext {
+  disk: WorkspaceDisk;
+  /** maxConcurrentInits; further inits wait in FIFO order. */
+  slots: Semaphore;
+  initializers: InitializerDeps;
+  hooks: SafeHooks;
+  clock: Clock;
+  persist(entry: WorkspaceEntry): Promise<void>;
+}
+
+/** Validates an InitWorkspace request: its initializer and the record it starts (setting-up). */
+export const newInitRecord = (
+  req: InitWorkspaceRequest,
+  nowIso: string,
+): { record: WorkspaceRecord; spec: InitializerSpec } => {
+  const id = validateWorkspaceId(req.id);
+  const metadata = validateMetadata(req.metadata);
+  if (!req.initializer) throw new ContentError("invalid-argument", "initializer is required");
+  const spec = req.initializer;
+  validateInitializerSpec(spec);
+  const quota = req.storageQuotaBytes ?? 0;
+  if (!Number.isSafeInteger(quota) || quota < 0) {
+    throw new ContentError("invalid-argument", "storageQuotaBytes must be a non-negative integer");
+  }
+  const record: WorkspaceRecord = {
+    version: 1,
+    id,
+    metadata,
+    state: "setting-up",
+    initializer: summarizeInitializer(spec),
+    storageQuotaBytes: quota,
+    remoteStorageDisabled: req.remoteStorageDisabled ?? false,
+    createdAt: nowIso,
+    updatedAt: nowIso,
+    snapshots: [],
+  };
+  return { record, spec };
+};
+
+/**
+ * Runs a registered (setting-up) workspace's init in its turn: fresh content directory with a
+ * lenient quota, the initializer, the ready marker, the hard quota, then AVAILABLE. A failure
+ * removes the partial content and leaves the record "none" with initFailure (rejecting with the
+ * ContentError); either way the entry's initSettled is resolved.
+ */
+export const runInit = (
+  ctx: InitContext,
+  entry: WorkspaceEntry,
+  spec: InitializerSpec,
+  signal: AbortSignal,
+): Promise<void> => new InitAttempt(ctx, entry, spec, signal).run();
+
+class InitAttempt {
+  private readonly record: WorkspaceRecord;
+  private readonly started: number;
+
+  constructor(
+    private readonly ctx: InitContext,
+    private readonly entry: WorkspaceEntry,
+    private readonly spec: InitializerSpec,
+    private readonly signal: AbortSignal,
+  ) {
+    this.record = entry.record;
+    this.started = ctx.clock.now();
+  }
+
+  async run(): Promise<void> {
+    const { ctx, record } = this;
+    try {
+      await ctx.persist(this.entry);
+      await ctx.slots.run(
+        () => this.populate(),
+        (waited) => ctx.hooks.call((h) => h.onInitQueueWait?.(record.id, waited)),
+      );
+      const durationMs = ctx.clock.now() - this.started;
+      ctx.hooks.call((h) => h.onInitFinished?.(record.id, { ok: true, durationMs }));
+    } catch (err) {
+      throw await this.recordFailure(err);
+    } finally {
+      delete this.entry.initAbort;
+      this.entry.initSettled.resolve();
+    }
+  }
+
+  private async populate(): Promise<void> {
+    const { ctx, record, signal } = this;
+    const dir = ctx.disk.contentDir(record.id);
+    // A leftover of an earlier attempt must not leak into this one.
+    await ctx.disk.remove(record.id);
+    await ctx.disk.create(record.id);
+    await ctx.disk.prepareQuota(record);
+    const outcome = await runInitializer(this.spec, {
+      ...ctx.initializers,
+      workspace: workspaceRef(record),
+      contentDir: dir,
+      signal,
+      log: (level, message, fields) => ctx.hooks.log(level, message, { id: record.id, ...fields }),
+    });
+    if (signal.aborted) throw signal.reason;
+    const finishedAt = isoNow(ctx.clock);
+    await writeReadyMarker(dir, {
+      source: outcome.source,
+      stats: outcome.stats,
+      readyAt: finishedAt,
+    });
+    await ctx.disk.enforceQuota(record);
+    record.initResult = { source: outcome.source, stats: outcome.stats, finishedAt };
+    record.state = "available";
+    await ctx.persist(this.entry);
+    ctx.hooks.state(record.id, "setting-up", "available");
+    for (const s of outcome.stats) ctx.hooks.call((h) => h.onInitializerFinished?.(record.id, s));
+  }
+
+  /** Best effort: the content goes and the failure is recorded; returns the error to throw. */
+  private async recordFailure(err: unknown): Promise<ContentError> {
+    const { ctx, record } = this;
+    const error = toContentError(err, "initialization failed");
+    await ctx.disk.remove(record.id).catch((rmErr: unknown) =>
+      ctx.hooks.log("error", "cannot remove content of failed init", {
+        id: record.id,
+        err: rmErr,
+      }),
+    );
+    record.state = "none";
+    delete record.initResult;
+    record.initFailure = { kind: error.kind, message: error.message, failedAt: isoNow(ctx.clock) };
+    await ctx
+      .persist(this.entry)
+      .catch((persistErr: unknown) =>
+        ctx.hooks.log("error", "cannot persist failed init", { id: record.id, err: persistErr }),
+      );
+    ctx.hooks.state(record.id, "setting-up", "none");
+    const durationMs = ctx.clock.now() - this.started;
+    ctx.hooks.call((h) =>
+      h.onInitFinished?.(record.id, { ok: false, durationMs, kind: error.kind }),
+    );
+    ctx.hooks.log("warn", "workspace initialization failed", {
+      id: record.id,
+      kind: error.kind,
+      err: error,
+    });
+    return error;
+  }
+}
