@@ -23,10 +23,10 @@ export function readImportGraph(root: string): ImportEdge[] {
     const text = readFileSync(file, "utf8").replace(/^\s*(\/\/|\*).*$/gm, "");
     for (const m of text.matchAll(IMPORT)) {
       const target = resolve(dirname(file), m[1] as string).replace(/\.js$/, ".ts");
-      edges.push({
-        from: relative(root, file).split(sep).join("/"),
-        to: relative(root, target).split(sep).join("/"),
-      });
+      const to = relative(root, target).split(sep).join("/");
+      // data from beside the sources (the package.json version) is no layer
+      if (to.startsWith("../") && to.endsWith(".json")) continue;
+      edges.push({ from: relative(root, file).split(sep).join("/"), to });
     }
   }
   return edges;
