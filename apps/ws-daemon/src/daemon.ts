@@ -136,7 +136,6 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     method: config.quota.method,
     log: logFor("quota"),
   });
-  logger.info({ method: quota.method, reason: quota.reason }, "storage quota mechanism");
   const ensureSocket = (id: string) =>
     sockets
       .ensure(id)
