@@ -1,45 +1,33 @@
-import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LinuxOpError } from "../../src/linux/errors.js";
-import { NsHelper, NsHelperError } from "../../src/linux/ns-helper.js";
-import { WorkspaceLinux } from "../../src/linux/workspace-linux.js";
-import { systemClock } from "../../src/platform/clock.js";
-import { NodeProcessRunner, type ProcessRunner } from "../../src/platform/process.js";
-import { ProcessRuntime } from "../../src/runtime/process-runtime.js";
-import { type FakeContainer, isRoot, sh, startContainer } from "./support/fake-container.js";
+import { describe, expect, it } from "vitest";
+import { NsHelper, NsHelperError, WorkspaceLinux } from "../../src/linux/index.js";
+import { readMountInfoText, systemClock } from "../../src/platform/index.js";
+import { ProcessRuntime } from "../../src/runtime/index.js";
+import { failed, ScriptedProcessRunner } from "../support/process-runners.js";
+import { errorKind } from "./support/error-kind.js";
+import { containerForSuite, isRoot, sh, tempDirForSuite } from "./support/fake-container.js";
 import { ensureHelperBuilt } from "./support/helper-binary.js";
 import { workspaceFor } from "./support/workspace.js";
 
 const mountedAt = async (hostPid: number, target: string) =>
-  (await readFile(`/proc/${hostPid}/mountinfo`, "utf8"))
-    .split("\n")
-    .filter((l) => l.split(" ")[4] === target);
+  (await readMountInfoText(hostPid)).split("\n").filter((l) => l.split(" ")[4] === target);
 
 /** Runs a shell snippet inside the mount namespace (and root) of a host pid. */
 const inside = (hostPid: number, script: string) =>
   sh("nsenter", ["-t", String(hostPid), "-m", "--", "sh", "-c", script]);
 
 describe.skipIf(!isRoot)("MountProc / MountSysfs / Umount* in real namespaces", () => {
-  let c: FakeContainer;
-  let dir: string;
-  beforeAll(async () => {
-    c = await startContainer(
-      ["unshare --mount --pid --fork --mount-proc sleep 3631", "unshare --net sleep 3632"],
-      ["sleep 3631", "sleep 3632"],
-    );
-    dir = await mkdtemp(join(tmpdir(), "wsd-mnt-"));
-  });
-  afterAll(async () => {
-    await c?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const c = containerForSuite(
+    ["unshare --mount --pid --fork --mount-proc sleep 3631", "unshare --net sleep 3632"],
+    ["sleep 3631", "sleep 3632"],
+  );
+  const dir = tempDirForSuite("wsd-mnt-");
 
   it("mounts a masked proc of the target's pid namespace, invisible to the host", async () => {
-    const { ws } = workspaceFor(c.rootPid);
-    const nested = await c.find("sleep 3631");
-    const target = `${dir}`;
+    const { ws } = workspaceFor(c().rootPid);
+    const nested = await c().find("sleep 3631");
+    const target = `${dir()}`;
     await ws.mountProc(nested.nsPids[1] as number, target);
     try {
       expect(await mountedAt(nested.hostPid, target)).toHaveLength(1);
@@ -93,53 +81,43 @@ describe.skipIf(!isRoot)("MountProc / MountSysfs / Umount* in real namespaces", 
   });
 
   it("mounts sysfs reflecting the target's network namespace, firmware masked", async () => {
-    const { ws } = workspaceFor(c.rootPid);
-    const netChild = await c.find("sleep 3632");
-    await ws.mountSysfs(netChild.nsPids[1] as number, dir);
+    const { ws } = workspaceFor(c().rootPid);
+    const netChild = await c().find("sleep 3632");
+    await ws.mountSysfs(netChild.nsPids[1] as number, dir());
     try {
-      expect((await inside(netChild.hostPid, `ls ${dir}/class/net`)).trim()).toBe("lo");
-      expect(await inside(netChild.hostPid, `ls -A ${dir}/firmware | wc -l`)).toBe("0\n");
-      await expect(inside(netChild.hostPid, `touch ${dir}/firmware/x`)).rejects.toThrow(
+      expect((await inside(netChild.hostPid, `ls ${dir()}/class/net`)).trim()).toBe("lo");
+      expect(await inside(netChild.hostPid, `ls -A ${dir()}/firmware | wc -l`)).toBe("0\n");
+      await expect(inside(netChild.hostPid, `touch ${dir()}/firmware/x`)).rejects.toThrow(
         /Read-only/,
       );
     } finally {
-      await ws.umountSysfs(netChild.nsPids[1] as number, dir);
+      await ws.umountSysfs(netChild.nsPids[1] as number, dir());
     }
-    expect(await mountedAt(netChild.hostPid, dir)).toHaveLength(0);
+    expect(await mountedAt(netChild.hostPid, dir())).toHaveLength(0);
   });
 
   it("refuses to umount something that is not a mount point", async () => {
-    const { ws } = workspaceFor(c.rootPid);
-    const err = await ws.umountProc(1, dir).catch((e) => e);
-    expect(err).toBeInstanceOf(LinuxOpError);
-    expect(err.kind).toBe("failed-precondition");
+    const { ws } = workspaceFor(c().rootPid);
+    expect(await errorKind(ws.umountProc(1, dir()))).toBe("failed-precondition");
   });
 
   it("refuses foreign pids and escaping targets before mounting anything", async () => {
-    const { ws } = workspaceFor(c.rootPid);
-    expect((await ws.mountProc(4000, dir).catch((e) => e)).kind).toBe("permission-denied");
-    expect((await ws.mountProc(-5, dir).catch((e) => e)).kind).toBe("invalid-argument");
-    expect((await ws.mountProc(1, `${dir}/../etc`).catch((e) => e)).kind).toBe("invalid-argument");
-    expect(await mountedAt(c.rootPid, dir)).toHaveLength(0);
+    const { ws } = workspaceFor(c().rootPid);
+    expect(await errorKind(ws.mountProc(4000, dir()))).toBe("permission-denied");
+    expect(await errorKind(ws.mountProc(-5, dir()))).toBe("invalid-argument");
+    expect(await errorKind(ws.mountProc(1, `${dir()}/../etc`))).toBe("invalid-argument");
+    expect(await mountedAt(c().rootPid, dir())).toHaveLength(0);
   });
 
   it("teardown reports failure (and keeps the record) when an unmount fails", async () => {
-    const real = new NodeProcessRunner();
-    let failUmount = true;
-    // fault injection: the helper's umount answers EBUSY once, as a kernel might
-    const runner: ProcessRunner = {
-      run: (cmd, args, opts) =>
-        failUmount && args[0] === "umount"
-          ? Promise.resolve({
-              exitCode: 3,
-              signal: null,
-              stdout: "",
-              stderr: '{"error":"umount","errno":16,"message":"Device or resource busy"}\n',
-            })
-          : real.run(cmd, args, opts),
-    };
+    // fault injection: the helper's umount answers EBUSY, as a kernel might; the rest runs for real
+    const runner = new ScriptedProcessRunner((_command, args) =>
+      args[0] === "umount"
+        ? failed('{"error":"umount","errno":16,"message":"Device or resource busy"}\n', 3)
+        : undefined,
+    );
     const runtime = new ProcessRuntime();
-    runtime.register("ws-fault", c.rootPid);
+    runtime.register("ws-fault", c().rootPid);
     const ws = new WorkspaceLinux({
       workspaceId: "ws-fault",
       runtime,
@@ -148,39 +126,47 @@ describe.skipIf(!isRoot)("MountProc / MountSysfs / Umount* in real namespaces", 
       clock: systemClock,
       config: { allowedHostIds: { start: 100000, end: 165535 } },
     });
-    await ws.mountProc(1, dir);
-    const first = await ws.teardown();
-    expect(first.success).toBe(false);
-    expect(first.failures[0]).toMatch(/busy/);
-    expect(await mountedAt(c.rootPid, dir)).toHaveLength(1);
-    failUmount = false;
-    expect((await ws.teardown()).success).toBe(true);
-    expect(await mountedAt(c.rootPid, dir)).toHaveLength(0);
+    await ws.mountProc(1, dir());
+    expect(await ws.teardown()).toEqual({
+      success: false,
+      undone: [],
+      failures: [`proc at ${dir()}: umount: Device or resource busy`],
+    });
+    expect(await mountedAt(c().rootPid, dir())).toHaveLength(1);
+    runner.script = undefined;
+    expect(await ws.teardown()).toEqual({
+      success: true,
+      undone: [`proc at ${dir()}`],
+      failures: [],
+    });
+    expect(await mountedAt(c().rootPid, dir())).toHaveLength(0);
   });
 
   it("the helper itself refuses symlinks in the target (swap-after-check defence)", async () => {
-    const { helper } = workspaceFor(c.rootPid);
-    const link = join(dir, "link-to-root");
+    const { helper } = workspaceFor(c().rootPid);
+    const link = join(dir(), "link-to-root");
     await symlink("/", link);
     try {
-      const err = await helper.mountProc(c.rootPid, `${link}/mnt`).catch((e) => e);
+      const err = await helper.mountProc(c().rootPid, `${link}/mnt`).catch((e) => e);
       expect(err).toBeInstanceOf(NsHelperError);
       expect(err.errno).toBe(40); // ELOOP from openat2(RESOLVE_NO_SYMLINKS)
-      expect(await mountedAt(c.rootPid, "/mnt")).toHaveLength(0);
+      expect(await mountedAt(c().rootPid, "/mnt")).toHaveLength(0);
     } finally {
       await rm(link);
     }
   });
 
   it("teardown detaches mounts the workspace still has", async () => {
-    const { ws } = workspaceFor(c.rootPid);
-    await ws.mountProc(1, dir);
+    const { ws } = workspaceFor(c().rootPid);
+    await ws.mountProc(1, dir());
     await ws.mountSysfs(1, "/mnt");
-    expect(await mountedAt(c.rootPid, dir)).toHaveLength(1);
-    const report = await ws.teardown();
-    expect(report).toMatchObject({ success: true, failures: [] });
-    expect(report.undone).toHaveLength(2);
-    expect(await mountedAt(c.rootPid, dir)).toHaveLength(0);
-    expect(await mountedAt(c.rootPid, "/mnt")).toHaveLength(0);
+    expect(await mountedAt(c().rootPid, dir())).toHaveLength(1);
+    expect(await ws.teardown()).toEqual({
+      success: true,
+      undone: [`proc at ${dir()}`, "sysfs at /mnt"],
+      failures: [],
+    });
+    expect(await mountedAt(c().rootPid, dir())).toHaveLength(0);
+    expect(await mountedAt(c().rootPid, "/mnt")).toHaveLength(0);
   });
 });

@@ -1,41 +1,30 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LinuxOpError } from "../../src/linux/errors.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { resolveTargetPath } from "../../src/linux/target-path.js";
-import { type FakeContainer, isRoot, startContainer } from "./support/fake-container.js";
+import { errorKind } from "./support/error-kind.js";
+import { containerForSuite, isRoot, tempDirForSuite } from "./support/fake-container.js";
 
 describe.skipIf(!isRoot)("resolveTargetPath inside a process's root", () => {
-  let c: FakeContainer;
-  let dir: string;
+  const c = containerForSuite();
+  const dir = tempDirForSuite("wsd-target-");
   beforeAll(async () => {
-    c = await startContainer();
-    dir = await mkdtemp(join(tmpdir(), "wsd-target-"));
-    await mkdir(join(dir, "real/sub"), { recursive: true });
-    await writeFile(join(dir, "file"), "x");
-    await symlink("/", join(dir, "escape"));
-    await symlink("real", join(dir, "rel-link"));
-  });
-  afterAll(async () => {
-    await c?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await mkdir(join(dir(), "real/sub"), { recursive: true });
+    await writeFile(join(dir(), "file"), "x");
+    await symlink("/", join(dir(), "escape"));
+    await symlink("real", join(dir(), "rel-link"));
   });
 
-  const kindOf = async (target: string) =>
-    resolveTargetPath(c.rootPid, target).then(
-      () => "ok",
-      (err) => (err instanceof LinuxOpError ? err.kind : String(err)),
-    );
+  const kindOf = (target: string) => errorKind(resolveTargetPath(c().rootPid, target));
 
   it("resolves a plain directory and normalises it", async () => {
-    const r = await resolveTargetPath(c.rootPid, `${dir}//real/./sub/`);
-    expect(r.inNamespace).toBe(`${dir}/real/sub`);
-    expect(r.viaHost).toBe(`/proc/${c.rootPid}/root${dir}/real/sub`);
+    const r = await resolveTargetPath(c().rootPid, `${dir()}//real/./sub/`);
+    expect(r.inNamespace).toBe(`${dir()}/real/sub`);
+    expect(r.viaHost).toBe(`/proc/${c().rootPid}/root${dir()}/real/sub`);
   });
 
   it("accepts the root itself", async () => {
-    expect((await resolveTargetPath(c.rootPid, "/")).inNamespace).toBe("/");
+    expect((await resolveTargetPath(c().rootPid, "/")).inNamespace).toBe("/");
   });
 
   for (const [name, target] of [
@@ -47,7 +36,7 @@ describe.skipIf(!isRoot)("resolveTargetPath inside a process's root", () => {
     ["a file where a directory is needed", "file"],
   ] as const) {
     it(`refuses ${name}`, async () => {
-      expect(await kindOf(`${dir}/${target}`)).toBe("invalid-argument");
+      expect(await kindOf(`${dir()}/${target}`)).toBe("invalid-argument");
     });
   }
 
