@@ -38,15 +38,18 @@ async function rmdirWhenEmpty(dir: string): Promise<void> {
   }
 }
 
-/** Reads a cgroup file until it matches: the kernel updates cgroup.events asynchronously. */
-async function waitForText(path: string, pattern: RegExp): Promise<string> {
+/** Reads until the text matches (the kernel freezes and kills asynchronously); the last read. */
+async function readUntil(read: () => Promise<string>, pattern: RegExp): Promise<string> {
   let text = "";
-  for (let i = 0; i < 200 && !pattern.test(text); i++) {
-    text = await readFile(path, "utf8");
-    if (!pattern.test(text)) await sleep(10);
+  for (let i = 0; i < 200; i++) {
+    text = await read();
+    if (pattern.test(text)) break;
+    await sleep(10);
   }
   return text;
 }
+
+const events = (dir: string) => () => readFile(join(dir, "cgroup.events"), "utf8");
 
 describe.skipIf(!isRoot || !hasV1)("WorkspaceInfo on this VM's real cgroup v1 hierarchy", () => {
   let c: FakeContainer;
@@ -143,16 +146,18 @@ describe.skipIf(!isRoot)("EvacuateCGroup on a real cgroup2 mount (grouping, free
   it("the delegated tree can be frozen and killed as a group", async () => {
     const leaf = join(cg, "workspace/user");
     await writeFile(join(leaf, "cgroup.freeze"), "1");
-    expect(await waitForText(join(leaf, "cgroup.events"), /frozen 1/)).toMatch(/frozen 1/);
+    expect(await readUntil(events(leaf), /frozen 1/)).toMatch(/frozen 1/);
     await writeFile(join(leaf, "cgroup.freeze"), "0");
-    await writeFile(join(cg, "workspace/cgroup.kill"), "1");
-    const events = await waitForText(join(cg, "workspace/cgroup.events"), /populated 0/);
-    expect(events).toMatch(/populated 0/);
+    const workspace = join(cg, "workspace");
+    await writeFile(join(workspace, "cgroup.kill"), "1");
+    expect(await readUntil(events(workspace), /populated 0/)).toMatch(/populated 0/);
     // gone, or a zombie waiting for its launcher to reap it
-    const state = await readFile(`/proc/${c.rootPid}/status`, "utf8").then(
-      (t) => /^State:\s+(\S)/m.exec(t)?.[1],
-      () => "gone",
-    );
+    const rootState = () =>
+      readFile(`/proc/${c.rootPid}/status`, "utf8").then(
+        (t) => /^State:\s+(\S)/m.exec(t)?.[1] ?? "?",
+        () => "gone",
+      );
+    const state = await readUntil(rootState, /^(gone|Z)$/);
     expect(["gone", "Z"]).toContain(state);
   });
 });
