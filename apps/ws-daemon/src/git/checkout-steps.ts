@@ -1,9 +1,9 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
-import type { RunResult } from "../platform/index.js";
+import type { Log, RunResult } from "../platform/index.js";
 import type { GitCommand, GitCommandOptions } from "./git-command.js";
 import { GitError } from "./git-error.js";
-import type { GitCheckoutSpec, GitLogger } from "./types.js";
+import type { GitCheckoutSpec } from "./types.js";
 import { normalizeCommitId } from "./validate-spec.js";
 
 /** Only needed while a stash entry is created and applied; never written to any config. */
@@ -26,7 +26,7 @@ export class CheckoutSteps {
     readonly git: GitCommand,
     private readonly spec: GitCheckoutSpec,
     network: Pick<GitCommandOptions, "configArgs" | "env">,
-    private readonly logger: GitLogger,
+    private readonly logger: Log,
     signal?: AbortSignal,
   ) {
     this.local = { cwd: spec.checkoutDir, ...(signal ? { signal } : {}) };
@@ -134,7 +134,7 @@ export class CheckoutSteps {
         const err = this.git.failure(`fetching commit ${sha}`, bySha);
         if (err.reason === "auth" || err.reason === "not-found") throw err;
         this.logger("info", "server refused fetching a commit by id; fetching the full history", {
-          detail: err.message,
+          err,
         });
         await this.must(
           "fetching full history",

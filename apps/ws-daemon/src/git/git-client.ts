@@ -1,8 +1,15 @@
 import { lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ProcessRunner } from "../platform/index.js";
-import { type Clock, systemClock } from "../platform/index.js";
+import {
+  type Clock,
+  type Log,
+  measureTree,
+  type ProcessRunner,
+  retry,
+  silentLog,
+  systemClock,
+} from "../platform/index.js";
 import { CheckoutSteps, pathExists } from "./checkout-steps.js";
 import { GitCommand, type GitCommandOptions } from "./git-command.js";
 import {
@@ -13,13 +20,11 @@ import {
 } from "./git-credentials.js";
 import { GitError, isTransientGitFailure } from "./git-error.js";
 import { readGitStatus } from "./git-status.js";
-import { measureTree } from "./tree-stats.js";
 import type {
   BringToTargetResult,
   CloneResult,
   GitAuth,
   GitCheckoutSpec,
-  GitLogger,
   GitStatusOptions,
   GitStatusSummary,
 } from "./types.js";
@@ -28,7 +33,8 @@ import { DEFAULT_ALLOWED_SCHEMES, validateCheckoutSpec } from "./validate-spec.j
 export interface GitClientOptions {
   /** Used for BASIC_AUTH_OTS; default the global fetch. */
   fetch?: FetchFn;
-  logger?: GitLogger;
+  /** Receives already-redacted messages; wire it to the daemon's logger. */
+  logger?: Log;
   clock?: Clock;
   /** Remote URI schemes accepted; default https, http, ssh, git, file. Drop "file" to keep node paths out. */
   allowedSchemes?: readonly string[];
@@ -52,11 +58,9 @@ interface Session {
   close(): Promise<void>;
 }
 
-const noLog: GitLogger = () => {};
-
 export class GitClient {
   private readonly fetchFn: FetchFn;
-  private readonly logger: GitLogger;
+  private readonly logger: Log;
   private readonly clock: Clock;
   private readonly allowedSchemes: readonly string[];
   private readonly tempRoot: string;
@@ -71,7 +75,7 @@ export class GitClient {
     private readonly options: GitClientOptions = {},
   ) {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
-    this.logger = options.logger ?? noLog;
+    this.logger = options.logger ?? silentLog;
     this.clock = options.clock ?? systemClock;
     this.allowedSchemes = options.allowedSchemes ?? DEFAULT_ALLOWED_SCHEMES;
     this.tempRoot = options.tempRoot ?? tmpdir();
@@ -94,30 +98,35 @@ export class GitClient {
     try {
       await this.checkTargetName(session.git, spec, signal);
       createdDir = await this.prepareEmptyDir(spec.checkoutDir);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.cloneInto(session, spec, signal);
-          break;
-        } catch (err) {
-          if (!isTransientFailure(err) || attempt >= this.cloneAttempts) throw err;
-          const delayMs = this.cloneRetryDelayMs * 2 ** (attempt - 1);
+      await retry(() => this.cloneInto(session, spec, signal), {
+        attempts: this.cloneAttempts,
+        delayMs: this.cloneRetryDelayMs,
+        backoff: "exponential",
+        clock: this.clock,
+        signal,
+        retryable: isTransientFailure,
+        onRetry: async (err, attempt, delayMs) => {
           this.logger("warn", "clone failed with a transient error; retrying", {
             attempt,
             delayMs,
-            error: (err as Error).message,
+            err,
           });
           await this.undoClone(spec.checkoutDir, false);
-          await this.clock.sleep(delayMs, signal);
-        }
-      }
+        },
+      });
     } catch (err) {
       if (createdDir !== undefined) await this.undoClone(spec.checkoutDir, createdDir);
       throw err;
     } finally {
       await session.close();
     }
-    const stats = await measureTree(spec.checkoutDir);
-    return { durationMs: this.clock.now() - started, ...stats };
+    // informational figures: what vanishes or cannot be read while counting is left out
+    const tree = await measureTree(spec.checkoutDir, { mode: "best-effort" });
+    return {
+      durationMs: this.clock.now() - started,
+      bytes: tree.regularFileBytes,
+      files: tree.regularFiles,
+    };
   }
 
   /**
@@ -270,7 +279,7 @@ export class GitClient {
         for (const name of await readdir(dir))
           await rm(join(dir, name), { recursive: true, force: true });
     } catch (err) {
-      this.logger("warn", "cannot remove a failed clone", { error: (err as Error).message });
+      this.logger("warn", "cannot remove a failed clone", { dir, err });
     }
   }
 
@@ -309,6 +318,7 @@ export class GitClient {
     if (pending === undefined) {
       pending = resolveCredentials(auth, {
         fetch: this.fetchFn,
+        clock: this.clock,
         ...(this.options.otsAttempts !== undefined ? { attempts: this.options.otsAttempts } : {}),
         ...(this.options.otsRetryDelayMs !== undefined
           ? { retryDelayMs: this.options.otsRetryDelayMs }

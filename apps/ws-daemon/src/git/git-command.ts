@@ -1,6 +1,5 @@
-import type { ProcessRunner, RunResult } from "../platform/index.js";
+import { errorMessage, type Log, type ProcessRunner, type RunResult } from "../platform/index.js";
 import { classifyGitFailure, GitError, redact, summarizeStderr } from "./git-error.js";
-import type { GitLogger } from "./types.js";
 
 /** Proxy and TLS trust settings are the only parts of the daemon's environment git may see. */
 const PASSED_THROUGH_ENV = [
@@ -44,7 +43,8 @@ export interface GitCommandContext {
   runner: ProcessRunner;
   /** Private, empty HOME for git: no user or global configuration leaks in. */
   home: string;
-  logger: GitLogger;
+  /** Receives already-redacted text only. */
+  logger: Log;
   /** Values masked in every error and log line. */
   secrets: readonly string[];
   gitBinary: string;
@@ -79,7 +79,7 @@ export class GitCommand {
       });
     } catch (err) {
       options.signal?.throwIfAborted();
-      throw new GitError("other", `cannot run git: ${this.redact((err as Error).message)}`);
+      throw new GitError("other", `cannot run git: ${this.redact(errorMessage(err))}`);
     }
   }
 

@@ -1,3 +1,4 @@
+import { type Clock, retry, systemClock } from "../platform/index.js";
 import { GitError } from "./git-error.js";
 import type { GitAuth } from "./types.js";
 
@@ -65,9 +66,22 @@ const splitUserPassword = (body: string): BasicCredentials | undefined => {
 
 export interface OtsOptions {
   fetch: FetchFn;
+  /** Attempts in all; default 3. */
   attempts?: number;
+  /** Constant wait between attempts; default 500 ms. */
   retryDelayMs?: number;
+  clock?: Clock;
   signal?: AbortSignal;
+}
+
+/** One failed download; `retryable` when asking again can help (network error, 5xx). */
+class OtsAttemptFailed extends Error {
+  constructor(
+    readonly problem: string,
+    readonly retryable: boolean,
+  ) {
+    super(problem);
+  }
 }
 
 /**
@@ -78,9 +92,7 @@ export const fetchOneTimeSecret = async (
   otsUrl: string,
   options: OtsOptions,
 ): Promise<BasicCredentials> => {
-  const attempts = options.attempts ?? 3;
-  let lastProblem = "no attempt made";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  const attempt = async (): Promise<BasicCredentials> => {
     options.signal?.throwIfAborted();
     let response: Response;
     try {
@@ -92,40 +104,38 @@ export const fetchOneTimeSecret = async (
     } catch (err) {
       options.signal?.throwIfAborted();
       // the error text may quote the URL, which is itself the capability: keep only the class
-      lastProblem = `request failed (${(err as Error).name})`;
-      await delay(options.retryDelayMs ?? 500, options.signal);
-      continue;
+      const name = err instanceof Error ? err.name : typeof err;
+      throw new OtsAttemptFailed(`request failed (${name})`, true);
     }
     const body = await response.text();
-    if (response.status === 200) {
-      const credentials = splitUserPassword(body);
-      if (credentials === undefined) {
-        throw new GitError(
-          "auth",
-          "cannot get one-time secret: the answer is not '<user>:<password>'",
-        );
-      }
-      return credentials;
+    if (response.status !== 200) {
+      throw new OtsAttemptFailed(`HTTP ${response.status}`, response.status >= 500);
     }
-    lastProblem = `HTTP ${response.status}`;
-    if (response.status < 500) break;
-    await delay(options.retryDelayMs ?? 500, options.signal);
+    const credentials = splitUserPassword(body);
+    if (credentials === undefined) {
+      throw new GitError(
+        "auth",
+        "cannot get one-time secret: the answer is not '<user>:<password>'",
+      );
+    }
+    return credentials;
+  };
+  try {
+    return await retry(attempt, {
+      attempts: options.attempts ?? 3,
+      delayMs: options.retryDelayMs ?? 500,
+      backoff: "constant",
+      clock: options.clock ?? systemClock,
+      signal: options.signal,
+      retryable: (err) => err instanceof OtsAttemptFailed && err.retryable,
+    });
+  } catch (err) {
+    if (err instanceof OtsAttemptFailed) {
+      throw new GitError("auth", `cannot get one-time secret: ${err.problem}`);
+    }
+    throw err;
   }
-  throw new GitError("auth", `cannot get one-time secret: ${lastProblem}`);
 };
-
-const delay = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /** Resolves credentials for an auth spec; the caller caches the result because an OTS works once. */
 export const resolveCredentials = async (

@@ -9,8 +9,6 @@ export {
   DEFAULT_STATUS_MAX_LISTED,
   type GitAuth,
   type GitCheckoutSpec,
-  type GitLogger,
-  type GitLogLevel,
   type GitStatusOptions,
   type GitStatusSummary,
 } from "./types.js";

@@ -69,12 +69,3 @@ export interface GitStatusOptions {
   maxListed?: number;
   signal?: AbortSignal;
 }
-
-export type GitLogLevel = "debug" | "info" | "warn";
-
-/** Receives already-redacted messages; wire it to the daemon's pino logger. */
-export type GitLogger = (
-  level: GitLogLevel,
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;

@@ -1,4 +1,5 @@
 import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { errnoCode, errorMessage } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 export interface EvacuationOptions {
@@ -47,8 +48,7 @@ export async function evacuateCgroupV2(
         await writeFile(`${leaf}/cgroup.procs`, pid);
         moved++;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ESRCH")
-          throw cgroupError(`cannot move pid ${pid}`, err);
+        if (errnoCode(err) !== "ESRCH") throw cgroupError(`cannot move pid ${pid}`, err);
       }
     }
   }
@@ -87,5 +87,5 @@ export async function evacuateCgroupV2(
 }
 
 function cgroupError(what: string, err: unknown): LinuxOpError {
-  return new LinuxOpError("failed-precondition", `${what}: ${(err as Error).message}`);
+  return new LinuxOpError("failed-precondition", `${what}: ${errorMessage(err)}`);
 }

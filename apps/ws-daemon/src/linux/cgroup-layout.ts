@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { PROC } from "../platform/index.js";
 
 export type CgroupVersion = "v1" | "v2" | "hybrid";
 
@@ -36,31 +37,5 @@ export function parseCgroupLayout(mountsText: string, base = "/sys/fs/cgroup"): 
 }
 
 export async function detectCgroupLayout(): Promise<CgroupLayout> {
-  return parseCgroupLayout(await readFile("/proc/self/mounts", "utf8"));
-}
-
-export interface ProcCgroups {
-  /** The path in the unified hierarchy (the `0::` line), if present. */
-  unified?: string;
-  /** v1 controller -> path inside that controller's hierarchy. */
-  v1: Record<string, string>;
-}
-
-/** Parses /proc/<pid>/cgroup text. */
-export function parseProcCgroup(text: string): ProcCgroups {
-  const v1: Record<string, string> = {};
-  let unified: string | undefined;
-  for (const line of text.split("\n")) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    const controllers = m[2] as string;
-    const path = m[3] as string;
-    if (m[1] === "0" && controllers === "") unified = path;
-    else for (const c of controllers.split(",")) if (c) v1[c] = path;
-  }
-  return unified === undefined ? { v1 } : { unified, v1 };
-}
-
-export async function readProcCgroup(hostPid: number, procRoot = "/proc"): Promise<ProcCgroups> {
-  return parseProcCgroup(await readFile(`${procRoot}/${hostPid}/cgroup`, "utf8"));
+  return parseCgroupLayout(await readFile(`${PROC}/self/mounts`, "utf8"));
 }

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import type { Clock } from "../platform/index.js";
+import { type Clock, errorMessage, PROC } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 /**
@@ -29,7 +29,7 @@ export interface ResourceSampling {
 }
 
 export async function readHostCapacity(): Promise<HostCapacity> {
-  const meminfo = await readFile("/proc/meminfo", "utf8");
+  const meminfo = await readFile(`${PROC}/meminfo`, "utf8");
   const kb = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
   return { cpuCount: availableParallelism(), memTotalBytes: kb * 1024 };
 }
@@ -38,10 +38,7 @@ async function readText(path: string): Promise<string> {
   try {
     return (await readFile(path, "utf8")).trim();
   } catch (err) {
-    throw new LinuxOpError(
-      "not-found",
-      `cannot read cgroup file ${path}: ${(err as Error).message}`,
-    );
+    throw new LinuxOpError("not-found", `cannot read cgroup file ${path}: ${errorMessage(err)}`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { open } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
+import { PROC } from "../platform/index.js";
 import { invalidArgument } from "./errors.js";
 
 export interface IdMapping {
@@ -88,7 +89,7 @@ export async function writeIdMapping(
   mappings: readonly IdMapping[],
   opts: { denySetgroups?: boolean; procRoot?: string } = {},
 ): Promise<IdMapWriteResult> {
-  const procRoot = opts.procRoot ?? "/proc";
+  const procRoot = opts.procRoot ?? PROC;
   const text = mappings.map((m) => `${m.containerId} ${m.hostId} ${m.size}\n`).join("");
   // the kernel rejects a map write of a page or more
   if (Buffer.byteLength(text) >= 4096)

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { ProcessRunner } from "../platform/index.js";
+import { describeFailure, type ProcessRunner } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 /** Where native/build.sh puts the helper when the daemon runs from its source tree. */
@@ -34,18 +34,20 @@ export class NsHelper {
     private readonly binary: string = defaultNsHelperPath(),
   ) {}
 
+  /**
+   * Not runChecked: a failing helper prints a JSON line with the kernel's errno, which becomes an
+   * NsHelperError; only output without such a line is reported as a plain failure.
+   */
   async run(command: string, args: readonly (string | number)[]): Promise<Record<string, unknown>> {
-    const res = await this.runner.run(this.binary, [command, ...args.map(String)]);
-    if (res.exitCode === 0) {
+    const argv = [command, ...args.map(String)];
+    const res = await this.runner.run(this.binary, argv);
+    if (res.exitCode === 0 && !res.signal) {
       const line = res.stdout.trim().split("\n").pop() ?? "{}";
       return JSON.parse(line) as Record<string, unknown>;
     }
     const failure = parseFailure(res.stderr);
     if (failure) throw new NsHelperError(failure.error, failure.errno, failure.message);
-    throw new LinuxOpError(
-      "internal",
-      `wsd-nshelper ${command} exited ${res.exitCode}${res.signal ? ` (${res.signal})` : ""}: ${res.stderr.trim()}`,
-    );
+    throw new LinuxOpError("internal", describeFailure("wsd-nshelper", argv, res));
   }
 
   mountProc(hostPid: number, target: string) {

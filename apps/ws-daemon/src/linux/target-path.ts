@@ -1,5 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { posix } from "node:path";
+import { errnoCode, PROC } from "../platform/index.js";
 import { invalidArgument } from "./errors.js";
 
 export interface ResolvedTarget {
@@ -29,7 +30,7 @@ export async function resolveTargetPath(
   const parts = target.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes(".."))
     throw invalidArgument(`target path ${JSON.stringify(target)} contains ".."`);
-  const root = `${opts.procRoot ?? "/proc"}/${hostPid}/root`;
+  const root = `${opts.procRoot ?? PROC}/${hostPid}/root`;
   let current = root;
   for (const part of parts) {
     current = `${current}/${part}`;
@@ -37,7 +38,7 @@ export async function resolveTargetPath(
     try {
       st = await lstat(current);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoCode(err);
       throw invalidArgument(
         `target path ${JSON.stringify(target)} does not exist in the process's root (${code})`,
       );

@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { release } from "node:os";
+import { readFilesystemsText, readMountInfoText } from "../platform/index.js";
 import { failedPrecondition } from "./errors.js";
 import { type NsHelper, NsHelperError } from "./ns-helper.js";
 
@@ -27,7 +27,7 @@ export function kernelAtLeast(rel: string, major: number, minor: number): boolea
 
 /** Whether the root mount of the pid's mount namespace has a shared peer group. */
 export async function rootMountIsShared(hostPid: number): Promise<boolean> {
-  const info = await readFile(`/proc/${hostPid}/mountinfo`, "utf8");
+  const info = await readMountInfoText(hostPid);
   // the last entry for "/" is the one on top (the visible root)
   const roots = info.split("\n").filter((l) => l.split(" ")[4] === "/");
   const line = roots.at(-1) ?? "";
@@ -58,7 +58,7 @@ export async function chooseFsShiftMethod(
   } else {
     reasons.push(`kernel ${rel} is older than 5.12 (no ID-mapped mounts)`);
   }
-  const filesystems = opts.procFilesystems ?? (await readFile("/proc/filesystems", "utf8"));
+  const filesystems = opts.procFilesystems ?? (await readFilesystemsText());
   if (filesystems.split("\n").some((l) => l.trim().split(/\s+/).pop() === "shiftfs"))
     return "shiftfs";
   reasons.push("shiftfs is not in /proc/filesystems");

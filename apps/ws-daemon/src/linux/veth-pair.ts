@@ -1,5 +1,11 @@
-import { stat } from "node:fs/promises";
-import type { ProcessRunner, RunResult } from "../platform/index.js";
+import {
+  describeFailure,
+  namespaceInode,
+  PROC,
+  type ProcessRunner,
+  type RunResult,
+  runChecked,
+} from "../platform/index.js";
 import { failedPrecondition, invalidArgument, LinuxOpError } from "./errors.js";
 import type { NsHelper } from "./ns-helper.js";
 
@@ -178,32 +184,36 @@ export class VethPair {
     return links[0];
   }
 
+  /** Fails as already-exists when the kernel says so (a name taken), otherwise as internal. */
   private async ipIn(pid: number, args: string[]): Promise<void> {
     const res = await this.nsenter(pid, "ip", args);
-    if (res.exitCode !== 0) {
-      const msg = `ip ${args.join(" ")} failed: ${res.stderr.trim()}`;
-      throw new LinuxOpError(/File exists/.test(res.stderr) ? "already-exists" : "internal", msg);
+    if (res.exitCode !== 0 || res.signal) {
+      const kind = /File exists/.test(res.stderr) ? "already-exists" : "internal";
+      throw new LinuxOpError(kind, describeFailure("ip", args, res));
     }
   }
 
   private async nftIn(pid: number, script: string): Promise<void> {
-    const res = await this.nsenter(pid, "nft", ["-f", "-"], script);
-    if (res.exitCode !== 0) throw new LinuxOpError("internal", `nft failed: ${res.stderr.trim()}`);
+    await runChecked(this.runner, "nsenter", nsenterArgs(pid, "nft", ["-f", "-"]), {
+      stdin: script,
+      toError: (message) => new LinuxOpError("internal", message),
+    });
   }
 
-  private nsenter(pid: number, cmd: string, args: string[], stdin?: string): Promise<RunResult> {
-    return this.runner.run(
-      "nsenter",
-      [`--net=/proc/${pid}/ns/net`, "--", cmd, ...args],
-      stdin ? { stdin } : {},
-    );
+  private nsenter(pid: number, cmd: string, args: string[]): Promise<RunResult> {
+    return this.runner.run("nsenter", nsenterArgs(pid, cmd, args));
   }
 }
 
+const nsenterArgs = (pid: number, cmd: string, args: string[]): string[] => [
+  `--net=${PROC}/${pid}/ns/net`,
+  "--",
+  cmd,
+  ...args,
+];
+
 async function netnsInode(pid: number): Promise<number> {
-  try {
-    return (await stat(`/proc/${pid}/ns/net`)).ino;
-  } catch {
-    throw failedPrecondition(`process ${pid} is gone`);
-  }
+  const ino = await namespaceInode(pid, "net");
+  if (ino === undefined) throw failedPrecondition(`process ${pid} is gone`);
+  return ino;
 }

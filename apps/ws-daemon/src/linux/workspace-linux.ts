@@ -1,5 +1,4 @@
-import { readdir, readFile, stat } from "node:fs/promises";
-import type { Clock, ProcessRunner } from "../platform/index.js";
+import { type Clock, errorMessage, type ProcessRunner, processExists } from "../platform/index.js";
 import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/index.js";
 import {
   type EvacuationOptions,
@@ -8,7 +7,7 @@ import {
 } from "./cgroup-evacuate.js";
 import { type CgroupLayout, detectCgroupLayout } from "./cgroup-layout.js";
 import { readResourcesV1, readResourcesV2, type WorkspaceResources } from "./cgroup-resources.js";
-import { failedPrecondition, LinuxOpError } from "./errors.js";
+import { failedPrecondition } from "./errors.js";
 import {
   type AllowedHostRange,
   type IdMapping,
@@ -16,8 +15,9 @@ import {
   validateIdMappings,
   writeIdMapping,
 } from "./id-mapping.js";
+import { MountLedger } from "./mount-ledger.js";
 import { mountNfs, type NfsMountRequest } from "./nfs-mount.js";
-import { type NsHelper, NsHelperError } from "./ns-helper.js";
+import type { NsHelper } from "./ns-helper.js";
 import { resolveContainerPid } from "./pid-resolver.js";
 import { mountPseudoFs, umountAt } from "./pseudo-fs-mounts.js";
 import {
@@ -64,14 +64,6 @@ export interface TeardownReport {
   failures: string[];
 }
 
-type MountKind = "proc" | "sysfs" | "nfs";
-interface MountRecord {
-  kind: MountKind;
-  hostPid: number;
-  mntNs: number;
-  target: string;
-}
-
 /**
  * The Linux side of one workspace's in-workspace service: every method is one RPC's real work.
  * Pids are container-namespace pids and are resolved against the workspace's process tree;
@@ -79,7 +71,7 @@ interface MountRecord {
  * Mounts, the veth pair and the user-ns preparation are recorded so teardown can undo them.
  */
 export class WorkspaceLinux {
-  private readonly mounts = new Map<string, MountRecord>();
+  private readonly mounts: MountLedger;
   private prep: { rootPid: number; prep: UserNsPreparation } | undefined;
   private veth: { rootPid: number } | undefined;
   private readonly vethPair: VethPair;
@@ -88,6 +80,16 @@ export class WorkspaceLinux {
     this.vethPair = new VethPair(deps.runner, deps.helper, {
       ...defaultVethConfig,
       ...deps.config.veth,
+    });
+    this.mounts = new MountLedger({
+      unmount: async (hostPid, target) => {
+        await deps.helper.umount(hostPid, target);
+      },
+      treeRoot: () =>
+        this.container().then(
+          (c) => c.rootPid,
+          () => undefined,
+        ),
     });
   }
 
@@ -116,7 +118,7 @@ export class WorkspaceLinux {
     validateIdMappings(mappings, this.deps.config.allowedHostIds);
     const hostPid = await this.hostPid(pid);
     return writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
-      denySetgroups: this.deps.config.denySetgroups,
+      denySetgroups: this.deps.config.denySetgroups ?? false,
     });
   }
 
@@ -166,7 +168,7 @@ export class WorkspaceLinux {
       req,
       this.deps.config.resolveNfsHost,
     );
-    await this.record("nfs", hostPid, resolved.inNamespace);
+    await this.mounts.record("nfs", hostPid, resolved.inNamespace);
   }
 
   async setupPairVeths(pid: number | bigint): Promise<VethAddresses> {
@@ -202,34 +204,24 @@ export class WorkspaceLinux {
 
   /** Undoes mounts, the veth pair and the user-ns preparation; never throws. */
   async teardown(): Promise<TeardownReport> {
-    const undone: string[] = [];
-    const failures: string[] = [];
-    for (const [key, m] of this.mounts) {
-      try {
-        await this.undoMount(m);
-        this.mounts.delete(key);
-        undone.push(`${m.kind} at ${m.target}`);
-      } catch (err) {
-        failures.push(`${m.kind} at ${m.target}: ${(err as Error).message}`);
-      }
-    }
+    const { undone, failures } = await this.mounts.undoAll();
     if (this.veth) {
       try {
         await this.vethPair.teardown(this.veth.rootPid);
         this.veth = undefined;
         undone.push("veth pair");
       } catch (err) {
-        failures.push(`veth pair: ${(err as Error).message}`);
+        failures.push(`veth pair: ${errorMessage(err)}`);
       }
     }
     if (this.prep) {
       try {
-        if (await alive(this.prep.rootPid))
+        if (await processExists(this.prep.rootPid))
           await undoPrepareForUserNS(this.deps.helper, this.prep.rootPid, this.prep.prep);
         this.prep = undefined;
         undone.push("root mount propagation");
       } catch (err) {
-        failures.push(`root mount propagation: ${(err as Error).message}`);
+        failures.push(`root mount propagation: ${errorMessage(err)}`);
       }
     }
     return { success: failures.length === 0, undone, failures };
@@ -246,76 +238,12 @@ export class WorkspaceLinux {
   ): Promise<void> {
     const hostPid = await this.hostPid(pid);
     const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
-    await this.record(kind, hostPid, resolved.inNamespace);
+    await this.mounts.record(kind, hostPid, resolved.inNamespace);
   }
 
   private async umount(pid: number | bigint, target: string): Promise<void> {
     const hostPid = await this.hostPid(pid);
     const resolved = await umountAt(this.deps.helper, hostPid, target);
-    const ns = await mntNsOf(hostPid);
-    this.mounts.delete(`${ns}:${resolved.inNamespace}`);
+    await this.mounts.forget(hostPid, resolved.inNamespace);
   }
-
-  private async record(kind: MountKind, hostPid: number, target: string): Promise<void> {
-    const mntNs = await mntNsOf(hostPid);
-    this.mounts.set(`${mntNs}:${target}`, { kind, hostPid, mntNs, target });
-  }
-
-  /** Unmounts through any live process still in the mount's namespace; a dead namespace took it along. */
-  private async undoMount(m: MountRecord): Promise<void> {
-    const pid =
-      (await mntNsOf(m.hostPid).catch(() => -1)) === m.mntNs
-        ? m.hostPid
-        : await this.findInMntNs(m.mntNs);
-    if (pid === undefined) return;
-    try {
-      await this.deps.helper.umount(pid, m.target);
-    } catch (err) {
-      // EINVAL: no longer a mount point (the workspace unmounted it itself); ENOENT: path gone
-      if (err instanceof NsHelperError && (err.errno === 22 || err.errno === 2)) return;
-      throw err;
-    }
-  }
-
-  private async findInMntNs(mntNs: number): Promise<number | undefined> {
-    const c = await this.container().catch(() => undefined);
-    if (!c) return undefined;
-    let frontier = [c.rootPid];
-    const seen = new Set<number>();
-    while (frontier.length) {
-      const next: number[] = [];
-      for (const p of frontier) {
-        if (seen.has(p)) continue;
-        seen.add(p);
-        if ((await mntNsOf(p).catch(() => -1)) === mntNs) return p;
-        next.push(...(await children(p)));
-      }
-      frontier = next;
-    }
-    return undefined;
-  }
-}
-
-async function mntNsOf(pid: number): Promise<number> {
-  try {
-    return (await stat(`/proc/${pid}/ns/mnt`)).ino;
-  } catch {
-    throw new LinuxOpError("permission-denied", `process ${pid} is gone`);
-  }
-}
-
-async function alive(pid: number): Promise<boolean> {
-  return stat(`/proc/${pid}`).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function children(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const t of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const text = await readFile(`/proc/${pid}/task/${t}/children`, "utf8").catch(() => "");
-    for (const s of text.trim().split(/\s+/)) if (s) out.push(Number(s));
-  }
-  return out;
 }

@@ -1,19 +1,26 @@
-import { mkdir, readFile, statfs } from "node:fs/promises";
-import type { ProcessRunner } from "../platform/index.js";
+import { mkdir, statfs } from "node:fs/promises";
+import {
+  errorMessage,
+  type Log,
+  type ProcessRunner,
+  readFilesystemsText,
+  runChecked,
+} from "../platform/index.js";
 import { LoopImageQuotaEnforcer } from "./loop-image-enforcer.js";
 import { mountContaining } from "./mount-info.js";
 import { NoQuotaEnforcer } from "./no-quota-enforcer.js";
 import {
+  guardedLog,
   type QuotaEnforcer,
-  QuotaError,
-  type QuotaLog,
+  type QuotaEnforcerOptions,
   type QuotaMethod,
 } from "./quota-enforcer.js";
+import { QuotaError } from "./quota-error.js";
 import { XfsProjectQuotaEnforcer } from "./xfs-project-enforcer.js";
 
 export interface DetectQuotaOptions {
   runner: ProcessRunner;
-  log?: QuotaLog;
+  log?: Log;
   /** "auto" (default) tries xfs-project, then loop-image, then falls back to none. A named method must work or detection throws. */
   method?: "auto" | QuotaMethod;
   lenientFactor?: number;
@@ -33,6 +40,16 @@ const commandWorks = async (runner: ProcessRunner, command: string, args: string
   }
 };
 
+const enforcerOptions = (
+  workingArea: string,
+  options: DetectQuotaOptions,
+): QuotaEnforcerOptions => ({
+  workingArea,
+  runner: options.runner,
+  ...(options.log ? { log: options.log } : {}),
+  ...(options.lenientFactor ? { lenientFactor: options.lenientFactor } : {}),
+});
+
 const probeXfs = async (workingArea: string, options: DetectQuotaOptions): Promise<Probe> => {
   if ((await statfs(workingArea)).type !== XFS_SUPER_MAGIC) {
     return { ok: false, reason: "the working area is not on XFS" };
@@ -48,11 +65,20 @@ const probeXfs = async (workingArea: string, options: DetectQuotaOptions): Promi
   }
   let state: string;
   try {
-    const r = await options.runner.run("xfs_quota", ["-x", "-c", "state -p", mount.mountPoint]);
-    if (r.exitCode !== 0 || r.stderr.trim() !== "") throw new Error(r.stderr.trim());
+    const r = await runChecked(options.runner, "xfs_quota", [
+      "-x",
+      "-c",
+      "state -p",
+      mount.mountPoint,
+    ]);
+    // xfs_quota exits 0 when its command fails; stderr tells
+    if (r.stderr.trim() !== "") throw new Error(r.stderr.trim());
     state = r.stdout;
   } catch (err) {
-    return { ok: false, reason: `xfs_quota does not work (install xfsprogs): ${String(err)}` };
+    return {
+      ok: false,
+      reason: `xfs_quota does not work (install xfsprogs): ${errorMessage(err)}`,
+    };
   }
   if (!/Enforcement:\s*ON/i.test(state)) {
     return { ok: false, reason: `project quota enforcement is off on ${mount.mountPoint}` };
@@ -60,17 +86,14 @@ const probeXfs = async (workingArea: string, options: DetectQuotaOptions): Promi
   return {
     ok: true,
     enforcer: new XfsProjectQuotaEnforcer({
-      workingArea,
+      ...enforcerOptions(workingArea, options),
       mountPoint: mount.mountPoint,
-      runner: options.runner,
-      ...(options.log ? { log: options.log } : {}),
-      ...(options.lenientFactor ? { lenientFactor: options.lenientFactor } : {}),
     }),
   };
 };
 
 const probeLoopImage = async (workingArea: string, options: DetectQuotaOptions): Promise<Probe> => {
-  const filesystems = await readFile("/proc/filesystems", "utf8").catch(() => "");
+  const filesystems = await readFilesystemsText();
   if (!/\text4\n/.test(filesystems)) return { ok: false, reason: "the kernel has no ext4" };
   const tools: [string, string[]][] = [
     ["mkfs.ext4", ["-V"]],
@@ -96,12 +119,7 @@ const probeLoopImage = async (workingArea: string, options: DetectQuotaOptions):
   }
   return {
     ok: true,
-    enforcer: new LoopImageQuotaEnforcer({
-      workingArea,
-      runner: options.runner,
-      ...(options.log ? { log: options.log } : {}),
-      ...(options.lenientFactor ? { lenientFactor: options.lenientFactor } : {}),
-    }),
+    enforcer: new LoopImageQuotaEnforcer(enforcerOptions(workingArea, options)),
   };
 };
 
@@ -115,16 +133,13 @@ export const detectQuotaEnforcer = async (
   options: DetectQuotaOptions,
 ): Promise<QuotaEnforcer> => {
   const wanted = options.method ?? "auto";
+  const log = guardedLog(options.log);
   const say = (enforcer: QuotaEnforcer, tried: string[]): QuotaEnforcer => {
-    try {
-      options.log?.(enforcer.method === "none" ? "warn" : "info", "storage quota method", {
-        method: enforcer.method,
-        reason: enforcer.reason,
-        ...(tried.length > 0 ? { notUsed: tried } : {}),
-      });
-    } catch {
-      // logging must never break detection
-    }
+    log(enforcer.method === "none" ? "warn" : "info", "storage quota method", {
+      method: enforcer.method,
+      reason: enforcer.reason,
+      ...(tried.length > 0 ? { notUsed: tried } : {}),
+    });
     return enforcer;
   };
   if (wanted === "none")

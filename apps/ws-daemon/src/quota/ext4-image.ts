@@ -1,7 +1,6 @@
 import { open, truncate } from "node:fs/promises";
-import type { ProcessRunner } from "../platform/index.js";
-import { QuotaError } from "./quota-enforcer.js";
-import { runChecked } from "./run-command.js";
+import { type ProcessRunner, runChecked } from "../platform/index.js";
+import { QuotaError, toQuotaFailure } from "./quota-error.js";
 
 export interface Ext4Geometry {
   blockSize: number;
@@ -26,7 +25,9 @@ export const readExt4Geometry = async (
   runner: ProcessRunner,
   image: string,
 ): Promise<Ext4Geometry> =>
-  parseDumpe2fsHeader((await runChecked(runner, "dumpe2fs", ["-h", image])).stdout);
+  parseDumpe2fsHeader(
+    (await runChecked(runner, "dumpe2fs", ["-h", image], { toError: toQuotaFailure })).stdout,
+  );
 
 /**
  * ext4 keeps min(2%, 4096) clusters back from every writer, root included, for metadata of
@@ -77,7 +78,7 @@ export const createExt4Image = async (
   const handle = await open(image, "wx", 0o600);
   await handle.close();
   await truncate(image, guess);
-  await runChecked(runner, "mkfs.ext4", mkfsArgs(image, owner));
+  await runChecked(runner, "mkfs.ext4", mkfsArgs(image, owner), { toError: toQuotaFailure });
   return sizeExt4Image(runner, image, usableTarget, 0);
 };
 
@@ -104,11 +105,11 @@ export const sizeExt4Image = async (
     const blocks = g.blockCount + deltaBlocks;
     if (deltaBlocks > 0) {
       await truncate(image, blocks * g.blockSize);
-      await runChecked(runner, "resize2fs", [image, String(blocks)]);
+      await runChecked(runner, "resize2fs", [image, String(blocks)], { toError: toQuotaFailure });
     } else {
       const target = Math.max(blocks, await minimumBlocks(runner, image));
       if (target >= g.blockCount) return g;
-      await runChecked(runner, "resize2fs", [image, String(target)]);
+      await runChecked(runner, "resize2fs", [image, String(target)], { toError: toQuotaFailure });
       await truncate(image, target * g.blockSize);
     }
     g = await readExt4Geometry(runner, image);
@@ -121,7 +122,9 @@ export const sizeExt4Image = async (
 
 /** resize2fs -P: the smallest size the filesystem can be shrunk to, in blocks. */
 const minimumBlocks = async (runner: ProcessRunner, image: string): Promise<number> => {
-  const out = (await runChecked(runner, "resize2fs", ["-P", image])).stdout;
+  const { stdout: out } = await runChecked(runner, "resize2fs", ["-P", image], {
+    toError: toQuotaFailure,
+  });
   const match = /minimum size of the filesystem:\s*(\d+)/i.exec(out);
   if (!match?.[1]) throw new QuotaError("failed", `unexpected resize2fs -P output: ${out.trim()}`);
   return Number(match[1]);
@@ -129,5 +132,8 @@ const minimumBlocks = async (runner: ProcessRunner, image: string): Promise<numb
 
 /** e2fsck in preen mode; exit 1 means errors were fixed, which is fine. */
 export const checkExt4Image = async (runner: ProcessRunner, image: string): Promise<void> => {
-  await runChecked(runner, "e2fsck", ["-f", "-p", image], [0, 1]);
+  await runChecked(runner, "e2fsck", ["-f", "-p", image], {
+    okCodes: [0, 1],
+    toError: toQuotaFailure,
+  });
 };

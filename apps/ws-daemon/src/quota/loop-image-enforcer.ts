@@ -1,35 +1,25 @@
 import { chmod, mkdir, readdir, realpath, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
-import type { ProcessRunner } from "../platform/index.js";
-import { KeyedMutex } from "../platform/index.js";
+import { type RunResult, runChecked } from "../platform/index.js";
 import { checkExt4Image, createExt4Image, sizeExt4Image } from "./ext4-image.js";
 import { loopBackingFile, mountAt } from "./mount-info.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,
   enforceUnprepared,
-  lenientLimitBytes,
   type PrepareQuotaOptions,
   type QuotaEnforcer,
-  QuotaError,
-  type QuotaLog,
+  type QuotaEnforcerOptions,
   type QuotaRecoveryReport,
   type QuotaStatus,
   type QuotaUsage,
   type QuotaWorkspaceRef,
-  recoverEach,
 } from "./quota-enforcer.js";
-import { type QuotaRecord, QuotaRecords } from "./quota-records.js";
-import { runChecked } from "./run-command.js";
+import { QuotaError, toQuotaFailure } from "./quota-error.js";
+import type { QuotaRecord } from "./quota-records.js";
+import { RecordedQuotaEnforcer } from "./recorded-enforcer.js";
 
-export interface LoopImageQuotaOptions {
-  workingArea: string;
-  runner: ProcessRunner;
-  log?: QuotaLog;
-  /** Lenient limit = max(quota, sizeHint) * factor. Default 2. */
-  lenientFactor?: number;
-  reason?: string;
-}
+export type LoopImageQuotaOptions = QuotaEnforcerOptions;
 
 /** Workspace content is not meant to hold devices or setuid binaries for the host. */
 const MOUNT_OPTIONS = "loop,nosuid,nodev,discard";
@@ -52,29 +42,17 @@ const removeIfEmptyDir = async (path: string): Promise<void> => {
  * mounted, so `enforce` unmounts, shrinks offline (e2fsck + resize2fs) and mounts again; it must
  * therefore run while nothing else holds the content directory (right after initialization).
  */
-export class LoopImageQuotaEnforcer implements QuotaEnforcer {
+export class LoopImageQuotaEnforcer extends RecordedQuotaEnforcer implements QuotaEnforcer {
   readonly method = "loop-image" as const;
   readonly reason: string;
-  private readonly records: QuotaRecords;
-  private readonly queue = new KeyedMutex();
-  private readonly factor: number;
 
   constructor(private readonly options: LoopImageQuotaOptions) {
-    this.records = new QuotaRecords(join(options.workingArea, ".quota"));
-    this.factor = options.lenientFactor ?? 2;
+    super(options);
     this.reason = options.reason ?? "per-workspace loop-mounted ext4 image";
   }
 
   imagePath(workspaceId: string): string {
     return join(this.records.dir, `${workspaceId}.img`);
-  }
-
-  private log(level: Parameters<QuotaLog>[0], message: string, fields: Record<string, unknown>) {
-    try {
-      this.options.log?.(level, message, fields);
-    } catch {
-      // logging must never break quota handling
-    }
   }
 
   private status(record: QuotaRecord): QuotaStatus {
@@ -122,16 +100,13 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
         // Mounting over it would hide these files; they belong in the image.
         throw new QuotaError("invalid-argument", `${contentDir} must be empty before prepare`);
       }
-      const lenient = options.lenient ?? true;
-      const target = lenient
-        ? lenientLimitBytes(quotaBytes, options.sizeHint, this.factor)
-        : quotaBytes;
+      const { phase, limitBytes: target } = this.initialLimit(quotaBytes, options);
       const record: QuotaRecord = {
         version: 1,
         workspaceId,
         method: this.method,
         quotaBytes,
-        phase: lenient ? "lenient" : "hard",
+        phase,
         limitBytes: target,
       };
       // The record comes first: after a crash from here on, release() finds and removes the image.
@@ -172,13 +147,13 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
       await this.ensureMounted(record, contentDir);
       if (record.phase === "hard") return this.status(record);
 
-      await runChecked(this.options.runner, "sync", ["-f", contentDir]);
+      await this.tool("sync", ["-f", contentDir]);
       const before = await this.measure(contentDir);
       const target = Math.max(quotaBytes, before.usedBytes);
       const hadLostFound = await exists(join(contentDir, LOST_FOUND));
       const image = this.imagePath(workspaceId);
       // Unmounting fails (EBUSY) if anything holds the directory; the workspace then stays lenient.
-      await runChecked(this.options.runner, "umount", [contentDir]);
+      await this.tool("umount", [contentDir]);
       try {
         await this.waitUntilDetached(image);
         await checkExt4Image(this.options.runner, image);
@@ -210,12 +185,12 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
     const realImage = await realpath(image).catch(() => image);
     const mounted = await mountAt(contentDir);
     if (mounted && (await loopBackingFile(mounted.source)) === realImage) {
-      await runChecked(this.options.runner, "umount", [contentDir]);
+      await this.tool("umount", [contentDir]);
     }
     // A loop device left attached without a mount (e.g. a crash inside mount) pins the image.
     if (await exists(image)) {
       for (const device of await this.loopDevices(image)) {
-        await runChecked(this.options.runner, "losetup", ["-d", device]);
+        await this.tool("losetup", ["-d", device]);
       }
     }
     await rm(image, { force: true });
@@ -223,17 +198,12 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
   }
 
   async recover(workspaces: readonly QuotaWorkspaceRef[]): Promise<QuotaRecoveryReport> {
-    return recoverEach(
-      workspaces,
-      ({ workspaceId, contentDir }) =>
-        this.queue.run(workspaceId, async () => {
-          const record = await this.records.get(workspaceId);
-          if (record) await this.ensureMounted(record, contentDir);
-          return record !== undefined;
-        }),
-      async () => (await this.records.list()).map((r) => r.workspaceId),
-      (workspaceId, err) =>
-        this.log("error", "cannot recover workspace quota", { workspaceId, error: String(err) }),
+    return this.recoverRecorded(workspaces, ({ workspaceId, contentDir }) =>
+      this.queue.run(workspaceId, async () => {
+        const record = await this.records.get(workspaceId);
+        if (record) await this.ensureMounted(record, contentDir);
+        return record !== undefined;
+      }),
     );
   }
 
@@ -278,7 +248,7 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
 
   private async loopDevices(image: string): Promise<string[]> {
     const realImage = await realpath(image).catch(() => image);
-    const attached = await runChecked(this.options.runner, "losetup", ["-j", realImage]);
+    const attached = await this.tool("losetup", ["-j", realImage]);
     return attached.stdout
       .split("\n")
       .map((line) => /^(\/dev\/loop\d+):/.exec(line)?.[1])
@@ -301,14 +271,11 @@ export class LoopImageQuotaEnforcer implements QuotaEnforcer {
   }
 
   private async mount(image: string, contentDir: string): Promise<void> {
-    await runChecked(this.options.runner, "mount", [
-      "-t",
-      "ext4",
-      "-o",
-      MOUNT_OPTIONS,
-      image,
-      contentDir,
-    ]);
+    await this.tool("mount", ["-t", "ext4", "-o", MOUNT_OPTIONS, image, contentDir]);
+  }
+
+  private tool(command: string, args: readonly string[]): Promise<RunResult> {
+    return runChecked(this.options.runner, command, args, { toError: toQuotaFailure });
   }
 
   /** statfs on ext4 leaves metadata out of `blocks`; usable = what files hold + what they may still get. */

@@ -1,4 +1,5 @@
 import { readFile, realpath } from "node:fs/promises";
+import { readMountInfoText } from "../platform/index.js";
 
 export interface MountEntry {
   mountPoint: string;
@@ -34,7 +35,7 @@ export const parseMountInfo = (text: string): MountEntry[] => {
 };
 
 export const readMountTable = async (): Promise<MountEntry[]> =>
-  parseMountInfo(await readFile("/proc/self/mountinfo", "utf8"));
+  parseMountInfo(await readMountInfoText());
 
 /** The mount visible at exactly `dir` (the topmost when several are stacked). */
 export const mountAt = async (dir: string): Promise<MountEntry | undefined> => {

@@ -1,9 +1,10 @@
 import { mkdir } from "node:fs/promises";
+import type { Log } from "../platform/index.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,
+  guardedLog,
   type QuotaEnforcer,
-  type QuotaLog,
   type QuotaRecoveryReport,
   type QuotaStatus,
   type QuotaUsage,
@@ -13,26 +14,25 @@ import {
 /** No mechanism: quotas are recorded by the caller but not enforced; says so once per workspace. */
 export class NoQuotaEnforcer implements QuotaEnforcer {
   readonly method = "none" as const;
+  private readonly log: Log;
 
   constructor(
     readonly reason: string,
-    private readonly log?: QuotaLog,
-  ) {}
+    log?: Log,
+  ) {
+    this.log = guardedLog(log);
+  }
 
   async prepare(workspaceId: string, contentDir: string, quotaBytes: number): Promise<QuotaStatus> {
     checkWorkspaceId(workspaceId);
     checkQuotaBytes(quotaBytes);
     await mkdir(contentDir, { recursive: true, mode: 0o755 });
     if (quotaBytes > 0) {
-      try {
-        this.log?.("warn", "storage quota is not enforced", {
-          workspaceId,
-          quotaBytes,
-          reason: this.reason,
-        });
-      } catch {
-        // logging must never break quota handling
-      }
+      this.log("warn", "storage quota is not enforced", {
+        workspaceId,
+        quotaBytes,
+        reason: this.reason,
+      });
     }
     return { method: this.method, phase: "hard", quotaBytes, limitBytes: 0 };
   }

@@ -1,4 +1,5 @@
-import { DomainError, type DomainErrorOptions, type StatusKind } from "../platform/index.js";
+import { errorMessage, type Log, type ProcessRunner } from "../platform/index.js";
+import { QuotaError } from "./quota-error.js";
 
 /**
  * Storage quota of a workspace's content directory (`storage_quota_bytes`).
@@ -85,7 +86,7 @@ export async function recoverEach(
     } catch (err) {
       report.failed.push({
         workspaceId: ref.workspaceId,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       onFailure?.(ref.workspaceId, err);
     }
@@ -122,42 +123,6 @@ export interface QuotaEnforcer {
   usage(workspaceId: string, contentDir: string): Promise<QuotaUsage | undefined>;
 }
 
-/**
- * unavailable: the requested mechanism cannot work on this machine/working area;
- * invalid-argument: bad input (id, quota, non-empty content dir);
- * failed: a command or file operation failed (an internal error).
- */
-export type QuotaErrorKind = "unavailable" | "invalid-argument" | "failed";
-
-const kindOfQuotaFailure: Record<QuotaErrorKind, StatusKind> = {
-  unavailable: "failed-precondition",
-  "invalid-argument": "invalid-argument",
-  failed: "internal",
-};
-
-export class QuotaError extends DomainError {
-  override name = "QuotaError";
-  constructor(
-    readonly failure: QuotaErrorKind,
-    message: string,
-    options?: DomainErrorOptions,
-  ) {
-    super(kindOfQuotaFailure[failure], message, options);
-  }
-}
-
-/** True for the errors a write gets when a quota stops it (XFS project quota answers ENOSPC). */
-export const isQuotaExceededError = (err: unknown): boolean => {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
-};
-
-export type QuotaLog = (
-  level: "debug" | "info" | "warn" | "error",
-  message: string,
-  fields: Record<string, unknown>,
-) => void;
-
 /** Same charset as workspace ids in src/content: they become file names here too. */
 const SAFE_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
@@ -185,3 +150,25 @@ export const lenientLimitBytes = (
   sizeHint: number | undefined,
   factor: number,
 ): number => Math.ceil(Math.max(quotaBytes, sizeHint ?? 0) * factor);
+
+/** What both real enforcers are built from. */
+export interface QuotaEnforcerOptions {
+  workingArea: string;
+  runner: ProcessRunner;
+  log?: Log;
+  /** Lenient limit = max(quota, sizeHint) * factor. Default 2. */
+  lenientFactor?: number;
+  /** Overrides the enforcer's own description of itself. */
+  reason?: string;
+}
+
+/** The caller's log, made harmless: logging must never break quota handling. */
+export const guardedLog =
+  (log: Log | undefined): Log =>
+  (level, message, fields) => {
+    try {
+      log?.(level, message, fields);
+    } catch {
+      // a broken logger loses this line, not the quota operation
+    }
+  };

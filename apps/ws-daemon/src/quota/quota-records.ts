@@ -1,7 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { QuotaError, type QuotaMethod, type QuotaPhase } from "./quota-enforcer.js";
+import { errnoCode, removeFileDurably, writeFileAtomic } from "../platform/index.js";
+import type { QuotaMethod, QuotaPhase } from "./quota-enforcer.js";
+import { QuotaError } from "./quota-error.js";
 
 /** What survives a daemon restart so `recover` can re-establish a workspace's limit. */
 export interface QuotaRecord {
@@ -36,7 +37,7 @@ export class QuotaRecords {
     try {
       text = await readFile(this.file(workspaceId), "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      if (errnoCode(err) === "ENOENT") return undefined;
       throw err;
     }
     try {
@@ -50,20 +51,20 @@ export class QuotaRecords {
 
   async put(record: QuotaRecord): Promise<void> {
     await this.ensureDir();
-    const target = this.file(record.workspaceId);
-    const temp = `${target}.tmp-${randomBytes(6).toString("hex")}`;
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
+    await writeFileAtomic(
+      this.file(record.workspaceId),
+      `${JSON.stringify(record, null, 2)}\n`,
+      0o600,
+    );
   }
 
   async remove(workspaceId: string): Promise<void> {
-    await rm(this.file(workspaceId), { force: true });
+    try {
+      await removeFileDurably(this.file(workspaceId));
+    } catch (err) {
+      // no records directory yet: there is no record to remove
+      if (errnoCode(err) !== "ENOENT") throw err;
+    }
   }
 
   async list(): Promise<QuotaRecord[]> {
@@ -71,7 +72,7 @@ export class QuotaRecords {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if (errnoCode(err) === "ENOENT") return [];
       throw err;
     }
     const records: QuotaRecord[] = [];

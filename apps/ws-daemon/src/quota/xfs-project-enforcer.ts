@@ -1,37 +1,26 @@
 import { mkdir, stat } from "node:fs/promises";
-import { join } from "node:path";
-import type { ProcessRunner } from "../platform/index.js";
-import { KeyedMutex } from "../platform/index.js";
+import { runChecked } from "../platform/index.js";
 import {
   checkQuotaBytes,
   checkWorkspaceId,
   enforceUnprepared,
-  lenientLimitBytes,
   type PrepareQuotaOptions,
   type QuotaEnforcer,
-  QuotaError,
-  type QuotaLog,
-  type QuotaPhase,
+  type QuotaEnforcerOptions,
   type QuotaRecoveryReport,
   type QuotaStatus,
   type QuotaUsage,
   type QuotaWorkspaceRef,
-  recoverEach,
 } from "./quota-enforcer.js";
-import { type QuotaRecord, QuotaRecords } from "./quota-records.js";
-import { runChecked } from "./run-command.js";
+import { QuotaError, toQuotaFailure } from "./quota-error.js";
+import type { QuotaRecord } from "./quota-records.js";
+import { RecordedQuotaEnforcer } from "./recorded-enforcer.js";
 
-export interface XfsProjectQuotaOptions {
-  workingArea: string;
+export interface XfsProjectQuotaOptions extends QuotaEnforcerOptions {
   /** Mount point of the XFS filesystem that holds the working area (xfs_quota's target). */
   mountPoint: string;
-  runner: ProcessRunner;
-  log?: QuotaLog;
-  /** Lenient hard limit = max(quota, sizeHint) * factor. Default 2. */
-  lenientFactor?: number;
   /** Project ids handed out, [first, end). Default [1000, 10000) like upstream. */
   projectIds?: { first: number; end: number };
-  reason?: string;
 }
 
 export interface ProjectReportLine {
@@ -75,29 +64,25 @@ const kib = (bytes: number): number => Math.ceil(bytes / 1024) * 1024;
  * (inherited by everything created below it) and a block limit on that id. The id is persisted in
  * the quota record, so a restarted daemon re-applies the same limit to the same id.
  */
-export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
+export class XfsProjectQuotaEnforcer extends RecordedQuotaEnforcer implements QuotaEnforcer {
   readonly method = "xfs-project" as const;
   readonly reason: string;
-  private readonly records: QuotaRecords;
-  private readonly queue = new KeyedMutex();
-  private readonly factor: number;
   private readonly ids: { first: number; end: number };
 
   constructor(private readonly options: XfsProjectQuotaOptions) {
-    this.records = new QuotaRecords(join(options.workingArea, ".quota"));
-    this.factor = options.lenientFactor ?? 2;
+    super(options);
     this.ids = options.projectIds ?? { first: 1000, end: 10000 };
     this.reason = options.reason ?? `XFS project quota on ${options.mountPoint}`;
   }
 
   /** xfs_quota exits 0 even when a command fails, so anything on stderr counts as failure. */
   private async xfsQuota(command: string): Promise<string> {
-    const result = await runChecked(this.options.runner, "xfs_quota", [
-      "-x",
-      "-c",
-      command,
-      this.options.mountPoint,
-    ]);
+    const result = await runChecked(
+      this.options.runner,
+      "xfs_quota",
+      ["-x", "-c", command, this.options.mountPoint],
+      { toError: toQuotaFailure },
+    );
     if (result.stderr.trim() !== "") {
       throw new QuotaError("failed", `xfs_quota -c '${command}' failed: ${result.stderr.trim()}`);
     }
@@ -149,11 +134,7 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
     if (quotaBytes === 0) {
       return { method: this.method, phase: "hard", quotaBytes: 0, limitBytes: 0 };
     }
-    const lenient = options.lenient ?? true;
-    const phase: QuotaPhase = lenient ? "lenient" : "hard";
-    const limitBytes = lenient
-      ? lenientLimitBytes(quotaBytes, options.sizeHint, this.factor)
-      : quotaBytes;
+    const { phase, limitBytes } = this.initialLimit(quotaBytes, options);
     // Allocation reads every record: one at a time across workspaces.
     const record = await this.queue.run("\0allocate", async () => {
       const existing = await this.records.get(workspaceId);
@@ -211,25 +192,21 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
   }
 
   async recover(workspaces: readonly QuotaWorkspaceRef[]): Promise<QuotaRecoveryReport> {
-    return recoverEach(
-      workspaces,
-      async ({ workspaceId, contentDir }) => {
-        const record = await this.records.get(workspaceId);
-        if (!record) return false;
-        checkCommandSafePath(contentDir);
-        await stat(contentDir);
-        // Project ids and limits live on disk; applying them again repairs a half-done prepare.
-        // Depth 0 marks the directory itself: what is below inherited the id when created, and a
-        // full walk of every workspace at each start would be slow.
-        await this.queue.run(workspaceId, async () => {
-          await this.xfsQuota(`project -s -d 0 -p ${contentDir} ${record.projectId}`);
-          const { soft, hard } = this.limitsOf(record);
-          await this.setLimit(record.projectId as number, soft, hard);
-        });
-        return true;
-      },
-      async () => (await this.records.list()).map((r) => r.workspaceId),
-    );
+    return this.recoverRecorded(workspaces, async ({ workspaceId, contentDir }) => {
+      const record = await this.records.get(workspaceId);
+      if (!record) return false;
+      checkCommandSafePath(contentDir);
+      await stat(contentDir);
+      // Project ids and limits live on disk; applying them again repairs a half-done prepare.
+      // Depth 0 marks the directory itself: what is below inherited the id when created, and a
+      // full walk of every workspace at each start would be slow.
+      await this.queue.run(workspaceId, async () => {
+        await this.xfsQuota(`project -s -d 0 -p ${contentDir} ${record.projectId}`);
+        const { soft, hard } = this.limitsOf(record);
+        await this.setLimit(record.projectId as number, soft, hard);
+      });
+      return true;
+    });
   }
 
   async usage(workspaceId: string, _contentDir: string): Promise<QuotaUsage | undefined> {
@@ -242,13 +219,5 @@ export class XfsProjectQuotaEnforcer implements QuotaEnforcer {
       limitBytes: line?.hardBytes ?? 0,
       phase: record.phase,
     };
-  }
-
-  private log(level: Parameters<QuotaLog>[0], message: string, fields: Record<string, unknown>) {
-    try {
-      this.options.log?.(level, message, fields);
-    } catch {
-      // logging must never break quota handling
-    }
   }
 }

@@ -1,3 +1,8 @@
-export * from "./docker-runtime.js";
-export * from "./process-runtime.js";
-export * from "./runtime-discovery.js";
+/** Finding a workspace's container (its root process) through the configured runtime. */
+export { DockerApiError, DockerRuntime, type DockerRuntimeOptions } from "./docker-runtime.js";
+export { ProcessRuntime } from "./process-runtime.js";
+export {
+  type RuntimeDiscovery,
+  type WorkspaceContainer,
+  WorkspaceContainerNotFound,
+} from "./runtime-discovery.js";

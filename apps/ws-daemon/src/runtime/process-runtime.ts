@@ -1,3 +1,4 @@
+import { PROC } from "../platform/index.js";
 import {
   describeRootProcess,
   type RuntimeDiscovery,
@@ -12,7 +13,7 @@ import {
 export class ProcessRuntime implements RuntimeDiscovery {
   private readonly roots = new Map<string, number>();
 
-  constructor(private readonly procRoot = "/proc") {}
+  constructor(private readonly procRoot = PROC) {}
 
   register(workspaceId: string, rootPid: number): void {
     if (!Number.isSafeInteger(rootPid) || rootPid <= 1) {

@@ -1,5 +1,4 @@
-import { access } from "node:fs/promises";
-import { DomainError, readProcCgroup } from "../platform/index.js";
+import { DomainError, namespaceInode, PROC, readProcCgroup } from "../platform/index.js";
 
 /** What the daemon needs to know about a workspace's container to act on it. */
 export interface WorkspaceContainer {
@@ -34,16 +33,14 @@ export async function describeRootProcess(
   workspaceId: string,
   rootPid: number,
   containerId?: string,
-  procRoot = "/proc",
+  procRoot = PROC,
 ): Promise<WorkspaceContainer> {
   if (!Number.isSafeInteger(rootPid) || rootPid <= 1) {
     throw new WorkspaceContainerNotFound(
       `workspace ${workspaceId}: ${rootPid} is not a usable root pid`,
     );
   }
-  try {
-    await access(`${procRoot}/${rootPid}/ns/net`);
-  } catch {
+  if ((await namespaceInode(rootPid, "net", procRoot)) === undefined) {
     throw new WorkspaceContainerNotFound(
       `workspace ${workspaceId}: root process ${rootPid} is gone`,
     );

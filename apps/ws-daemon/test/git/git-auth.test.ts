@@ -1,7 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GitError, redact } from "../../src/git/index.js";
+import { type FetchFn, GitError, redact } from "../../src/git/index.js";
 import type { GitAuth } from "../../src/git/types.js";
+import type { Clock } from "../../src/platform/index.js";
 import { GitHttpServer } from "../support/git-http-server.js";
 import { createFixtureRepo, type FixtureRepo, gitSync } from "../support/git-repo-fixtures.js";
 import { catchError, filesContaining, GitTestEnv } from "./git-test-env.js";
@@ -115,6 +116,42 @@ describe("basic auth with a one-time secret", () => {
     expect(err.message).toContain("one-time secret");
     expect(err.message).not.toContain(otsUrl);
     expect(server.otsHits(otsUrl)).toBe(2); // 404 is final: not retried
+  });
+
+  it("a 5xx answer is asked again after a constant delay, up to otsAttempts", async () => {
+    const delays: number[] = [];
+    const clock: Clock = { now: () => Date.now(), sleep: async (ms) => void delays.push(ms) };
+    // the first two answers are 503 (without consuming the secret), then the real server answers
+    let calls = 0;
+    const flaky: FetchFn = async (input, init) =>
+      ++calls <= 2 ? new Response("busy", { status: 503 }) : fetch(input, init);
+    const otsUrl = server.createOts(USER, PASSWORD);
+    const spec = env.spec(server.repoUrl(repo.name), { auth: { kind: "basic-ots", otsUrl } });
+    await env.client({ fetch: flaky, clock, otsRetryDelayMs: 7 }).clone(spec);
+    expect(calls).toBe(3);
+    expect(delays).toEqual([7, 7]);
+    expect(server.otsHits(otsUrl)).toBe(1);
+
+    calls = 0;
+    const failing = env.spec(server.repoUrl(repo.name), {
+      auth: { kind: "basic-ots", otsUrl: server.createOts(USER, PASSWORD) },
+    });
+    const err = await catchError(
+      env
+        .client({
+          fetch: async () => {
+            calls++;
+            return new Response("down", { status: 502 });
+          },
+          otsAttempts: 2,
+          otsRetryDelayMs: 1,
+        })
+        .clone(failing),
+    );
+    expect(err).toBeInstanceOf(GitError);
+    expect((err as GitError).reason).toBe("auth");
+    expect(err.message).toBe("cannot get one-time secret: HTTP 502");
+    expect(calls).toBe(2);
   });
 
   it("an OTS answer that is not user:password is an auth error", async () => {

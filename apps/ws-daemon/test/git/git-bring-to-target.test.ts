@@ -88,27 +88,31 @@ describe("GitClient.bringToTarget", () => {
     expect(result.restoredLocalChanges).toBe(false);
   });
 
-  it("remote-branch: switches to the branch, tracking origin", async () => {
+  it.each([
+    {
+      title: "remote-branch: switches to the branch, tracking origin",
+      targetMode: "remote-branch",
+      branch: "feature",
+      pushedTo: "feature",
+      upstream: "origin/feature",
+    },
+    {
+      title: "local-branch: a new untracked branch at the remote head",
+      targetMode: "local-branch",
+      branch: "my-work",
+      pushedTo: "main",
+      upstream: undefined,
+    },
+  ] as const)("$title", async ({ targetMode, branch, pushedTo, upstream }) => {
     const { repo, spec } = await restoredPrebuild();
-    const tip = await pushCommit(repo, "feature", "feature.txt", "f3\n");
-    await env
-      .client()
-      .bringToTarget({ ...spec, targetMode: "remote-branch", cloneTarget: "feature" });
-    expect(git(spec.checkoutDir, "symbolic-ref", "--short", "HEAD")).toBe("feature");
-    expect(git(spec.checkoutDir, "rev-parse", "HEAD")).toBe(tip);
-    expect(git(spec.checkoutDir, "rev-parse", "--abbrev-ref", "feature@{upstream}")).toBe(
-      "origin/feature",
-    );
-  });
-
-  it("local-branch: a new untracked branch at the remote head", async () => {
-    const { repo, spec } = await restoredPrebuild();
-    const tip = await pushCommit(repo, "main", "src/a.txt", "a2\n");
-    await env
-      .client()
-      .bringToTarget({ ...spec, targetMode: "local-branch", cloneTarget: "my-work" });
-    expect(git(spec.checkoutDir, "symbolic-ref", "--short", "HEAD")).toBe("my-work");
-    expect(git(spec.checkoutDir, "rev-parse", "HEAD")).toBe(tip);
+    const tip = await pushCommit(repo, pushedTo, `${pushedTo}.txt`, "new\n");
+    await env.client().bringToTarget({ ...spec, targetMode, cloneTarget: branch });
+    const dir = spec.checkoutDir;
+    expect(git(dir, "symbolic-ref", "--short", "HEAD")).toBe(branch);
+    expect(git(dir, "rev-parse", "HEAD")).toBe(tip);
+    const tracking = () => git(dir, "rev-parse", "--abbrev-ref", `${branch}@{upstream}`);
+    if (upstream === undefined) expect(tracking).toThrow(/no upstream/);
+    else expect(tracking()).toBe(upstream);
   });
 
   it("remote-commit: detaches at an older commit missing from the shallow checkout", async () => {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GitError } from "../../src/git/index.js";
+import { type GitCheckoutSpec, GitError, type GitFailureReason } from "../../src/git/index.js";
 import { GitHttpServer } from "../support/git-http-server.js";
 import {
   createEmptyBareRepo,
@@ -42,6 +42,19 @@ afterAll(async () => {
 });
 
 const expectNoTempLeft = async () => expect(await readdir(env.tempRoot)).toEqual([]);
+
+/** Clones, expecting a GitError of `reason` and no checkout directory left behind. */
+const expectFailedClone = async (
+  spec: GitCheckoutSpec,
+  reason: GitFailureReason,
+  client = env.client(),
+): Promise<GitError> => {
+  const err = await catchError(client.clone(spec));
+  expect(err).toBeInstanceOf(GitError);
+  expect((err as GitError).reason, spec.remoteUri).toBe(reason);
+  expect(existsSync(spec.checkoutDir)).toBe(false);
+  return err as GitError;
+};
 
 describe("GitClient.clone target modes", () => {
   it("remote-head: shallow clone of the default branch by default", async () => {
@@ -215,10 +228,7 @@ describe("GitClient.clone options", () => {
       const spec = env.spec(server.repoUrl(repo.name), {
         customConfig: { [key]: "touch /tmp/pwned" },
       });
-      const err = await catchError(env.client().clone(spec));
-      expect(err).toBeInstanceOf(GitError);
-      expect((err as GitError).reason, key).toBe("invalid-argument");
-      expect(existsSync(spec.checkoutDir)).toBe(false);
+      await expectFailedClone(spec, "invalid-argument");
     }
   });
 });
@@ -227,21 +237,17 @@ describe("GitClient.clone failures", () => {
   it("a missing repository is not-found (http and file) and leaves nothing behind", async () => {
     for (const uri of [server.repoUrl("nope.git"), `file://${env.repos}/nope.git`]) {
       const spec = env.spec(uri);
-      const err = await catchError(env.client().clone(spec));
-      expect((err as GitError).reason, uri).toBe("not-found");
-      expect(existsSync(spec.checkoutDir)).toBe(false);
+      await expectFailedClone(spec, "not-found");
     }
     await expectNoTempLeft();
   });
 
-  it("a missing branch is a target error", async () => {
-    const spec = env.spec(server.repoUrl(repo.name), {
-      targetMode: "remote-branch",
-      cloneTarget: "no-such-branch",
-    });
-    const err = await catchError(env.client().clone(spec));
-    expect((err as GitError).reason).toBe("target");
-    expect(existsSync(spec.checkoutDir)).toBe(false);
+  it.each([
+    ["a missing branch is a target error", "no-such-branch"],
+    ["a tag is not a branch: remote-branch refuses it as a target error", "v0"],
+  ])("%s", async (_title, cloneTarget) => {
+    const spec = env.spec(server.repoUrl(repo.name), { targetMode: "remote-branch", cloneTarget });
+    await expectFailedClone(spec, "target");
   });
 
   it("retries a transient server failure, and gives up after cloneAttempts", async () => {
@@ -250,36 +256,25 @@ describe("GitClient.clone failures", () => {
     const spec = env.spec(server.repoUrl(repo.name));
     await client.clone(spec);
     expect(git(spec.checkoutDir, "rev-parse", "HEAD")).toBe(repo.commits.main?.at(-1));
-    expect(env.logs.some((l) => l.message.includes("transient error; retrying"))).toBe(true);
+    const retried = env.logs.filter((l) => l.message.includes("transient error; retrying"));
+    expect(retried).toHaveLength(1);
+    expect(retried[0]?.fields).toMatchObject({ attempt: 1, delayMs: 5 });
+    expect(retried[0]?.fields?.err).toBeInstanceOf(GitError);
 
     server.failNextRequests(100);
     const failing = env.spec(server.repoUrl(repo.name));
     const requestsBefore = server.requests.length;
-    const err = await catchError(
-      env.client({ cloneRetryDelayMs: 5, cloneAttempts: 2 }).clone(failing),
-    );
-    server.failNextRequests(0);
-    expect((err as GitError).reason).toBe("other");
+    await expectFailedClone(
+      failing,
+      "other",
+      env.client({ cloneRetryDelayMs: 5, cloneAttempts: 2 }),
+    ).finally(() => server.failNextRequests(0));
     expect(server.requests.length - requestsBefore).toBe(2);
-    expect(existsSync(failing.checkoutDir)).toBe(false);
-  });
-
-  it("a tag is not a branch: remote-branch refuses it as a target error", async () => {
-    const spec = env.spec(server.repoUrl(repo.name), {
-      targetMode: "remote-branch",
-      cloneTarget: "v0",
-    });
-    const err = await catchError(env.client().clone(spec));
-    expect((err as GitError).reason).toBe("target");
-    expect(existsSync(spec.checkoutDir)).toBe(false);
   });
 
   it("git that cannot be started is an 'other' GitError", async () => {
     const spec = env.spec(server.repoUrl(repo.name));
-    const err = await catchError(env.client({ gitBinary: "/nonexistent/git" }).clone(spec));
-    expect(err).toBeInstanceOf(GitError);
-    expect((err as GitError).reason).toBe("other");
-    expect(existsSync(spec.checkoutDir)).toBe(false);
+    await expectFailedClone(spec, "other", env.client({ gitBinary: "/nonexistent/git" }));
     await expectNoTempLeft();
   });
 
@@ -289,9 +284,7 @@ describe("GitClient.clone failures", () => {
         targetMode: "remote-commit",
         cloneTarget: "1".repeat(40),
       });
-      const err = await catchError(env.client().clone(spec));
-      expect((err as GitError).reason).toBe("target");
-      expect(existsSync(spec.checkoutDir)).toBe(false);
+      await expectFailedClone(spec, "target");
     }
   });
 
@@ -327,8 +320,11 @@ describe("GitClient.clone failures", () => {
 
   it("file remotes can be disabled", async () => {
     const spec = env.spec(`file://${repo.bare}`);
-    const err = await catchError(env.client({ allowedSchemes: ["https", "http"] }).clone(spec));
-    expect((err as GitError).reason).toBe("invalid-argument");
+    await expectFailedClone(
+      spec,
+      "invalid-argument",
+      env.client({ allowedSchemes: ["https", "http"] }),
+    );
   });
 
   it("refuses a non-empty checkout directory and leaves its content alone", async () => {

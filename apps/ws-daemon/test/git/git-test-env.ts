@@ -1,8 +1,11 @@
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { GitClient, type GitClientOptions } from "../../src/git/index.js";
-import type { GitCheckoutSpec, GitLogger } from "../../src/git/types.js";
+import type { GitCheckoutSpec } from "../../src/git/types.js";
+import type { Log } from "../../src/platform/index.js";
+import { createFixtureRepo, type FixtureRepo, gitSync } from "../support/git-repo-fixtures.js";
 import { ScriptedProcessRunner } from "../support/process-runners.js";
 
 /** A private directory tree per test file: repositories, checkouts and the client's temp root. */
@@ -29,7 +32,7 @@ export class GitTestEnv {
     return join(this.root, "client-tmp");
   }
 
-  readonly logger: GitLogger = (level, message, fields) => {
+  readonly logger: Log = (level, message, fields) => {
     this.logs.push({ level, message, ...(fields ? { fields } : {}) });
   };
 
@@ -41,6 +44,13 @@ export class GitTestEnv {
   checkoutDir(): string {
     this.counter++;
     return join(this.root, "checkouts", `c${this.counter}`);
+  }
+
+  /** A fresh checkout of a bare repository made by the tests' own git (depth 1 unless `full`). */
+  cloneWithGit(bare: string, full = false): string {
+    const dir = this.checkoutDir();
+    gitSync(this.root, ["clone", "-q", ...(full ? [] : ["--depth", "1"]), `file://${bare}`, dir]);
+    return dir;
   }
 
   spec(remoteUri: string, overrides: Partial<GitCheckoutSpec> = {}): GitCheckoutSpec {
@@ -60,6 +70,34 @@ export class GitTestEnv {
     await rm(this.root, { recursive: true, force: true });
   }
 }
+
+/**
+ * A GitTestEnv with one fixture repository for the whole test file: made before its first test,
+ * removed after its last.
+ */
+export const gitTestFile = (repoName = "project") => {
+  let env: GitTestEnv | undefined;
+  let repo: FixtureRepo | undefined;
+  beforeAll(async () => {
+    env = await GitTestEnv.create();
+    repo = await createFixtureRepo(env.repos, repoName);
+  });
+  afterAll(async () => {
+    await env?.dispose();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the test file's git fixture is made in beforeAll");
+    return value;
+  };
+  return {
+    get env(): GitTestEnv {
+      return ready(env);
+    },
+    get repo(): FixtureRepo {
+      return ready(repo);
+    },
+  };
+};
 
 /** Every regular file below dir whose bytes contain needle (paths relative to dir). */
 export const filesContaining = async (dir: string, needle: string): Promise<string[]> => {

@@ -2,9 +2,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseCgroupLayout, parseProcCgroup } from "../../src/linux/cgroup-layout.js";
-import { readResourcesV1, readResourcesV2 } from "../../src/linux/cgroup-resources.js";
-import type { Clock } from "../../src/platform/clock.js";
+import { parseCgroupLayout } from "../../src/linux/cgroup-layout.js";
+import {
+  readResourcesV1,
+  readResourcesV2,
+  type WorkspaceResources,
+} from "../../src/linux/cgroup-resources.js";
+import { type Clock, parseProcCgroup } from "../../src/platform/index.js";
 
 const host = { cpuCount: 4, memTotalBytes: 8 * 1024 ** 3 };
 
@@ -72,64 +76,92 @@ describe("resources from cgroup files (fixtures)", () => {
   });
   const put = (name: string, text: string) => writeFile(join(dir, name), text);
 
-  it("v2: millicores from usage_usec over the window, fractional quota kept, memory minus inactive_file", async () => {
-    await put("cpu.max", "150000 100000\n");
-    await put("cpu.stat", "usage_usec 1000000\nuser_usec 1\nsystem_usec 2\n");
-    await put("memory.current", "524288000\n");
-    await put("memory.stat", "anon 1\nfile 2\ninactive_file 104857600\nactive_file 3\n");
-    await put("memory.max", "1073741824\n");
-    // 300 ms of CPU time during a 1000 ms window = 300 millicores
-    const clock = steppingClock(() => put("cpu.stat", "usage_usec 1300000\n"));
-    const r = await readResourcesV2(dir, { clock, sampleMs: 1000, host });
-    expect(r).toEqual({
-      cpu: { used: 300, limit: 1500 },
-      memory: { used: 419430400, limit: 1073741824 },
+  /**
+   * One sample: `files` hold the counters before the window, `during` is what the "kernel"
+   * writes while the reader waits `sampleMs` (none: the counters stand still).
+   */
+  interface Sample {
+    title: string;
+    files: Record<string, string>;
+    during?: [file: string, text: string];
+    sampleMs: number;
+    expected: WorkspaceResources;
+  }
+  const sampling = async ({ files, during, sampleMs }: Sample) => {
+    for (const [name, text] of Object.entries(files)) await put(name, text);
+    const clock = steppingClock(async () => {
+      if (during) await put(...during);
     });
+    return { clock, sampleMs, host };
+  };
+
+  it.each<Sample>([
+    {
+      title:
+        "v2: millicores from usage_usec over the window, fractional quota kept, memory minus inactive_file",
+      files: {
+        "cpu.max": "150000 100000\n",
+        "cpu.stat": "usage_usec 1000000\nuser_usec 1\nsystem_usec 2\n",
+        "memory.current": "524288000\n",
+        "memory.stat": "anon 1\nfile 2\ninactive_file 104857600\nactive_file 3\n",
+        "memory.max": "1073741824\n",
+      },
+      // 300 ms of CPU time during a 1000 ms window = 300 millicores
+      during: ["cpu.stat", "usage_usec 1300000\n"],
+      sampleMs: 1000,
+      expected: { cpu: { used: 300, limit: 1500 }, memory: { used: 419430400, limit: 1073741824 } },
+    },
+    {
+      title: "v2: unlimited cpu and memory fall back to host capacity; used never negative",
+      files: {
+        "cpu.max": "max 100000\n",
+        "cpu.stat": "usage_usec 5\n",
+        "memory.current": "100\n",
+        "memory.stat": "inactive_file 4096\n",
+        "memory.max": "max\n",
+      },
+      sampleMs: 10,
+      expected: { cpu: { used: 0, limit: 4000 }, memory: { used: 0, limit: host.memTotalBytes } },
+    },
+  ])("$title", async (sample) => {
+    expect(await readResourcesV2(dir, await sampling(sample))).toEqual(sample.expected);
   });
 
-  it("v2: unlimited cpu and memory fall back to host capacity; used never negative", async () => {
-    await put("cpu.max", "max 100000\n");
-    await put("cpu.stat", "usage_usec 5\n");
-    await put("memory.current", "100\n");
-    await put("memory.stat", "inactive_file 4096\n");
-    await put("memory.max", "max\n");
-    const clock = steppingClock(async () => {});
-    expect(await readResourcesV2(dir, { clock, sampleMs: 10, host })).toEqual({
-      cpu: { used: 0, limit: 4000 },
-      memory: { used: 0, limit: host.memTotalBytes },
-    });
-  });
-
-  it("v1: cfs quota/period, cpuacct.usage in ns, usage_in_bytes minus total_inactive_file", async () => {
-    await put("cpu.cfs_quota_us", "250000\n");
-    await put("cpu.cfs_period_us", "100000\n");
-    await put("cpuacct.usage", "2000000000\n");
-    await put("memory.usage_in_bytes", "300000000\n");
-    await put("memory.stat", "cache 5\ntotal_inactive_file 100000000\n");
-    await put("memory.limit_in_bytes", "9223372036854771712\n"); // "unlimited" in v1
-    const clock = steppingClock(() => put("cpuacct.usage", "2750000000\n")); // 750 ms over 500 ms
-    const r = await readResourcesV1(
-      { cpu: dir, cpuacct: dir, memory: dir },
-      { clock, sampleMs: 500, host },
-    );
-    expect(r).toEqual({
-      cpu: { used: 1500, limit: 2500 },
-      memory: { used: 200000000, limit: host.memTotalBytes },
-    });
-  });
-
-  it("v1: no quota means all host CPUs", async () => {
-    await put("cpu.cfs_quota_us", "-1\n");
-    await put("cpu.cfs_period_us", "100000\n");
-    await put("cpuacct.usage", "0\n");
-    await put("memory.usage_in_bytes", "4096\n");
-    await put("memory.stat", "total_inactive_file 0\n");
-    await put("memory.limit_in_bytes", "268435456\n");
-    const r = await readResourcesV1(
-      { cpu: dir, cpuacct: dir, memory: dir },
-      { clock: steppingClock(async () => {}), sampleMs: 1, host },
-    );
-    expect(r).toEqual({ cpu: { used: 0, limit: 4000 }, memory: { used: 4096, limit: 268435456 } });
+  it.each<Sample>([
+    {
+      title: "v1: cfs quota/period, cpuacct.usage in ns, usage_in_bytes minus total_inactive_file",
+      files: {
+        "cpu.cfs_quota_us": "250000\n",
+        "cpu.cfs_period_us": "100000\n",
+        "cpuacct.usage": "2000000000\n",
+        "memory.usage_in_bytes": "300000000\n",
+        "memory.stat": "cache 5\ntotal_inactive_file 100000000\n",
+        "memory.limit_in_bytes": "9223372036854771712\n", // "unlimited" in v1
+      },
+      during: ["cpuacct.usage", "2750000000\n"], // 750 ms over 500 ms
+      sampleMs: 500,
+      expected: {
+        cpu: { used: 1500, limit: 2500 },
+        memory: { used: 200000000, limit: host.memTotalBytes },
+      },
+    },
+    {
+      title: "v1: no quota means all host CPUs",
+      files: {
+        "cpu.cfs_quota_us": "-1\n",
+        "cpu.cfs_period_us": "100000\n",
+        "cpuacct.usage": "0\n",
+        "memory.usage_in_bytes": "4096\n",
+        "memory.stat": "total_inactive_file 0\n",
+        "memory.limit_in_bytes": "268435456\n",
+      },
+      sampleMs: 1,
+      expected: { cpu: { used: 0, limit: 4000 }, memory: { used: 4096, limit: 268435456 } },
+    },
+  ])("$title", async (sample) => {
+    // v1 fixtures keep every controller's files in the one directory
+    const dirs = { cpu: dir, cpuacct: dir, memory: dir };
+    expect(await readResourcesV1(dirs, await sampling(sample))).toEqual(sample.expected);
   });
 
   it("reports a missing file as not-found and garbage as internal", async () => {

@@ -3,8 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "no
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ProcessRunner, RunOptions, RunResult } from "../../src/platform/process.js";
-import { NodeProcessRunner } from "../../src/platform/process.js";
+import type { Log, LogFields, LogLevel } from "../../src/platform/index.js";
 import { parseMountInfo } from "../../src/quota/mount-info.js";
 
 export { isRoot } from "../support/env.js";
@@ -106,26 +105,12 @@ export const errorCode = async (work: Promise<unknown>): Promise<string> =>
     (err: NodeJS.ErrnoException) => err.code ?? String(err),
   );
 
-/** The real runner, with a hook that can fail chosen commands (fault injection) and a call log. */
-export class FaultRunner implements ProcessRunner {
-  readonly calls: string[] = [];
-  failWhen: ((command: string, args: readonly string[]) => RunResult | undefined) | undefined;
-  private readonly real = new NodeProcessRunner();
-
-  run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
-    this.calls.push([command, ...args].join(" "));
-    const injected = this.failWhen?.(command, args);
-    if (injected) return Promise.resolve(injected);
-    return this.real.run(command, args, options);
-  }
-}
-
-export const failed = (stderr: string, exitCode = 1): RunResult => ({
-  exitCode,
-  signal: null,
-  stdout: "",
-  stderr,
-});
+/** A log that keeps its lines for assertions. */
+export const collectLog = () => {
+  const lines: { level: LogLevel; message: string; fields: LogFields }[] = [];
+  const log: Log = (level, message, fields = {}) => lines.push({ level, message, fields });
+  return { lines, log };
+};
 
 export interface XfsArea {
   ok: boolean;

@@ -4,9 +4,13 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DockerApiError, DockerRuntime } from "../../src/runtime/docker-runtime.js";
-import { ProcessRuntime } from "../../src/runtime/process-runtime.js";
-import { WorkspaceContainerNotFound } from "../../src/runtime/runtime-discovery.js";
+import { readProcCgroup } from "../../src/platform/index.js";
+import {
+  DockerApiError,
+  DockerRuntime,
+  ProcessRuntime,
+  WorkspaceContainerNotFound,
+} from "../../src/runtime/index.js";
 
 let sleeper: ChildProcess;
 beforeAll(() => {
@@ -23,8 +27,10 @@ describe("ProcessRuntime", () => {
     const c = await rt.findWorkspaceContainer("ws-1");
     expect(c.rootPid).toBe(sleeper.pid);
     expect(c.netnsPath).toBe(`/proc/${sleeper.pid}/ns/net`);
-    expect(c.cgroupPath).toMatch(/^\//);
-    expect(typeof c.cgroupV1Paths).toBe("object");
+    // a child starts in its parent's cgroups
+    const own = await readProcCgroup(process.pid);
+    expect(c.cgroupPath).toBe(own.unified ?? "");
+    expect(c.cgroupV1Paths).toEqual(own.v1);
   });
 
   it("refuses host pid 1 and nonsense as roots", () => {

@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll } from "vitest";
+import { childPids, readNsPids } from "../../../src/platform/index.js";
 
 export { isRoot } from "../../support/env.js";
 
@@ -25,28 +29,14 @@ export interface FakeContainer {
   stop(): Promise<void>;
 }
 
-export async function procInfo(hostPid: number): Promise<ProcInfo | undefined> {
-  try {
-    const status = await readFile(`/proc/${hostPid}/status`, "utf8");
-    const ns = /^NSpid:\s+(.*)$/m.exec(status)?.[1] ?? "";
-    const cmd = (await readFile(`/proc/${hostPid}/cmdline`, "utf8")).split("\0").filter(Boolean);
-    return { hostPid, nsPids: ns.trim().split(/\s+/).map(Number), cmdline: cmd };
-  } catch {
-    return undefined;
-  }
-}
-
-export async function childrenOf(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const t of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const text = await readFile(`/proc/${pid}/task/${t}/children`, "utf8").catch(() => "");
-    for (const s of text.trim().split(/\s+/)) if (s) out.push(Number(s));
-  }
-  return out;
-}
-
-export async function nsId(pid: number, ns: string): Promise<string> {
-  return readlink(`/proc/${pid}/ns/${ns}`);
+/** What /proc tells of a process; undefined once it is gone. */
+async function procInfo(hostPid: number): Promise<ProcInfo | undefined> {
+  const nsPids = await readNsPids(hostPid);
+  const cmdline = await readFile(`/proc/${hostPid}/cmdline`, "utf8").then(
+    (text) => text.split("\0").filter(Boolean),
+    () => undefined,
+  );
+  return nsPids && cmdline ? { hostPid, nsPids, cmdline } : undefined;
 }
 
 /**
@@ -70,13 +60,13 @@ export async function startContainer(
   let rootPid = 0;
   const descendants = async (): Promise<ProcInfo[]> => {
     const out: ProcInfo[] = [];
-    let frontier = await childrenOf(rootPid);
+    let frontier = await childPids(rootPid);
     while (frontier.length) {
       const next: number[] = [];
       for (const p of frontier) {
         const info = await procInfo(p);
         if (info) out.push(info);
-        next.push(...(await childrenOf(p)));
+        next.push(...(await childPids(p)));
       }
       frontier = next;
     }
@@ -90,7 +80,7 @@ export async function startContainer(
     return hit;
   };
   for (let i = 0; i < 500; i++) {
-    if (!rootPid) rootPid = (await childrenOf(launcherPid))[0] ?? 0;
+    if (!rootPid) rootPid = (await childPids(launcherPid))[0] ?? 0;
     if (rootPid) {
       const all = (await descendants()).map((d) => d.cmdline.join(" "));
       const ready =
@@ -116,6 +106,39 @@ export async function startContainer(
         await new Promise((resolve) => launcher.once("exit", resolve));
       }
     },
+  };
+}
+
+/**
+ * A container for the tests of the enclosing describe block: started before the first, stopped
+ * after the last. The returned function hands it to the tests.
+ */
+export function containerForSuite(children: string[] = [], markers: string[] = []) {
+  let container: FakeContainer | undefined;
+  beforeAll(async () => {
+    container = await startContainer(children, markers);
+  });
+  afterAll(async () => {
+    await container?.stop();
+  });
+  return (): FakeContainer => {
+    if (!container) throw new Error("the suite's container starts in beforeAll");
+    return container;
+  };
+}
+
+/** A temporary directory for the tests of the enclosing describe block, removed after them. */
+export function tempDirForSuite(prefix: string) {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return (): string => {
+    if (dir === undefined) throw new Error("the suite's directory is made in beforeAll");
+    return dir;
   };
 }
 

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detectCgroupLayout, readProcCgroup } from "../../src/linux/cgroup-layout.js";
+import { detectCgroupLayout } from "../../src/linux/cgroup-layout.js";
+import { readProcCgroup } from "../../src/platform/index.js";
 import { type FakeContainer, isRoot, sh, startContainer } from "./support/fake-container.js";
 import { workspaceFor } from "./support/workspace.js";
 
@@ -36,6 +37,19 @@ async function rmdirWhenEmpty(dir: string): Promise<void> {
     }
   }
 }
+
+/** Reads until the text matches (the kernel freezes and kills asynchronously); the last read. */
+async function readUntil(read: () => Promise<string>, pattern: RegExp): Promise<string> {
+  let text = "";
+  for (let i = 0; i < 200; i++) {
+    text = await read();
+    if (pattern.test(text)) break;
+    await sleep(10);
+  }
+  return text;
+}
+
+const events = (dir: string) => () => readFile(join(dir, "cgroup.events"), "utf8");
 
 describe.skipIf(!isRoot || !hasV1)("WorkspaceInfo on this VM's real cgroup v1 hierarchy", () => {
   let c: FakeContainer;
@@ -132,25 +146,18 @@ describe.skipIf(!isRoot)("EvacuateCGroup on a real cgroup2 mount (grouping, free
   it("the delegated tree can be frozen and killed as a group", async () => {
     const leaf = join(cg, "workspace/user");
     await writeFile(join(leaf, "cgroup.freeze"), "1");
-    let events = "";
-    for (let i = 0; i < 100 && !/frozen 1/.test(events); i++) {
-      events = await readFile(join(leaf, "cgroup.events"), "utf8");
-      await sleep(10);
-    }
-    expect(events).toMatch(/frozen 1/);
+    expect(await readUntil(events(leaf), /frozen 1/)).toMatch(/frozen 1/);
     await writeFile(join(leaf, "cgroup.freeze"), "0");
-    await writeFile(join(cg, "workspace/cgroup.kill"), "1");
-    let populated = "";
-    for (let i = 0; i < 200 && !/populated 0/.test(populated); i++) {
-      populated = await readFile(join(cg, "workspace/cgroup.events"), "utf8");
-      await sleep(10);
-    }
-    expect(populated).toMatch(/populated 0/);
+    const workspace = join(cg, "workspace");
+    await writeFile(join(workspace, "cgroup.kill"), "1");
+    expect(await readUntil(events(workspace), /populated 0/)).toMatch(/populated 0/);
     // gone, or a zombie waiting for its launcher to reap it
-    const state = await readFile(`/proc/${c.rootPid}/status`, "utf8").then(
-      (t) => /^State:\s+(\S)/m.exec(t)?.[1],
-      () => "gone",
-    );
+    const rootState = () =>
+      readFile(`/proc/${c.rootPid}/status`, "utf8").then(
+        (t) => /^State:\s+(\S)/m.exec(t)?.[1] ?? "?",
+        () => "gone",
+      );
+    const state = await readUntil(rootState, /^(gone|Z)$/);
     expect(["gone", "Z"]).toContain(state);
   });
 });

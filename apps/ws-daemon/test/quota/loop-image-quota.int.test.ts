@@ -2,13 +2,11 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LoopImageQuotaEnforcer } from "../../src/quota/loop-image-enforcer.js";
-import { isQuotaExceededError, QuotaError } from "../../src/quota/quota-enforcer.js";
+import { isQuotaExceededError, LoopImageQuotaEnforcer } from "../../src/quota/index.js";
+import { failed, ScriptedProcessRunner } from "../support/process-runners.js";
 import {
   cleanupAll,
   errorCode,
-  FaultRunner,
-  failed,
   isMountPoint,
   isRoot,
   loopDevicesOf,
@@ -23,7 +21,8 @@ const QUOTA = 32 * MIB;
 
 const setup = (name: string) => {
   const area = makeTempDir(name);
-  const runner = new FaultRunner();
+  // runs everything for real unless a test scripts a failure
+  const runner = new ScriptedProcessRunner();
   const enforcer = new LoopImageQuotaEnforcer({ workingArea: area, runner });
   const id = `ws-${name}`;
   const dir = join(area, id);
@@ -136,7 +135,11 @@ describe.skipIf(!isRoot)("loop-image quota (real ext4 images on loop devices)", 
       kind: "invalid-argument",
     });
     expect(existsSync(image)).toBe(false);
-    await expect(enforcer.enforce(id, dir, QUOTA)).rejects.toBeInstanceOf(QuotaError);
+    await expect(enforcer.enforce(id, dir, QUOTA)).rejects.toMatchObject({
+      name: "QuotaError",
+      failure: "invalid-argument",
+      message: `enforce before prepare for ${id}`,
+    });
   });
 
   it("recover after a restart: remounts images whose mounts are gone, keeps live ones, reports the rest", async () => {
@@ -236,10 +239,10 @@ describe.skipIf(!isRoot)("loop-image quota (real ext4 images on loop devices)", 
       const { enforcer, runner, id, dir } = setup(`${name}-fault`);
       await enforcer.prepare(id, dir, QUOTA);
       await writeFile(join(dir, "keep"), "kept");
-      runner.failWhen = (command, args) =>
+      runner.script = (command, args) =>
         match(command, args) ? failed(`injected: ${name} failed`, exitCode) : undefined;
       await expect(enforcer.enforce(id, dir, QUOTA)).rejects.toThrow(/injected/);
-      runner.failWhen = undefined;
+      runner.script = undefined;
       expect(isMountPoint(dir)).toBe(true);
       expect(await readFile(join(dir, "keep"), "utf8")).toBe("kept");
       expect((await enforcer.usage(id, dir))?.phase).toBe("lenient");
@@ -250,13 +253,13 @@ describe.skipIf(!isRoot)("loop-image quota (real ext4 images on loop devices)", 
 
   it("a failing mkfs during prepare leaves no image, record or mount behind", async () => {
     const { enforcer, runner, id, dir, image, area } = setup("mkfs-fault");
-    runner.failWhen = (command) =>
+    runner.script = (command) =>
       command === "mkfs.ext4" ? failed("injected: mkfs failed") : undefined;
     await expect(enforcer.prepare(id, dir, QUOTA)).rejects.toThrow(/injected/);
     expect(existsSync(image)).toBe(false);
     expect(isMountPoint(dir)).toBe(false);
     expect(await readdir(join(area, ".quota"))).toEqual([]);
-    runner.failWhen = undefined;
+    runner.script = undefined;
     expect((await enforcer.prepare(id, dir, QUOTA)).phase).toBe("lenient");
   });
 });

@@ -1,0 +1,117 @@
+import { errorMessage, findInProcessTree, namespaceInode, PROC } from "../platform/index.js";
+import { LinuxOpError } from "./errors.js";
+import { NsHelperError } from "./ns-helper.js";
+
+export type MountKind = "proc" | "sysfs" | "nfs";
+
+/** One mount this API made: where, and in which mount namespace (a path alone is ambiguous). */
+export interface MountRecord {
+  kind: MountKind;
+  /** The process the mount was made through. */
+  hostPid: number;
+  /** Inode of that process's mount namespace when the mount was made. */
+  mntNs: number;
+  /** The target as the process sees it. */
+  target: string;
+}
+
+export interface MountLedgerDeps {
+  /** Detaches `target` in the mount namespace of `hostPid` (the helper's umount). */
+  unmount(hostPid: number, target: string): Promise<void>;
+  /**
+   * The root of the process tree searched for another member of a mount's namespace once the
+   * process that made it is gone; undefined when the workspace itself is gone.
+   */
+  treeRoot(): Promise<number | undefined>;
+  procRoot?: string;
+}
+
+export interface UndoReport {
+  /** "<kind> at <target>" of each mount detached (or found already gone). */
+  undone: string[];
+  /** "<kind> at <target>: <why>" of each mount still in place; its record is kept. */
+  failures: string[];
+}
+
+// EINVAL: no longer a mount point (the workspace unmounted it itself); ENOENT: the path is gone
+const ALREADY_GONE_ERRNOS = [22, 2];
+
+/**
+ * The mounts one workspace's calls created, so that teardown can undo exactly those. Keyed by
+ * mount namespace and target: the same path in two namespaces is two mounts, the same path
+ * mounted twice in one namespace is one record (the second mount stacks on the first; one
+ * MNT_DETACH of the path removes what is visible).
+ */
+export class MountLedger {
+  private readonly records = new Map<string, MountRecord>();
+  private readonly procRoot: string;
+
+  constructor(private readonly deps: MountLedgerDeps) {
+    this.procRoot = deps.procRoot ?? PROC;
+  }
+
+  /** What is recorded, oldest first. */
+  entries(): MountRecord[] {
+    return [...this.records.values()];
+  }
+
+  async record(kind: MountKind, hostPid: number, target: string): Promise<void> {
+    const mntNs = await this.mountNamespaceOf(hostPid);
+    this.records.set(`${mntNs}:${target}`, { kind, hostPid, mntNs, target });
+  }
+
+  /** After an explicit umount through `hostPid`: the mount is no longer ours to undo. */
+  async forget(hostPid: number, target: string): Promise<void> {
+    const mntNs = await this.mountNamespaceOf(hostPid);
+    this.records.delete(`${mntNs}:${target}`);
+  }
+
+  /** Detaches every recorded mount; never throws. Failed ones stay recorded for another try. */
+  async undoAll(): Promise<UndoReport> {
+    const report: UndoReport = { undone: [], failures: [] };
+    for (const [key, m] of this.records) {
+      const what = `${m.kind} at ${m.target}`;
+      try {
+        await this.undo(m);
+        this.records.delete(key);
+        report.undone.push(what);
+      } catch (err) {
+        report.failures.push(`${what}: ${errorMessage(err)}`);
+      }
+    }
+    return report;
+  }
+
+  /** Unmounts through any live process still in the mount's namespace; a dead namespace took it along. */
+  private async undo(m: MountRecord): Promise<void> {
+    const pid =
+      (await namespaceInode(m.hostPid, "mnt", this.procRoot)) === m.mntNs
+        ? m.hostPid
+        : await this.memberOf(m.mntNs);
+    if (pid === undefined) return;
+    try {
+      await this.deps.unmount(pid, m.target);
+    } catch (err) {
+      if (err instanceof NsHelperError && ALREADY_GONE_ERRNOS.includes(err.errno ?? -1)) return;
+      throw err;
+    }
+  }
+
+  private async memberOf(mntNs: number): Promise<number | undefined> {
+    const root = await this.deps.treeRoot();
+    if (root === undefined) return undefined;
+    return findInProcessTree(
+      root,
+      async (pid) =>
+        (await namespaceInode(pid, "mnt", this.procRoot)) === mntNs ? pid : undefined,
+      this.procRoot,
+    );
+  }
+
+  private async mountNamespaceOf(hostPid: number): Promise<number> {
+    const ino = await namespaceInode(hostPid, "mnt", this.procRoot);
+    if (ino === undefined)
+      throw new LinuxOpError("permission-denied", `process ${hostPid} is gone`);
+    return ino;
+  }
+}
