@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Clock } from "../../src/platform/clock.js";
-import { KeyedTokenBuckets, TokenBucket } from "../../src/rpc/token-bucket.js";
+import { KeyedTokenBuckets, TokenBucket } from "../../src/rpc/index.js";
 
 const fakeClock = () => {
   let t = 1_000_000;
