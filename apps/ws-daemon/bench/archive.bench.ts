@@ -16,9 +16,11 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { ArchiveContentStore } from "../src/storage/archive-content-store.js";
-import { LocalDirectoryObjectStore } from "../src/storage/local-object-store.js";
-import { S3ObjectStore } from "../src/storage/s3-object-store.js";
+import {
+  ArchiveContentStore,
+  LocalDirectoryObjectStore,
+  S3ObjectStore,
+} from "../src/storage/index.js";
 import { startMotoServer } from "../test/support/moto-server.js";
 
 const scale = Number(process.env.BENCH_SCALE ?? "1");

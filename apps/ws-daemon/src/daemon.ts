@@ -81,8 +81,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // (e.g. a virtualenv's python). Extraction never writes through any symlink, so nothing lands
   // outside the workspace; refusing them would make such a backup impossible to restore.
   const store = createContentStore(storage, {
+    maxConcurrentArchives: config.limits.maxConcurrentArchives,
     restore: { symlinks: "inert" },
-    onWarning: (message, err) => logFor("storage")("warn", message, { err }),
+    log: logFor("storage"),
   });
   const git = new GitClient(runner, {
     clock: systemClock,

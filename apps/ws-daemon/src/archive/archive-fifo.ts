@@ -20,12 +20,22 @@ export class ArchiveFifo {
   }
 
   /**
-   * Opens the FIFO for reading and writing, which never blocks: handed to zstd as its output, it
-   * also keeps the pipe's data alive until the extraction worker opened its end (a FIFO's buffer
-   * is dropped once nobody holds it open). Close it once the worker reported that it opened.
+   * Opens a write end for zstd without blocking. A read end of our own comes first (a non-blocking
+   * open for reading never waits), so the write-only open finds a reader; it also keeps the data
+   * zstd writes alive until the extraction worker opened its end (a FIFO's buffer is dropped once
+   * nobody holds it open). Close both once the worker reported that it opened: from then on the
+   * worker is the only reader, so zstd gets EPIPE if the worker stops reading, and the worker
+   * sees end of file once zstd exits. (A single read-write descriptor would make zstd a reader of
+   * its own output: with the worker gone it would block forever on a full pipe.)
    */
-  openWriteEnd(): number {
-    return openSync(this.path, constants.O_RDWR);
+  openWriteEnd(): { writeEnd: number; keepAlive: number } {
+    const keepAlive = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      return { writeEnd: openSync(this.path, constants.O_WRONLY), keepAlive };
+    } catch (err) {
+      closeSync(keepAlive);
+      throw err;
+    }
   }
 
   /**

@@ -1,19 +1,17 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { type Readable, Transform } from "node:stream";
-import { ArchiveFifo } from "./archive-fifo.js";
 import type { TarJob, TarProgress } from "./tar-worker.js";
 import type { TarWriteSummary } from "./tar-writer.js";
-import { startWorkerJob } from "./worker-pool.js";
-import { ZstdProcess } from "./zstd-process.js";
+import { ZstdPipeline } from "./zstd-pipeline.js";
 
 export interface CreateArchiveOptions {
   /** zstd level; 1 by default (see the bench: level 3 costs ~40% throughput for ~5% size). */
-  level?: number;
-  idShift?: number;
-  signal?: AbortSignal;
-  onProgress?: (p: { bytes: number; files: number }) => void;
-  zstdPath?: string;
+  level?: number | undefined;
+  idShift?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: { bytes: number; files: number }) => void) | undefined;
+  zstdPath?: string | undefined;
 }
 
 export interface ArchiveResult {
@@ -45,8 +43,8 @@ const OUT_CHUNK_BYTES = 1024 * 1024;
 const FOLLOW_POLL_MS = 4;
 
 interface RunningArchive {
-  zstd: ZstdProcess;
-  /** Settles once the tar worker finished and zstd exited; failure kills both. */
+  pipeline: ZstdPipeline<TarWriteSummary>;
+  /** Settles once the tar worker finished and zstd exited; failure stops both. */
   produced: Promise<void>;
   /** Compressed bytes seen so far. */
   readonly size: number;
@@ -65,11 +63,6 @@ function startArchive(
   options: CreateArchiveOptions,
   output: "pipe" | number,
 ): RunningArchive {
-  const internal = new AbortController();
-  const onOuterAbort = () => internal.abort(options.signal?.reason);
-  if (options.signal?.aborted) onOuterAbort();
-  else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
-
   const summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] };
   const hash = createHash("sha256");
   let size = 0;
@@ -82,61 +75,43 @@ function startArchive(
   };
   // The tar stream is written by a worker thread into a FIFO that zstd reads, like
   // `tar | zstd > file`: the main thread at most sees the compressed bytes.
-  const fifo = new ArchiveFifo();
-  let zstd: ZstdProcess;
-  try {
-    zstd = ZstdProcess.compress(
-      fifo.path,
-      options.level ?? DEFAULT_ZSTD_LEVEL,
-      output,
-      options.zstdPath,
-    );
-  } catch (err) {
-    fifo.remove();
-    throw err;
-  }
-  const tar = startWorkerJob<TarProgress, TarWriteSummary>(
-    "tar-worker",
-    { root: dir, fifo: fifo.path, idShift: options.idShift } satisfies TarJob,
+  const pipeline = ZstdPipeline.compress<TarProgress, TarWriteSummary>(
     {
+      entry: "tar-worker",
+      job: (fifo) => ({ root: dir, fifo, idShift: options.idShift }) satisfies TarJob,
       onProgress: (p) => {
         summary.entries = p.entries;
         summary.bytes = p.bytes;
         progress(false);
       },
-      // both ends are open: the name is not needed any more, and a process killed from here on
-      // leaves nothing behind in the temporary directory
-      onOpened: () => fifo.remove(),
     },
+    { level: options.level ?? DEFAULT_ZSTD_LEVEL, output, zstdPath: options.zstdPath },
   );
+
+  const internal = new AbortController();
+  const onOuterAbort = () => internal.abort(options.signal?.reason);
+  if (options.signal?.aborted) onOuterAbort();
+  else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(internal.signal.reason ?? new Error("aborted"));
     if (internal.signal.aborted) onAbort();
     else internal.signal.addEventListener("abort", onAbort, { once: true });
   });
   aborted.catch(() => {});
-  let failed = false;
   const produced = Promise.race([
-    Promise.all([tar.done.then((s) => Object.assign(summary, s)), zstd.exited]),
+    pipeline.done.then((s) => Object.assign(summary, s)),
     aborted,
-  ])
-    .then(
-      () => undefined,
-      (err: unknown) => {
-        failed = true;
-        zstd.kill();
-        tar.terminate();
-        void fifo.removeWhen(tar.done);
-        throw err;
-      },
-    )
-    .finally(() => {
-      // on failure removeWhen() takes the name once the worker let go of it
-      if (!failed) fifo.remove();
-    });
+  ]).then(
+    () => undefined,
+    (err: unknown) => {
+      // the tar worker may be deep in a large tree: it is stopped rather than waited for
+      pipeline.terminate();
+      throw err;
+    },
+  );
   produced.catch(() => {});
   return {
-    zstd,
+    pipeline,
     produced,
     get size() {
       return size;
@@ -167,8 +142,8 @@ export function createArchiveStream(
   options: CreateArchiveOptions = {},
 ): ArchiveStream {
   const running = startArchive(dir, options, "pipe");
-  const { zstd, produced } = running;
-  const zstdOut = zstd.stdout!;
+  const { produced } = running;
+  const zstdOut = running.pipeline.stdout;
 
   let finished = false;
   // zstd's output arrives in 64 KiB pieces; handing them on as ~1 MiB Buffers makes the consumer
@@ -210,10 +185,7 @@ export function createArchiveStream(
   produced.catch((err: Error) => out.destroy(err));
   // If the consumer gives up, stop reading the tree and kill zstd.
   out.on("close", () => {
-    if (!finished) {
-      running.abort(new Error("archive stream closed before completion"));
-      zstd.kill();
-    }
+    if (!finished) running.abort(new Error("archive stream closed before completion"));
   });
 
   const result = new Promise<ArchiveResult>((resolve, reject) => {
@@ -232,7 +204,7 @@ export function createArchiveStream(
 
 export interface ArchiveToFileOptions extends CreateArchiveOptions {
   /** Told of every stretch of the file known to be written (e.g. to start its writeback early). */
-  onWritten?: (bytes: number) => void;
+  onWritten?: ((bytes: number) => void) | undefined;
 }
 
 /**

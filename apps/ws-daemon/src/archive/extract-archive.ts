@@ -1,23 +1,22 @@
 import { createHash } from "node:crypto";
-import { closeSync } from "node:fs";
 import { type FileHandle, mkdir, readdir, realpath, rm } from "node:fs/promises";
 import path from "node:path";
-import { type Readable, Transform } from "node:stream";
+import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ContentCorruptError } from "../platform/index.js";
 import { HostileArchiveError } from "./archive-errors.js";
-import { ArchiveFifo } from "./archive-fifo.js";
 import type { ExtractJob, ExtractJobResult, ExtractProgress } from "./extract-worker.js";
+import { restoreFailureCause } from "./restore-failure.js";
 import type { SafeExtractOptions } from "./safe-extractor.js";
-import { deserializeError, type SerializedError, startWorkerJob } from "./worker-pool.js";
-import { ZstdFailedError, ZstdProcess } from "./zstd-process.js";
+import { deserializeError, type SerializedError } from "./worker-job.js";
+import { ZstdPipeline } from "./zstd-pipeline.js";
 
 export interface ExtractArchiveOptions extends SafeExtractOptions {
   /** What the compressed stream must hash to; checked before success is returned. */
-  expected?: { sha256: string; size: number };
-  signal?: AbortSignal;
-  onProgress?: (p: { bytes: number; files: number }) => void;
-  zstdPath?: string;
+  expected?: { sha256: string; size: number } | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: { bytes: number; files: number }) => void) | undefined;
+  zstdPath?: string | undefined;
 }
 
 export interface ExtractResult {
@@ -90,82 +89,52 @@ export async function extractArchive(
   };
 
   const stopHashing = new AbortController();
-  const fifo = new ArchiveFifo();
-  let writeEnd: number | undefined = fifo.openWriteEnd();
-  const releaseWriteEnd = () => {
-    if (writeEnd !== undefined) closeSync(writeEnd);
-    writeEnd = undefined;
-    fifo.remove();
-  };
-  let zstd: ZstdProcess;
-  try {
-    zstd = ZstdProcess.decompress(
-      stream ? "pipe" : (source as { file: FileHandle }).file.fd,
-      writeEnd,
-      options.zstdPath,
-    );
-  } catch (err) {
-    releaseWriteEnd();
-    throw err;
-  }
-  const worker = startWorkerJob<ExtractProgress, ExtractJobResult>(
-    "extract-worker",
-    { fifo: fifo.path, root, options: extractOptionsOf(options) } satisfies ExtractJob,
+  const unpacking = ZstdPipeline.decompress<ExtractProgress, ExtractJobResult>(
     {
-      // zstd holds its own copy of the write end: the worker sees end of file when zstd exits
-      onOpened: releaseWriteEnd,
+      entry: "extract-worker",
+      job: (fifo) => ({ fifo, root, options: extractOptionsOf(options) }) satisfies ExtractJob,
       onProgress: (p) => {
         files = p.entries;
         progress();
       },
       reviveError: reviveWorkerError,
     },
+    { input: "file" in source ? source.file.fd : "pipe", zstdPath: options.zstdPath },
   );
-  zstd.stdin?.once("error", () => {
-    sinkFailed = true;
-  });
-  const feed = stream
-    ? pipeline(
-        stream,
-        new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            counted(chunk);
-            cb(null, chunk);
-          },
-        }),
-        zstd.stdin!,
-      )
-    : hashFile((source as { file: FileHandle }).file, counted, stopHashing.signal);
+  const feed =
+    "file" in source
+      ? hashFile(source.file, counted, stopHashing.signal)
+      : feedPipe(source, unpacking.stdin, counted, () => {
+          sinkFailed = true;
+        });
   feed.catch(() => {});
-
-  const onAbort = () => {
+  const stopAll = () => {
     stream?.destroy();
     stopHashing.abort();
-    zstd.kill();
+    unpacking.stop();
   };
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  options.signal?.addEventListener("abort", stopAll, { once: true });
   try {
     let result: ExtractJobResult;
     try {
-      [result] = await Promise.all([worker.done, feed, zstd.exited]);
-    } catch (err) {
+      [result] = await Promise.all([unpacking.done, feed]);
+    } catch (first) {
       // Everything ends by itself once one part fails (the worker closing the pipe stops zstd,
       // zstd ending ends the worker's input), so wait for that and judge from all outcomes; a
       // part that does not end in time is stopped.
-      const all = Promise.allSettled([worker.done, feed, zstd.exited]);
-      const timer = setTimeout(() => {
-        stream?.destroy();
-        stopHashing.abort();
-        zstd.kill();
-      }, SETTLE_AFTER_FAILURE_MS);
-      const [w, f, z] = await all;
+      const timer = setTimeout(stopAll, SETTLE_AFTER_FAILURE_MS);
+      const [outcome, fed] = await Promise.all([
+        unpacking.outcome(),
+        feed.then(() => undefined, asError),
+      ]);
       clearTimeout(timer);
-      throw classifyFailure(err, {
-        worker: w.status === "rejected" ? (w.reason as Error) : undefined,
-        feed: f.status === "rejected" ? (f.reason as Error) : undefined,
-        zstd: z.status === "rejected" ? (z.reason as Error) : undefined,
-        aborted: options.signal,
-        sourceError,
+      throw restoreFailureCause({
+        first,
+        ...outcome,
+        feed: fed,
+        signal: options.signal,
+        source: sourceError,
       });
     }
     if (
@@ -181,54 +150,38 @@ export async function extractArchive(
     options.onProgress?.({ bytes, files });
     return { entries: result.entries, bytes, sha256 };
   } catch (err) {
-    stream?.destroy();
-    stopHashing.abort();
-    zstd.kill();
-    releaseWriteEnd();
-    await Promise.allSettled([feed, zstd.exited, worker.done]);
+    stopAll();
+    await Promise.allSettled([feed, unpacking.outcome()]);
     // a leftover that cannot be removed now must not hide why the restore failed; the next init
     // of the workspace empties its folder anyway
     await clearDirectory(root).catch(() => {});
     throw err;
   } finally {
-    releaseWriteEnd();
-    options.signal?.removeEventListener("abort", onAbort);
+    options.signal?.removeEventListener("abort", stopAll);
   }
 }
 
-/**
- * Which of the failures of a restore is the real one. The first rejection is often a consequence:
- * a corrupt zstd stream makes the tar parser see a cut archive, the worker refusing an entry makes
- * zstd fail to write, an aborted download ends zstd's input.
- */
-function classifyFailure(
-  first: unknown,
-  parts: {
-    worker: Error | undefined;
-    feed: Error | undefined;
-    zstd: Error | undefined;
-    aborted: AbortSignal | undefined;
-    sourceError: Error | undefined;
-  },
-): Error {
-  if (parts.aborted?.aborted) return parts.aborted.reason ?? (first as Error);
-  if (parts.sourceError) return parts.sourceError;
-  const { worker, zstd } = parts;
-  if (worker instanceof HostileArchiveError) return worker;
-  // errors carrying a syscall come from our own file system writes (ENOSPC, EDQUOT, EACCES...)
-  if (worker && (worker as NodeJS.ErrnoException).syscall !== undefined) return worker;
-  if (zstd instanceof ZstdFailedError && zstd.rejectedInput) {
-    return new ContentCorruptError(`archive cannot be decompressed: ${zstd.message}`);
-  }
-  // a tar format error (already a ContentCorruptError), or the worker itself failing (internal)
-  if (worker) return worker;
-  // zstd that could not start or was killed: the machine's problem, not the archive's
-  if (zstd && !(zstd instanceof ZstdFailedError && /Broken pipe|Write error/i.test(zstd.message)))
-    return zstd;
-  const feed = parts.feed ?? (first as Error);
-  if ((feed as NodeJS.ErrnoException).syscall !== undefined) return feed;
-  return new ContentCorruptError(`archive cannot be read: ${feed.message}`);
+/** Pipes `stream` into zstd's stdin, counting what passes; `onSinkError` tells of zstd's side failing. */
+function feedPipe(
+  stream: Readable,
+  stdin: Writable,
+  onChunk: (chunk: Buffer) => void,
+  onSinkError: () => void,
+): Promise<void> {
+  stdin.once("error", onSinkError);
+  return pipeline(
+    stream,
+    new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        onChunk(chunk);
+        cb(null, chunk);
+      },
+    }),
+    stdin,
+  );
 }
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 function reviveWorkerError(e: SerializedError): Error {
   if (e.name === "HostileArchiveError" && e.entry !== undefined) {
@@ -272,7 +225,7 @@ async function hashFile(
 }
 
 /** Removes everything inside `dir` (never following symlinks), keeping `dir` itself. */
-export async function clearDirectory(dir: string): Promise<void> {
+async function clearDirectory(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.map((n) => rm(path.join(dir, n), { recursive: true, force: true })));
 }

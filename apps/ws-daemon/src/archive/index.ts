@@ -1,4 +1,27 @@
-export * from "./create-archive.js";
-export * from "./extract-archive.js";
-export * from "./manifest.js";
-export * from "./safe-extractor.js";
+/**
+ * Archives of workspace trees: tar | zstd streams or files (create-archive), restores that refuse
+ * hostile content (extract-archive), and the manifest stored next to every archive.
+ */
+export { HostileArchiveError } from "./archive-errors.js";
+export {
+  type ArchiveResult,
+  type ArchiveStream,
+  type ArchiveToFileOptions,
+  type CreateArchiveOptions,
+  createArchiveStream,
+  DEFAULT_ZSTD_LEVEL,
+  writeArchiveToFile,
+} from "./create-archive.js";
+export {
+  type ArchiveSource,
+  type ExtractArchiveOptions,
+  type ExtractResult,
+  extractArchive,
+} from "./extract-archive.js";
+export {
+  type ArchiveManifest,
+  encodeManifest,
+  MANIFEST_FORMAT_VERSION,
+  parseManifest,
+} from "./manifest.js";
+export type { ExtractLimits, SafeExtractOptions } from "./safe-extractor.js";

@@ -20,25 +20,25 @@ import type { EntryBodySink, TarParserHandler } from "./tar-parser.js";
 
 export interface ExtractLimits {
   /** Largest single file accepted (bytes). Default 64 GiB. */
-  maxEntryBytes?: number;
+  maxEntryBytes?: number | undefined;
   /** Largest total of file contents accepted (bytes). Default unlimited. */
-  maxTotalBytes?: number;
+  maxTotalBytes?: number | undefined;
   /** Most entries accepted. Default 10 million. */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
 }
 
 export interface SafeExtractOptions extends ExtractLimits {
   /** on-disk id = stored id + idShift. */
-  idShift?: number;
+  idShift?: number | undefined;
   /** Apply stored ownership; defaults to true when running as root (it would fail otherwise). */
-  chown?: boolean;
+  chown?: boolean | undefined;
   /**
    * "contained" (default) refuses symlinks whose target resolves outside the restore target,
    * absolute ones included. "inert" restores any symlink target as data: extraction never writes
    * through a symlink either way, so such links cannot cause writes outside the target; use it
    * where workspaces legitimately hold absolute links (e.g. Python virtualenvs).
    */
-  symlinks?: "contained" | "inert";
+  symlinks?: "contained" | "inert" | undefined;
 }
 
 /** The parsed header fields the extractor needs. */
@@ -83,7 +83,7 @@ export class SafeExtractor implements TarParserHandler {
   private rootMeta: DirMeta | undefined;
   private readonly chownEnabled: boolean;
   private readonly idShift: number;
-  private readonly limits: Required<ExtractLimits>;
+  private readonly limits: Record<keyof ExtractLimits, number>;
   /** The regular file whose content is being written, between entry() and its sink's end(). */
   private openFile: number | undefined;
   entries = 0;

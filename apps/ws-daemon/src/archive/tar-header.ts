@@ -136,7 +136,7 @@ function encodeUstar(f: UstarFields): Buffer {
   writeString(b, f.linkname, 157, 100);
   b.write("ustar\u000000", 257, 8, "latin1");
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
+  for (const byte of b.subarray(0, BLOCK)) sum += byte;
   b.write(sum.toString(8).padStart(6, "0") + "\u0000 ", 148, 8, "latin1");
   return b;
 }

@@ -159,7 +159,7 @@ export class TarParser {
     // a lone zero block is skipped, as GNU tar and tar-stream do
     this.zeroBlocks = 0;
     verifyChecksum(block);
-    const typeflag = String.fromCharCode(block[156]!);
+    const typeflag = String.fromCharCode(block.readUInt8(156));
     let type = TYPES[typeflag] ?? `unknown (${JSON.stringify(typeflag)})`;
     const size = readNumber(block, 124, 12, "size");
     const padding = (BLOCK - (size % BLOCK)) % BLOCK;
@@ -270,8 +270,10 @@ function verifyChecksum(block: Buffer): void {
   const stored = readNumber(block, 148, 8, "checksum");
   let unsigned = 0;
   let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+  let i = 0;
+  for (const byte of block.subarray(0, BLOCK)) {
+    const b = i >= 148 && i < 156 ? 0x20 : byte;
+    i++;
     unsigned += b;
     signed += b > 127 ? b - 256 : b;
   }
@@ -292,11 +294,11 @@ function readString(b: Buffer, offset: number, length: number): string {
 
 /** Octal (NUL/space terminated) or GNU base-256 (high bit of the first byte set). */
 function readNumber(b: Buffer, offset: number, length: number, field: string): number {
-  const first = b[offset]!;
+  const first = b.readUInt8(offset);
   if (first & 0x80) {
     if (first === 0xff) throw new TarFormatError(`negative ${field} in tar header`);
     let value = first & 0x7f;
-    for (let i = offset + 1; i < offset + length; i++) value = value * 256 + b[i]!;
+    for (const byte of b.subarray(offset + 1, offset + length)) value = value * 256 + byte;
     if (!Number.isSafeInteger(value))
       throw new TarFormatError(`${field} out of range in tar header`);
     return value;
@@ -308,8 +310,7 @@ function readNumber(b: Buffer, offset: number, length: number, field: string): n
     i++;
   }
   let value = 0;
-  for (; i < end; i++) {
-    const c = b[i]!;
+  for (const c of b.subarray(i, end)) {
     if (c === 0 || c === 0x20) break;
     if (c < 0x30 || c > 0x37) throw new TarFormatError(`invalid ${field} in tar header`);
     value = value * 8 + (c - 0x30);

@@ -48,29 +48,17 @@ interface Item {
 
 /**
  * Produces an uncompressed tar stream of `root` (depth first, names sorted) as Buffers of about
- * 1 MiB. The consumer's pace drives reading (an async generator only runs when pulled), so memory
- * stays bounded to one batch plus what the consumer buffers.
+ * 1 MiB. The consumer's pace drives reading (a generator only runs when pulled), so memory stays
+ * bounded to one batch plus what the consumer buffers. With `reuseBatch` every yielded Buffer is
+ * the same memory, overwritten once the generator resumes: for consumers that write it out before
+ * pulling the next (the archive worker), which saves an allocation and its page faults per MiB.
  *
  * All file system calls are synchronous and read straight into the outgoing batch: measured on a
  * 22k-file tree, a promise/thread-pool round trip per open/read/close cost ~6x more CPU than the
- * reads themselves, while filling one 1 MiB batch from the page cache blocks the event loop for
- * about a millisecond. zstd runs in its own process, so it keeps compressing the previous batches
- * meanwhile: the overlap `tar | zstd` gets from two processes.
+ * reads themselves. The archive worker runs this on its own thread while zstd, in its own
+ * process, compresses the previous batches: the overlap `tar | zstd` gets from two processes.
  * Sockets, fifos and devices are skipped with a warning: they carry no content and restore
  * refuses them anyway.
- */
-export async function* tarDirectory(
-  root: string,
-  options: TarWriteOptions = {},
-  summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] },
-): AsyncGenerator<Buffer> {
-  yield* tarDirectorySync(root, options, summary);
-}
-
-/**
- * The synchronous core of tarDirectory. With `reuseBatch` every yielded Buffer is the same memory,
- * overwritten once the generator resumes: for consumers that write it out before pulling the next
- * (the archive worker), which saves an allocation and its page faults per MiB.
  */
 export function* tarDirectorySync(
   root: string,
@@ -195,15 +183,14 @@ export function* tarDirectorySync(
  */
 function* walk(root: string, signal?: AbortSignal): Generator<Item> {
   const stack: Item[] = [{ rel: "", st: lstatSync(root) }];
-  while (stack.length > 0) {
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-    const item = stack.pop()!;
     yield item;
     if (!item.st.isDirectory()) continue;
     const dir = item.rel === "" ? root : path.join(root, item.rel);
-    const names = readdirSync(dir).sort();
-    for (let i = names.length - 1; i >= 0; i--) {
-      const rel = item.rel === "" ? names[i]! : `${item.rel}/${names[i]}`;
+    // pushed last to first, so the first name is on top and comes out next
+    for (const name of readdirSync(dir).sort().reverse()) {
+      const rel = item.rel === "" ? name : `${item.rel}/${name}`;
       stack.push({ rel, st: lstatSync(path.join(root, rel)) });
     }
   }

@@ -1,25 +1,7 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-
-/** What an archive worker posts back for a job (see tar-worker.ts, extract-worker.ts). */
-export type WorkerJobMessage<TProgress, TResult> = { job: number } & (
-  | { type: "opened" }
-  | { type: "progress"; progress: TProgress }
-  | { type: "done"; result: TResult }
-  | { type: "error"; error: SerializedError }
-);
-
-export interface SerializedError {
-  message: string;
-  name?: string;
-  code?: string;
-  syscall?: string;
-  path?: string;
-  errno?: number;
-  /** HostileArchiveError's entry name. */
-  entry?: string;
-}
+import { deserializeError, type SerializedError, type WorkerJobMessage } from "./worker-job.js";
 
 export interface WorkerJobHandle<TResult> {
   /** Settles with the job's result, or with its error (rebuilt by `reviveError`). */
@@ -140,28 +122,4 @@ function workerEntry(name: string): { url: URL | string; eval?: boolean } {
     url: `import(${JSON.stringify(tsxApi)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)})).catch((err) => { process.nextTick(() => { throw err; }); });`,
     eval: true,
   };
-}
-
-/** Worker side: what survives postMessage of an error (its class does not). */
-export function serializeError(err: unknown): SerializedError {
-  const e = err as NodeJS.ErrnoException & { entry?: unknown };
-  return {
-    message: e?.message ?? String(err),
-    name: e?.name,
-    code: e?.code,
-    syscall: e?.syscall,
-    path: e?.path,
-    errno: e?.errno,
-    entry: typeof e?.entry === "string" ? e.entry : undefined,
-  };
-}
-
-export function deserializeError(s: SerializedError): Error {
-  const err = new Error(s.message) as NodeJS.ErrnoException;
-  if (s.name && s.name !== "Error") err.name = s.name;
-  if (s.code !== undefined) err.code = s.code;
-  if (s.syscall !== undefined) err.syscall = s.syscall;
-  if (s.path !== undefined) err.path = s.path;
-  if (s.errno !== undefined) err.errno = s.errno;
-  return err;
 }

@@ -29,8 +29,8 @@ export class ZstdProcess {
     this.stdin = this.child.stdin;
     this.stdout = this.child.stdout;
     let stderr = "";
-    this.child.stderr!.setEncoding("utf8");
-    this.child.stderr!.on("data", (s: string) => {
+    this.child.stderr?.setEncoding("utf8");
+    this.child.stderr?.on("data", (s: string) => {
       if (stderr.length < 4096) stderr += s;
     });
     this.exited = new Promise((resolve, reject) => {
@@ -42,6 +42,7 @@ export class ZstdProcess {
             new ZstdFailedError(
               `zstd ${args.includes("-d") ? "decompression" : "compression"} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`,
               signal === null ? code : null,
+              signal,
             ),
           );
       });
@@ -86,6 +87,18 @@ export class ZstdProcess {
     return new ZstdProcess(["-q", "-d", "-c", "--no-sparse", "-"], zstdPath, input, output);
   }
 
+  /** `stdin`, for a zstd started to read from a pipe. */
+  inputPipe(): Writable {
+    if (!this.stdin) throw new Error("zstd was started reading a file, not a pipe");
+    return this.stdin;
+  }
+
+  /** `stdout`, for a zstd started to write into a pipe. */
+  outputPipe(): Readable {
+    if (!this.stdout) throw new Error("zstd was started writing a file, not a pipe");
+    return this.stdout;
+  }
+
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
@@ -97,8 +110,18 @@ export class ZstdFailedError extends Error {
     message: string,
     /** zstd's exit code when it ended by itself; null when a signal killed it. */
     readonly exitCode: number | null,
+    /** The signal that killed zstd, if one did. */
+    readonly signal: NodeJS.Signals | null = null,
   ) {
     super(message);
+  }
+
+  /**
+   * zstd could not write its output because its reader stopped (EPIPE, or SIGPIPE: child processes
+   * start with the default disposition): a consequence, never a cause.
+   */
+  get lostItsReader(): boolean {
+    return this.signal === "SIGPIPE" || /Broken pipe|Write error/i.test(this.message);
   }
 
   /**
@@ -106,6 +129,6 @@ export class ZstdFailedError extends Error {
    * killed (OOM killer, us) and not merely unable to write because its reader stopped.
    */
   get rejectedInput(): boolean {
-    return this.exitCode !== null && !/Broken pipe|Write error/i.test(this.message);
+    return this.exitCode !== null && !this.lostItsReader;
   }
 }

@@ -1,35 +1,40 @@
-import type { ExtractLimits } from "../archive/index.js";
 import {
   type ArchiveManifest,
-  type ArchiveResult,
-  type ArchiveSource,
-  createArchiveStream,
   DEFAULT_ZSTD_LEVEL,
+  type ExtractLimits,
+  type ExtractResult,
   encodeManifest,
   extractArchive,
   MANIFEST_FORMAT_VERSION,
   parseManifest,
-  writeArchiveToFile,
 } from "../archive/index.js";
-import { type Clock, KeyedSerializer, systemClock } from "../platform/index.js";
 import {
-  type ArchiveOptions,
-  type ArchiveStats,
+  type Clock,
   ContentCorruptError,
   ContentNotFoundError,
-  type ContentStore,
-  InvalidContentUrlError,
-  type UploadResult,
-  type WorkspaceRef,
+  KeyedSerializer,
+  type Log,
+  silentLog,
+  systemClock,
+} from "../platform/index.js";
+import { openArchiveObject, writeArchiveObject } from "./archive-objects.js";
+import type {
+  ArchiveOptions,
+  ArchiveStats,
+  ContentStore,
+  UploadResult,
+  WorkspaceRef,
 } from "./content-store.js";
 import {
   archiveDataOf,
-  assertKeyComponent,
+  BACKUP_URL_SCHEME,
   backupManifestKey,
   backupPrefix,
+  backupUrl,
   isBackupDataKey,
   newBackupDataKey,
   newSnapshotLocation,
+  parseBackupUrl,
   parseSnapshotUrl,
   snapshotUrl,
   workspacePrefix,
@@ -41,8 +46,12 @@ export interface ArchiveContentStoreOptions {
   zstdLevel?: number;
   /** The zstd executable; "zstd" from PATH by default. */
   zstdPath?: string;
-  /** Serializes work per workspace and bounds it across workspaces; shared with callers for metrics. */
-  serializer?: KeyedSerializer;
+  /**
+   * Backups and snapshots running at once across workspaces (the daemon's
+   * limits.maxConcurrentArchives); one workspace's run one after the other anyway.
+   * Default DEFAULT_MAX_CONCURRENT_ARCHIVES.
+   */
+  maxConcurrentArchives?: number;
   clock?: Clock;
   /** Limits and symlink policy applied when restoring. */
   restore?: ExtractLimits & { symlinks?: "contained" | "inert" };
@@ -54,7 +63,7 @@ export interface ArchiveContentStoreOptions {
    */
   orphanGraceMs?: number;
   /** Receives problems that do not fail the operation (e.g. garbage collection errors). */
-  onWarning?: (message: string, err?: unknown) => void;
+  log?: Log;
 }
 
 export interface SweepReport {
@@ -66,10 +75,8 @@ export interface SweepReport {
 
 /** Default age before the janitor removes leftovers: a day, far beyond any upload's duration. */
 export const DEFAULT_SWEEP_GRACE_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_MAX_CONCURRENT_ARCHIVES = 2;
 const WORKSPACES_ROOT = "workspaces/";
-
-/** URL form of a workspace's current backup, accepted by restoreSnapshot as well. */
-export const BACKUP_URL_SCHEME = "wsd-backup:";
 
 /**
  * ContentStore on top of any ObjectStore, with a crash-safe commit protocol:
@@ -84,39 +91,32 @@ export const BACKUP_URL_SCHEME = "wsd-backup:";
 export class ArchiveContentStore implements ContentStore {
   private readonly serializer: KeyedSerializer;
   private readonly clock: Clock;
+  private readonly log: Log;
 
   constructor(
     readonly objects: ObjectStore,
     private readonly options: ArchiveContentStoreOptions = {},
   ) {
-    this.serializer = options.serializer ?? new KeyedSerializer({ maxConcurrent: 2 });
+    this.serializer = new KeyedSerializer({
+      maxConcurrent: options.maxConcurrentArchives ?? DEFAULT_MAX_CONCURRENT_ARCHIVES,
+    });
     this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLog;
   }
 
   async backup(ws: WorkspaceRef, dir: string, options: ArchiveOptions = {}): Promise<UploadResult> {
-    const prefix = workspacePrefix(ws);
-    return this.serializer.run(prefix, async () => {
-      options.signal?.throwIfAborted();
-      const started = this.clock.now();
+    return this.archiving(ws, options, async (started) => {
       const manifestKey = backupManifestKey(ws);
       const previous = await this.readManifest(manifestKey).catch((err: unknown) => {
-        this.options.onWarning?.(
-          `previous backup manifest ${manifestKey} unreadable; replacing it`,
+        this.log("warn", `previous backup manifest ${manifestKey} unreadable; replacing it`, {
           err,
-        );
+        });
         return undefined;
       });
-      const manifest = await this.upload(ws, dir, newBackupDataKey(ws, started), options);
-      await putBytes(this.objects, manifestKey, encodeManifest(manifest), {
-        contentType: "application/json",
-      });
+      const dataKey = newBackupDataKey(ws, started);
+      const manifest = await this.commit(ws, dir, { dataKey, manifestKey }, options);
       await this.collectGarbage(ws, manifest.dataKey, previous?.dataKey);
-      return {
-        url: `${BACKUP_URL_SCHEME}${prefix}/backup/full`,
-        bytes: manifest.size,
-        files: manifest.fileCount,
-        durationMs: this.clock.now() - started,
-      };
+      return this.uploaded(backupUrl(ws), manifest, started);
     });
   }
 
@@ -125,23 +125,13 @@ export class ArchiveContentStore implements ContentStore {
     dir: string,
     options: ArchiveOptions = {},
   ): Promise<UploadResult> {
-    return this.serializer.run(workspacePrefix(ws), async () => {
-      options.signal?.throwIfAborted();
-      const started = this.clock.now();
+    return this.archiving(ws, options, async (started) => {
       const loc = newSnapshotLocation(ws, started);
       // The name is fixed before the upload, so a caller that returns immediately can hand out
       // the URL; restoring it fails with NOT_FOUND until the manifest is written.
       options.onSnapshotUrl?.(snapshotUrl(loc));
-      const manifest = await this.upload(ws, dir, loc.dataKey, options);
-      await putBytes(this.objects, loc.manifestKey, encodeManifest(manifest), {
-        contentType: "application/json",
-      });
-      return {
-        url: snapshotUrl(loc),
-        bytes: manifest.size,
-        files: manifest.fileCount,
-        durationMs: this.clock.now() - started,
-      };
+      const manifest = await this.commit(ws, dir, loc, options);
+      return this.uploaded(snapshotUrl(loc), manifest, started);
     });
   }
 
@@ -168,13 +158,7 @@ export class ArchiveContentStore implements ContentStore {
     options: ArchiveOptions = {},
   ): Promise<ArchiveStats> {
     if (url.startsWith(BACKUP_URL_SCHEME)) {
-      const m = /^workspaces\/([^/]+)\/([^/]+)\/backup\/full$/.exec(
-        url.slice(BACKUP_URL_SCHEME.length),
-      );
-      if (!m) throw new InvalidContentUrlError(`malformed backup URL ${JSON.stringify(url)}`);
-      assertKeyComponent("owner", m[1]!);
-      assertKeyComponent("metaId", m[2]!);
-      return this.restoreBackup({ id: "", owner: m[1]!, metaId: m[2]! }, targetDir, options);
+      return this.restoreBackup({ id: "", ...parseBackupUrl(url) }, targetDir, options);
     }
     const loc = parseSnapshotUrl(url);
     const manifest = await this.readManifest(loc.manifestKey);
@@ -231,7 +215,7 @@ export class ArchiveContentStore implements ContentStore {
         if (removed) orphans++;
         namedBy.delete(data.manifestKey);
       } catch (err) {
-        this.options.onWarning?.(`janitor keeps ${o.key}: its manifest cannot be read`, err);
+        this.log("warn", `janitor keeps ${o.key}: its manifest cannot be read`, { err });
       }
     }
     return { incomplete, orphans };
@@ -240,6 +224,47 @@ export class ArchiveContentStore implements ContentStore {
   /** The current backup's manifest, or undefined when there is none. */
   async readBackupManifest(ws: WorkspaceRef): Promise<ArchiveManifest | undefined> {
     return this.readManifest(backupManifestKey(ws));
+  }
+
+  /**
+   * Runs a backup or snapshot of `ws` once no other one of `ws` runs and fewer than
+   * maxConcurrentArchives do in all; `archive` gets its start time.
+   */
+  private archiving(
+    ws: WorkspaceRef,
+    options: ArchiveOptions,
+    archive: (started: number) => Promise<UploadResult>,
+  ): Promise<UploadResult> {
+    return this.serializer.run(workspacePrefix(ws), async () => {
+      options.signal?.throwIfAborted();
+      return archive(this.clock.now());
+    });
+  }
+
+  /**
+   * Steps 1-3 of the commit protocol: the archive goes to `dataKey`, is verified, and only then
+   * its manifest is written — the commit point: once it is stored, the archive exists.
+   */
+  private async commit(
+    ws: WorkspaceRef,
+    dir: string,
+    keys: { dataKey: string; manifestKey: string },
+    options: ArchiveOptions,
+  ): Promise<ArchiveManifest> {
+    const manifest = await this.upload(ws, dir, keys.dataKey, options);
+    await putBytes(this.objects, keys.manifestKey, encodeManifest(manifest), {
+      contentType: "application/json",
+    });
+    return manifest;
+  }
+
+  private uploaded(url: string, manifest: ArchiveManifest, started: number): UploadResult {
+    return {
+      url,
+      bytes: manifest.size,
+      files: manifest.fileCount,
+      durationMs: this.clock.now() - started,
+    };
   }
 
   private async readManifest(key: string): Promise<ArchiveManifest | undefined> {
@@ -259,52 +284,20 @@ export class ArchiveContentStore implements ContentStore {
     dataKey: string,
     options: ArchiveOptions,
   ): Promise<ArchiveManifest> {
-    const archiveOptions = {
-      level: this.options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
-      zstdPath: this.options.zstdPath,
-      idShift: options.idShift,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    };
-    let result: ArchiveResult;
-    try {
-      const files = this.objects.files;
-      let storedSize: number;
-      if (files) {
-        const writer = await files.create(dataKey);
-        try {
-          result = await writeArchiveToFile(dir, writer.file, {
-            ...archiveOptions,
-            onWritten: (n) => writer.wrote(n),
-          });
-          storedSize = (await writer.commit()).size;
-        } finally {
-          await writer.abort();
-        }
-      } else {
-        const archive = createArchiveStream(dir, archiveOptions);
-        try {
-          storedSize = (await this.objects.put(dataKey, archive.stream, { signal: options.signal }))
-            .size;
-          result = await archive.result;
-        } catch (err) {
-          archive.stream.destroy();
-          throw err;
-        }
-      }
-      const head = await this.objects.head(dataKey);
-      if (storedSize !== result.size || head?.size !== result.size) {
-        throw new Error(
-          `upload verification of ${dataKey} failed: streamed ${result.size} bytes, store reports ${head?.size ?? "nothing"}`,
-        );
-      }
-    } catch (err) {
-      await this.objects
-        .delete(dataKey)
-        .catch((e: unknown) => this.options.onWarning?.(`cannot delete ${dataKey}`, e));
-      throw err;
-    }
-    for (const w of result.warnings) this.options.onWarning?.(`archive of ${dir}: ${w}`);
+    const result = await writeArchiveObject(
+      this.objects,
+      dataKey,
+      dir,
+      {
+        level: this.options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+        zstdPath: this.options.zstdPath,
+        idShift: options.idShift,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      },
+      this.log,
+    );
+    for (const w of result.warnings) this.log("warn", `archive of ${dir}: ${w}`);
     return {
       formatVersion: MANIFEST_FORMAT_VERSION,
       sha256: result.sha256,
@@ -325,18 +318,8 @@ export class ArchiveContentStore implements ContentStore {
   ): Promise<ArchiveStats> {
     options.signal?.throwIfAborted();
     const started = this.clock.now();
-    let source: ArchiveSource;
-    try {
-      source = this.objects.files
-        ? { file: await this.objects.files.open(manifest.dataKey) }
-        : await this.objects.get(manifest.dataKey, { signal: options.signal });
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) {
-        throw new ContentCorruptError(`manifest names data ${manifest.dataKey}, which is missing`);
-      }
-      throw err;
-    }
-    let result: Awaited<ReturnType<typeof extractArchive>>;
+    const source = await openArchiveObject(this.objects, manifest.dataKey, options.signal);
+    let result: ExtractResult;
     try {
       result = await extractArchive(source, targetDir, {
         ...this.options.restore,
@@ -376,7 +359,7 @@ export class ArchiveContentStore implements ContentStore {
         }
       }
     } catch (err) {
-      this.options.onWarning?.(`garbage collection under ${prefix} failed`, err);
+      this.log("warn", `garbage collection under ${prefix} failed`, { err });
     }
   }
 }

@@ -59,6 +59,7 @@ export interface ContentStore {
   hasBackup(ws: WorkspaceRef): Promise<boolean>;
 }
 
+// The contract's errors live in the platform layer; kept here too for code that only knows this module.
 export {
   ContentCorruptError,
   ContentNotFoundError,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { InvalidContentUrlError, type WorkspaceRef } from "./content-store.js";
+import { InvalidContentUrlError } from "../platform/index.js";
+import type { WorkspaceRef } from "./content-store.js";
 
 /**
  * The object key layout (stable; other daemons sharing the store rely on it):
@@ -13,10 +14,14 @@ import { InvalidContentUrlError, type WorkspaceRef } from "./content-store.js";
  * manifest naming it; data objects without one are leftovers of failed attempts.
  *
  * Snapshot URLs: `wsd-snapshot:workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>`, i.e. the
- * scheme plus the snapshot's key prefix. They name no bucket or host: any daemon configured with the
- * same store (bucket or local root) resolves them, and moving a store keeps them valid.
+ * scheme plus the snapshot's key prefix; a workspace's current backup is
+ * `wsd-backup:workspaces/<owner>/<metaId>/backup/full`. They name no bucket or host: any daemon
+ * configured with the same store (bucket or local root) resolves them, and moving a store keeps
+ * them valid.
  */
 export const SNAPSHOT_URL_SCHEME = "wsd-snapshot:";
+/** URL form of a workspace's current backup, accepted wherever snapshot URLs are. */
+export const BACKUP_URL_SCHEME = "wsd-backup:";
 
 const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
@@ -52,15 +57,16 @@ export function archiveDataOf(
   key: string,
 ): { workspacePrefix: string; manifestKey: string; kind: "backup" | "snapshot" } | undefined {
   const m =
-    /^(workspaces\/[^/]+\/[^/]+)\/(?:(backup\/full\/)data-[^/]+\.tar\.zst|(snapshots\/[^/]+\/)data\.tar\.zst)$/.exec(
+    /^(?<workspace>workspaces\/[^/]+\/[^/]+)\/(?:(?<backup>backup\/full\/)data-[^/]+\.tar\.zst|(?<snapshot>snapshots\/[^/]+\/)data\.tar\.zst)$/.exec(
       key,
     );
-  if (!m) return undefined;
-  const dir = m[2] ?? m[3]!;
+  const workspace = m?.groups?.["workspace"];
+  const dir = m?.groups?.["backup"] ?? m?.groups?.["snapshot"];
+  if (workspace === undefined || dir === undefined) return undefined;
   return {
-    workspacePrefix: m[1]!,
-    manifestKey: `${m[1]}/${dir}manifest.json`,
-    kind: m[2] ? "backup" : "snapshot",
+    workspacePrefix: workspace,
+    manifestKey: `${workspace}/${dir}manifest.json`,
+    kind: m?.groups?.["backup"] ? "backup" : "snapshot",
   };
 }
 
@@ -84,6 +90,24 @@ function snapshotLocation(prefix: string): SnapshotLocation {
 }
 
 export const snapshotUrl = (loc: SnapshotLocation) => `${SNAPSHOT_URL_SCHEME}${loc.prefix}`;
+
+export const backupUrl = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
+  `${BACKUP_URL_SCHEME}${workspacePrefix(ws)}/backup/full`;
+
+/** The workspace a backup URL names; throws InvalidContentUrlError for anything else. */
+export function parseBackupUrl(url: string): Pick<WorkspaceRef, "owner" | "metaId"> {
+  const m = /^workspaces\/(?<owner>[^/]+)\/(?<metaId>[^/]+)\/backup\/full$/.exec(
+    url.startsWith(BACKUP_URL_SCHEME) ? url.slice(BACKUP_URL_SCHEME.length) : "",
+  );
+  const owner = m?.groups?.["owner"];
+  const metaId = m?.groups?.["metaId"];
+  if (owner === undefined || metaId === undefined) {
+    throw new InvalidContentUrlError(`malformed backup URL ${JSON.stringify(url)}`);
+  }
+  assertKeyComponent("owner", owner);
+  assertKeyComponent("metaId", metaId);
+  return { owner, metaId };
+}
 
 /** Parses and validates a snapshot URL; throws InvalidContentUrlError for anything else. */
 export function parseSnapshotUrl(url: string): SnapshotLocation {

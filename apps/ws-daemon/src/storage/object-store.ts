@@ -9,14 +9,14 @@ export interface ObjectInfo {
 }
 
 export interface PutOptions {
-  signal?: AbortSignal;
-  contentType?: string;
+  signal?: AbortSignal | undefined;
+  contentType?: string | undefined;
 }
 
 export interface GetOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Inclusive byte range; `end` defaults to the last byte. */
-  range?: { start: number; end?: number };
+  range?: { start: number; end?: number | undefined } | undefined;
 }
 
 /**

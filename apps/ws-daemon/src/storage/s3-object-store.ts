@@ -7,9 +7,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
@@ -26,25 +24,25 @@ import {
 
 export interface S3ObjectStoreConfig {
   /** e.g. "http://127.0.0.1:9000" for MinIO/moto, "https://storage.googleapis.com" for GCS interop; unset = AWS. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   region: string;
   bucket: string;
   /** Path-style URLs (endpoint/bucket/key): needed by MinIO, Ceph RGW and most non-AWS servers. */
-  forcePathStyle?: boolean;
+  forcePathStyle?: boolean | undefined;
   /** Static credentials; when unset the SDK's default chain applies (AWS_* env, profiles, IMDS...). */
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  sessionToken?: string;
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+  sessionToken?: string | undefined;
   /** Create the bucket on first use if it does not exist. */
-  createBucket?: boolean;
+  createBucket?: boolean | undefined;
   /** Attempts per S3 request including the first (exponential backoff with jitter). Default 5. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Multipart part size in bytes (>= 5 MiB). Default 16 MiB. */
-  partSize?: number;
+  partSize?: number | undefined;
   /** Parts uploaded in parallel; memory use is at most partSize * queueSize. Default 4. */
-  queueSize?: number;
+  queueSize?: number | undefined;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
-  listPageSize?: number;
+  listPageSize?: number | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -68,7 +66,7 @@ export class S3ObjectStore implements ObjectStore {
     this.maxAttempts = config.maxAttempts ?? 5;
     const clientConfig: S3ClientConfig = {
       region: config.region,
-      endpoint: config.endpoint,
+      ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),
       forcePathStyle: config.forcePathStyle ?? false,
       maxAttempts: this.maxAttempts,
       retryMode: "standard",
@@ -82,7 +80,7 @@ export class S3ObjectStore implements ObjectStore {
       clientConfig.credentials = {
         accessKeyId: config.accessKeyId,
         secretAccessKey: config.secretAccessKey,
-        sessionToken: config.sessionToken,
+        ...(config.sessionToken !== undefined ? { sessionToken: config.sessionToken } : {}),
       };
     }
     this.client = new S3Client(clientConfig);
@@ -188,7 +186,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const res = await this.client.send(
         new GetObjectCommand({ Bucket: this.config.bucket, Key: key, Range: range, IfMatch: etag }),
-        { abortSignal: signal },
+        signal ? { abortSignal: signal } : {},
       );
       if (!res.Body) throw new Error(`GetObject ${key} returned no body`);
       return { body: res.Body as Readable, etag: res.ETag };
@@ -252,20 +250,17 @@ export class S3ObjectStore implements ObjectStore {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      let res: ListMultipartUploadsCommandOutput;
-      try {
-        res = await this.client.send(
+      const res = await unlessNoBucket(() =>
+        this.client.send(
           new ListMultipartUploadsCommand({
             Bucket: this.config.bucket,
             Prefix: prefix,
             KeyMarker: keyMarker,
             UploadIdMarker: uploadIdMarker,
           }),
-        );
-      } catch (err) {
-        if ((err as Error).name === "NoSuchBucket") return removed;
-        throw err;
-      }
+        ),
+      );
+      if (!res) return removed;
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= startedBefore) continue;
         await this.client.send(
@@ -287,26 +282,33 @@ export class S3ObjectStore implements ObjectStore {
     assertValidKey(prefix, { allowTrailingSlash: true });
     let token: string | undefined;
     do {
-      let res: ListObjectsV2CommandOutput;
-      try {
-        res = await this.client.send(
+      const res = await unlessNoBucket(() =>
+        this.client.send(
           new ListObjectsV2Command({
             Bucket: this.config.bucket,
             Prefix: prefix,
             ContinuationToken: token,
             MaxKeys: this.config.listPageSize,
           }),
-        );
-      } catch (err) {
-        if ((err as Error).name === "NoSuchBucket") return;
-        throw err;
-      }
+        ),
+      );
+      if (!res) return;
       for (const o of res.Contents ?? []) {
         if (o.Key)
           yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
+  }
+}
+
+/** A listing's answer, or undefined when the bucket does not exist (so there is nothing to list). */
+async function unlessNoBucket<T>(send: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await send();
+  } catch (err) {
+    if ((err as Error).name === "NoSuchBucket") return undefined;
+    throw err;
   }
 }
 

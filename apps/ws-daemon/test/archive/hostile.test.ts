@@ -1,42 +1,31 @@
-import { execFileSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HostileArchiveError } from "../../src/archive/archive-errors.js";
-import { type ExtractArchiveOptions, extractArchive } from "../../src/archive/extract-archive.js";
-import { type CraftedEntry, packEntries } from "./tar-crafting.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  type ExtractArchiveOptions,
+  extractArchive,
+  HostileArchiveError,
+} from "../../src/archive/index.js";
+import { craftArchive, type CraftedEntry as Entry } from "./tar-crafting.js";
+import { useWorkDir } from "./work-dir.js";
 
-type Entry = CraftedEntry;
-
-/** Crafts a .tar.zst with tar-stream, exactly as an attacker could. */
-async function craft(entries: Entry[]): Promise<Buffer> {
-  return execFileSync("zstd", ["-q", "-c"], { input: await packEntries(entries) });
-}
-
-let work: string;
+const work = useWorkDir("wsd-hostile-");
 let target: string;
 let outside: string;
 beforeEach(() => {
-  work = mkdtempSync(path.join(tmpdir(), "wsd-hostile-"));
-  target = path.join(work, "ws", "target");
-  outside = path.join(work, "outside");
+  target = work.join("ws", "target");
+  outside = work.join("outside");
   mkdirSync(target, { recursive: true });
   mkdirSync(outside);
   writeFileSync(path.join(outside, "victim"), "original\n");
-});
-afterEach(() => {
-  rmSync(work, { recursive: true, force: true });
 });
 
 /** Nothing anywhere under `work` except the target's (now empty) directory and the untouched victim. */
@@ -44,12 +33,12 @@ function expectNothingEscaped(): void {
   expect(readdirSync(target)).toEqual([]);
   expect(readdirSync(outside)).toEqual(["victim"]);
   expect(readFileSync(path.join(outside, "victim"), "utf8")).toBe("original\n");
-  expect(readdirSync(path.join(work, "ws"))).toEqual(["target"]);
-  expect(readdirSync(work).sort()).toEqual(["outside", "ws"]);
+  expect(readdirSync(work.join("ws"))).toEqual(["target"]);
+  expect(readdirSync(work.path).sort()).toEqual(["outside", "ws"]);
 }
 
 async function expectRefused(entries: Entry[], match: RegExp, options: ExtractArchiveOptions = {}) {
-  const archive = await craft(entries);
+  const archive = await craftArchive(entries);
   const err = await extractArchive(Readable.from([archive]), target, options).then(
     () => undefined,
     (e: unknown) => e,
@@ -105,7 +94,7 @@ describe("hostile archives are refused and nothing is written outside the target
   });
 
   it("keeps harmless symlinks, including absolute ones under the inert policy", async () => {
-    const archive = await craft([
+    const archive = await craftArchive([
       { name: "abs", type: "symlink", linkname: "/usr/bin/python3" },
       { name: "rel", type: "symlink", linkname: "dir/file" },
       { name: "dir/file", body: "x" },

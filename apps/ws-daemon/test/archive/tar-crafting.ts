@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import tar from "tar-stream";
 
 /** An entry as tar-stream's packer takes it, with its content inline. */
@@ -19,4 +20,13 @@ export async function packEntries(entries: CraftedEntry[]): Promise<Buffer> {
   pack.finalize();
   await collected;
   return Buffer.concat(chunks);
+}
+
+/** `tar` compressed by the zstd CLI. */
+export const compress = (tar: Buffer): Buffer =>
+  execFileSync("zstd", ["-q", "-c"], { input: tar, maxBuffer: 256 * 1024 * 1024 });
+
+/** The .tar.zst of `entries`, crafted as above. */
+export async function craftArchive(entries: CraftedEntry[]): Promise<Buffer> {
+  return compress(await packEntries(entries));
 }

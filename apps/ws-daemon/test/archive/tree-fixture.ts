@@ -26,7 +26,7 @@ import { isRoot } from "../support/env.js";
  * symlinks (to a file, to a dir, dangling), hard links, unicode/space/long names and long symlink
  * targets, fractional mtimes on everything, and (as root) foreign ownership.
  */
-export function buildFullTree(root: string, opts: { largeBytes?: number } = {}): void {
+export function buildFullTree(root: string, opts: { largeBytes?: number | undefined } = {}): void {
   mkdirSync(root, { recursive: true });
   const w = (rel: string, data: string | Buffer, mode = 0o644) => {
     const p = path.join(root, rel);
@@ -146,7 +146,8 @@ export function expectSameTree(
   const expected = snapshotTree(expectedRoot);
   expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
   for (const [rel, exp] of expected) {
-    const act = actual.get(rel)!;
+    const act = actual.get(rel);
+    if (act === undefined) throw new Error(`${rel} is missing (the key lists differ)`);
     const { mtimeMs: am, uid: au, gid: ag, ...arest } = act;
     const { mtimeMs: em, uid: eu, gid: eg, ...erest } = exp;
     expect({ rel, ...arest }).toEqual({ rel, ...erest });

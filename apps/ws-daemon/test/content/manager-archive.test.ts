@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { WorkspaceContentManager } from "../../src/content/index.js";
-import { ContentCorruptError } from "../../src/storage/index.js";
+import { ContentCorruptError } from "../../src/platform/index.js";
 import { FaultStore } from "./fault-store.js";
 import { makeStore, metadata, useContentArea, waitUntil } from "./fixtures.js";
 

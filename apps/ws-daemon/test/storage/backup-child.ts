@@ -3,8 +3,7 @@
  * part of the archive is on its way, so the parent can kill it mid-upload.
  * argv: endpoint bucket dir owner metaId
  */
-import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
-import { S3ObjectStore } from "../../src/storage/s3-object-store.js";
+import { ArchiveContentStore, S3ObjectStore } from "../../src/storage/index.js";
 
 const [endpoint, bucket, dir, owner, metaId] = process.argv.slice(2) as [
   string,

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { KeyedSerializer } from "../../src/platform/concurrency/keyed-serializer.js";
+import { deferred, KeyedSerializer } from "../../src/platform/index.js";
 
-const deferred = () => {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-};
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe("KeyedSerializer", () => {

@@ -1,62 +1,40 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ArchiveContentStore, type S3ObjectStoreConfig } from "../../src/storage/index.js";
 import { getBytes } from "../../src/storage/object-store.js";
-import { S3ObjectStore, type S3ObjectStoreConfig } from "../../src/storage/s3-object-store.js";
 import { expectSameTree } from "../archive/tree-fixture.js";
-import { type MotoServer, startMotoServer } from "../support/moto-server.js";
-import { FailingPutStore, newWorkspace } from "./content-store-suite.js";
+import { useWorkDir } from "../archive/work-dir.js";
+import { newWorkspace } from "./content-store-suite.js";
 import { FaultProxy, isCompleteMultipart, isDataGet, isDataPut } from "./fault-proxy.js";
+import { useMotoS3 } from "./moto-s3.js";
+import { FailingPutStore } from "./object-store-faults.js";
 
 const BUCKET = "wsd-faults";
-let moto: MotoServer;
+const moto = useMotoS3({ bucket: BUCKET, partSize: 5 * 1024 * 1024, queueSize: 2 });
 let proxy: FaultProxy;
-const stores: S3ObjectStore[] = [];
-let work: string;
-let src: string;
-
-const s3 = (endpoint: string, overrides: Partial<S3ObjectStoreConfig> = {}) => {
-  const s = new S3ObjectStore({
-    endpoint,
-    region: "us-east-1",
-    bucket: BUCKET,
-    forcePathStyle: true,
-    accessKeyId: "test",
-    secretAccessKey: "test",
-    createBucket: true,
-    partSize: 5 * 1024 * 1024,
-    queueSize: 2,
-    ...overrides,
-  });
-  stores.push(s);
-  return s;
-};
+const s3 = (endpoint: string, overrides: Partial<S3ObjectStoreConfig> = {}) =>
+  moto.store({ endpoint, ...overrides });
 
 beforeAll(async () => {
-  moto = await startMotoServer();
   proxy = new FaultProxy(moto.endpoint);
   await proxy.start();
 });
 afterAll(async () => {
-  for (const s of stores) s.destroy();
   await proxy?.stop();
-  await moto?.stop();
 });
+
+const work = useWorkDir("wsd-s3-faults-");
+let src: string;
 beforeEach(() => {
-  work = mkdtempSync(path.join(tmpdir(), "wsd-s3-faults-"));
-  src = path.join(work, "src");
+  src = work.join("src");
   mkdirSync(path.join(src, "dir"), { recursive: true });
   // incompressible, so the archive needs 3 parts of 5 MiB
   writeFileSync(path.join(src, "random.bin"), randomBytes(12 * 1024 * 1024));
   writeFileSync(path.join(src, "dir/a.txt"), "a\n");
   proxy.faults.length = 0;
-});
-afterEach(() => {
-  rmSync(work, { recursive: true, force: true });
 });
 
 describe("S3 transient errors are retried", () => {
@@ -66,10 +44,10 @@ describe("S3 transient errors are retried", () => {
     const putFault = proxy.add({ match: isDataPut, action: "503" });
     const getFault = proxy.add({ match: isDataGet, action: "503" });
     await store.backup(ws, src);
-    await store.restoreBackup(ws, path.join(work, "out"));
+    await store.restoreBackup(ws, work.join("out"));
     expect(putFault.fired).toBe(1);
     expect(getFault.fired).toBe(1);
-    expectSameTree(path.join(work, "out"), src);
+    expectSameTree(work.join("out"), src);
   });
 
   it("survives dropped connections during upload parts and the multipart completion", async () => {
@@ -80,8 +58,8 @@ describe("S3 transient errors are retried", () => {
     await store.backup(ws, src);
     expect(partFault.fired).toBe(2);
     expect(completeFault.fired).toBe(1);
-    await store.restoreBackup(ws, path.join(work, "out"));
-    expectSameTree(path.join(work, "out"), src);
+    await store.restoreBackup(ws, work.join("out"));
+    expectSameTree(work.join("out"), src);
   });
 
   it("resumes a download whose connection drops mid-body", async () => {
@@ -93,9 +71,9 @@ describe("S3 transient errors are retried", () => {
       action: { cutResponseAfter: 3 * 1024 * 1024 },
       times: 2,
     });
-    await store.restoreBackup(ws, path.join(work, "out"));
+    await store.restoreBackup(ws, work.join("out"));
     expect(cut.fired).toBe(2);
-    expectSameTree(path.join(work, "out"), src);
+    expectSameTree(work.join("out"), src);
   });
 
   it("fails after persistent errors, leaving the previous backup and no pending multipart upload", async () => {
@@ -105,12 +83,14 @@ describe("S3 transient errors are retried", () => {
     await good.backup(ws, src);
     const manifestKey = `workspaces/${ws.owner}/${ws.metaId}/backup/full/manifest.json`;
     const before = await getBytes(direct, manifestKey);
-    await good.restoreBackup(ws, path.join(work, "expected"));
+    await good.restoreBackup(ws, work.join("expected"));
 
     const flaky = new ArchiveContentStore(s3(proxy.endpoint, { maxAttempts: 2 }));
     proxy.add({ match: isDataPut, action: "503", times: 1000 });
     writeFileSync(path.join(src, "dir/b.txt"), "b\n");
-    await expect(flaky.backup(ws, src)).rejects.toThrow();
+    await expect(flaky.backup(ws, src)).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 503 },
+    });
     proxy.faults.length = 0;
 
     // an upload failing inside our own stream aborts the multipart upload too
@@ -124,7 +104,7 @@ describe("S3 transient errors are retried", () => {
       new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: `workspaces/${ws.owner}/` }),
     );
     expect(uploads.Uploads ?? []).toEqual([]);
-    await good.restoreBackup(ws, path.join(work, "out"));
-    expectSameTree(path.join(work, "out"), path.join(work, "expected"));
+    await good.restoreBackup(ws, work.join("out"));
+    expectSameTree(work.join("out"), work.join("expected"));
   });
 });

@@ -1,55 +1,35 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
+import { describe, expect, it } from "vitest";
+import { ArchiveContentStore } from "../../src/storage/index.js";
 import { backupPrefix } from "../../src/storage/object-keys.js";
 import { getBytes } from "../../src/storage/object-store.js";
-import { S3ObjectStore } from "../../src/storage/s3-object-store.js";
 import { expectSameTree } from "../archive/tree-fixture.js";
-import { type MotoServer, startMotoServer } from "../support/moto-server.js";
+import { useWorkDir } from "../archive/work-dir.js";
 import { listKeys, newWorkspace } from "./content-store-suite.js";
+import { useMotoS3 } from "./moto-s3.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const appDir = path.resolve(here, "../..");
 const BUCKET = "wsd-sigkill";
-let moto: MotoServer;
-let objects: S3ObjectStore;
-let work: string;
-
-beforeAll(async () => {
-  moto = await startMotoServer();
-  objects = new S3ObjectStore({
-    endpoint: moto.endpoint,
-    region: "us-east-1",
-    bucket: BUCKET,
-    forcePathStyle: true,
-    accessKeyId: "test",
-    secretAccessKey: "test",
-    createBucket: true,
-  });
-  work = mkdtempSync(path.join(tmpdir(), "wsd-sigkill-"));
-});
-afterAll(async () => {
-  objects?.destroy();
-  await moto?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
+const moto = useMotoS3({ bucket: BUCKET });
+const work = useWorkDir("wsd-sigkill-");
 
 describe("a daemon killed with SIGKILL in the middle of an upload", () => {
   it("leaves the previous backup intact and restorable", async () => {
+    const objects = moto.store();
     const store = new ArchiveContentStore(objects);
     const ws = newWorkspace();
-    const src = path.join(work, "src");
+    const src = work.join("src");
     mkdirSync(src);
     writeFileSync(path.join(src, "v1.txt"), "version 1\n");
     await store.backup(ws, src);
-    const expected = path.join(work, "expected");
+    const expected = work.join("expected");
     await store.restoreBackup(ws, expected);
     const manifestBefore = await getBytes(objects, `${backupPrefix(ws)}manifest.json`);
     const keysBefore = await listKeys(objects, backupPrefix(ws));
@@ -95,12 +75,12 @@ describe("a daemon killed with SIGKILL in the middle of an upload", () => {
     expect(await getBytes(objects, `${backupPrefix(ws)}manifest.json`)).toEqual(manifestBefore);
     expect(await listKeys(objects, backupPrefix(ws))).toEqual(keysBefore);
 
-    await store.restoreBackup(ws, path.join(work, "out"));
-    expectSameTree(path.join(work, "out"), expected);
+    await store.restoreBackup(ws, work.join("out"));
+    expectSameTree(work.join("out"), expected);
 
     // and the next backup proceeds normally
     await store.backup(ws, src);
-    await store.restoreBackup(ws, path.join(work, "out2"));
-    expectSameTree(path.join(work, "out2"), src);
+    await store.restoreBackup(ws, work.join("out2"));
+    expectSameTree(work.join("out2"), src);
   });
 });

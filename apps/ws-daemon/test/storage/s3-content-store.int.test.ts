@@ -8,40 +8,21 @@ import {
   ListMultipartUploadsCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArchiveContentStore } from "../../src/storage/archive-content-store.js";
-import { createContentStore } from "../../src/storage/create-content-store.js";
+import { describe, expect, it } from "vitest";
+import { ArchiveContentStore, createContentStore, S3ObjectStore } from "../../src/storage/index.js";
 import { getBytes, ObjectNotFoundError, putBytes } from "../../src/storage/object-store.js";
-import { S3ObjectStore, type S3ObjectStoreConfig } from "../../src/storage/s3-object-store.js";
 import { expectSameTree } from "../archive/tree-fixture.js";
-import { type MotoServer, startMotoServer } from "../support/moto-server.js";
-import { defineContentStoreSuite, listKeys, newWorkspace } from "./content-store-suite.js";
+import {
+  defineContentStoreSuite,
+  listKeys,
+  manifestOf,
+  newWorkspace,
+} from "./content-store-suite.js";
+import { useMotoS3 } from "./moto-s3.js";
 
-let moto: MotoServer;
-const stores: S3ObjectStore[] = [];
-const config = (): S3ObjectStoreConfig => ({
-  endpoint: moto.endpoint,
-  region: "eu-central-1",
-  bucket: "wsd-test",
-  forcePathStyle: true,
-  accessKeyId: "test",
-  secretAccessKey: "test",
-  createBucket: true,
-  partSize: 5 * 1024 * 1024,
-});
-const newStore = (overrides: Partial<S3ObjectStoreConfig> = {}) => {
-  const s = new S3ObjectStore({ ...config(), ...overrides });
-  stores.push(s);
-  return s;
-};
-
-beforeAll(async () => {
-  moto = await startMotoServer();
-});
-afterAll(async () => {
-  for (const s of stores) s.destroy();
-  await moto?.stop();
-});
+// not us-east-1: creating the bucket must name its region (LocationConstraint)
+const moto = useMotoS3({ region: "eu-central-1", bucket: "wsd-test", partSize: 5 * 1024 * 1024 });
+const newStore = moto.store;
 
 defineContentStoreSuite("S3 (moto_server)", () => ({ objects: () => newStore() }));
 
@@ -68,9 +49,9 @@ describe("S3ObjectStore", () => {
     // ages are judged by the server's Initiated time (moto reports a fixed date in 2010)
     const listed = await s.client.send(new ListMultipartUploadsCommand({ Bucket: "wsd-sweep" }));
     const initiated = listed.Uploads?.find((u) => u.Key?.startsWith("workspaces/"))?.Initiated;
-    expect(initiated).toBeInstanceOf(Date);
-    expect(await s.sweepIncomplete("workspaces/", initiated!)).toBe(0);
-    expect(await s.sweepIncomplete("workspaces/", new Date(initiated!.getTime() + 1))).toBe(1);
+    if (!(initiated instanceof Date)) throw new Error(`moto reported no start date: ${initiated}`);
+    expect(await s.sweepIncomplete("workspaces/", initiated)).toBe(0);
+    expect(await s.sweepIncomplete("workspaces/", new Date(initiated.getTime() + 1))).toBe(1);
     const left = await s.client.send(new ListMultipartUploadsCommand({ Bucket: "wsd-sweep" }));
     expect((left.Uploads ?? []).map((u) => u.Key)).toEqual(["elsewhere/not-ours"]);
     expect(await listKeys(s, "workspaces/")).toEqual(["workspaces/o/m/marker"]);
@@ -96,13 +77,14 @@ describe("S3ObjectStore", () => {
       mkdirSync(src);
       writeFileSync(path.join(src, "random.bin"), randomBytes(24 * 1024 * 1024));
       writeFileSync(path.join(src, "small.txt"), "small\n");
-      const store = createContentStore({ kind: "s3", ...config(), queueSize: 2 });
-      stores.push(store.objects as S3ObjectStore);
+      const store = createContentStore({ kind: "s3", ...moto.config(), queueSize: 2 });
+      if (!(store.objects instanceof S3ObjectStore)) throw new Error("not an S3 store");
+      const objects = moto.adopt(store.objects);
       const ws = newWorkspace();
       const res = await store.backup(ws, src);
       expect(res.bytes).toBeGreaterThan(20 * 1024 * 1024);
-      const manifest = (await store.readBackupManifest(ws))!;
-      const head = await (store.objects as S3ObjectStore).client.send(
+      const manifest = await manifestOf(store, ws);
+      const head = await objects.client.send(
         new HeadObjectCommand({ Bucket: "wsd-test", Key: manifest.dataKey }),
       );
       // multipart ETags are "<md5 of part md5s>-<part count>"

@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach } from "vitest";
+
+export interface WorkDir {
+  /** The current test's directory. */
+  readonly path: string;
+  /** A path inside it. */
+  join(...segments: string[]): string;
+}
+
+/** A fresh temporary directory for every test of the calling file, removed after each test. */
+export function useWorkDir(prefix: string): WorkDir {
+  let current: string | undefined;
+  beforeEach(() => {
+    current = mkdtempSync(path.join(tmpdir(), prefix));
+  });
+  afterEach(() => {
+    if (current !== undefined) rmSync(current, { recursive: true, force: true });
+    current = undefined;
+  });
+  const dir = (): string => {
+    if (current === undefined) throw new Error(`${prefix} work directory used outside a test`);
+    return current;
+  };
+  return {
+    get path() {
+      return dir();
+    },
+    join: (...segments) => path.join(dir(), ...segments),
+  };
+}
