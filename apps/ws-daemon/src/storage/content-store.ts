@@ -58,10 +58,3 @@ export interface ContentStore {
   /** Whether the workspace has a complete backup. */
   hasBackup(ws: WorkspaceRef): Promise<boolean>;
 }
-
-// The contract's errors live in the platform layer; kept here too for code that only knows this module.
-export {
-  ContentCorruptError,
-  ContentNotFoundError,
-  InvalidContentUrlError,
-} from "../platform/index.js";
