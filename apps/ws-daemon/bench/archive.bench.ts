@@ -89,7 +89,7 @@ function generate(root: string): number {
     const dir = path.join(root, "src", `pkg${i % 50}`, `mod${Math.floor(i / 50) % 40}`);
     if (i < 2000) mkdirSync(dir, { recursive: true });
     const size = 200 + Math.floor(Math.random() ** 3 * 60_000);
-    const base = pool[i % pool.length]!;
+    const base = at(pool, i % pool.length);
     const off = Math.floor(Math.random() * (base.length - size));
     writeFileSync(path.join(dir, `file${i}.ts`), base.subarray(off, off + size));
     total += size;
@@ -122,23 +122,42 @@ async function timed(run: () => Promise<void> | void, before?: () => void): Prom
  * from other work on the machine and page cache state hit every side alike. Returns every run's
  * milliseconds per contender.
  */
-async function duel(
+interface Contender {
+  name: string;
+  run: () => Promise<void> | void;
+}
+
+/** The element at `i`, which the caller knows is there. */
+function at<T>(list: readonly T[], i: number): T {
+  const item = list[i];
+  if (item === undefined) throw new Error(`no element ${i} of ${list.length}`);
+  return item;
+}
+
+function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is missing`);
+  return value;
+}
+
+async function duel<const C extends readonly Contender[]>(
   label: string,
-  contenders: { name: string; run: () => Promise<void> | void }[],
+  contenders: C,
   before?: () => void,
   times = repeat,
-): Promise<number[][]> {
+): Promise<{ [K in keyof C]: number[] }> {
   const runs = contenders.map(() => [] as number[]);
   for (let i = 0; i < times; i++) {
     const order = contenders.map((_, j) => j);
     if (i % 2 === 1) order.reverse();
-    for (const j of order) runs[j]!.push(await timed(contenders[j]!.run, before));
+    for (const j of order) at(runs, j).push(await timed(at(contenders, j).run, before));
   }
   contenders.forEach((c, j) => {
-    const list = runs[j]!.map((ms) => (ms / 1000).toFixed(2)).join(" ");
+    const list = at(runs, j)
+      .map((ms) => (ms / 1000).toFixed(2))
+      .join(" ");
     process.stderr.write(`  ${label} ${c.name}: ${list} s\n`);
   });
-  return runs;
+  return runs as { [K in keyof C]: number[] };
 }
 
 const best = (runs: number[]) => Math.min(...runs);
@@ -149,9 +168,9 @@ const best = (runs: number[]) => Math.min(...runs);
  * luckiest run, which may come from different moments).
  */
 function pairedRatio(ours: number[], cli: number[]): number {
-  const ratios = ours.map((ms, i) => cli[i]! / ms).sort((a, b) => a - b);
+  const ratios = ours.map((ms, i) => at(cli, i) / ms).sort((a, b) => a - b);
   const mid = Math.floor(ratios.length / 2);
-  return ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+  return ratios.length % 2 === 1 ? at(ratios, mid) : (at(ratios, mid - 1) + at(ratios, mid)) / 2;
 }
 
 const sh = (cmd: string): void =>
@@ -196,7 +215,7 @@ async function main(): Promise<void> {
         }),
       ]),
     );
-    const local = stores.get(1)!;
+    const local = must(stores.get(1), "the zstd -1 store");
     const [cliBackup, cliSyncBackup, ourBackup, ourBackup3] = await duel("backup", [
       { name: "cli", run: () => sh(`tar -C '${src}' -cf - . | zstd -q -1 -T0 > '${cliFile}'`) },
       {
@@ -209,30 +228,30 @@ async function main(): Promise<void> {
       {
         name: "ours zstd -3",
         run: () =>
-          stores
-            .get(3)!
+          must(stores.get(3), "the zstd -3 store")
             .backup(ws, src)
             .then(() => undefined),
       },
     ]);
     rmSync(`${cliFile}.s`, { force: true });
     for (const [level, ms] of [
-      [1, ourBackup!],
-      [3, ourBackup3!],
+      [1, ourBackup],
+      [3, ourBackup3],
     ] as const) {
-      const size = (await stores.get(level)!.readBackupManifest(ws))!.size;
+      const store = must(stores.get(level), `the zstd -${level} store`);
+      const size = must(await store.readBackupManifest(ws), "the backup manifest").size;
       rows.push([
         `backup local, zstd -${level} (${(size / MiB).toFixed(0)} MiB)`,
         mbps(best(ms)),
-        mbps(best(cliBackup!)),
-        pairedRatio(ms, cliBackup!),
+        mbps(best(cliBackup)),
+        pairedRatio(ms, cliBackup),
       ]);
     }
     rows.push([
       "backup local, zstd -1 vs CLI + fsync",
-      mbps(best(ourBackup!)),
-      mbps(best(cliSyncBackup!)),
-      pairedRatio(ourBackup!, cliSyncBackup!),
+      mbps(best(ourBackup)),
+      mbps(best(cliSyncBackup)),
+      pairedRatio(ourBackup, cliSyncBackup),
     ]);
     const [cliRestore, ourRestore] = await duel(
       "restore",
@@ -248,9 +267,9 @@ async function main(): Promise<void> {
     );
     rows.push([
       "restore local",
-      mbps(best(ourRestore!)),
-      mbps(best(cliRestore!)),
-      pairedRatio(ourRestore!, cliRestore!),
+      mbps(best(ourRestore)),
+      mbps(best(cliRestore)),
+      pairedRatio(ourRestore, cliRestore),
     ]);
     rows.push([
       `(cli archive: ${(statSync(cliFile).size / MiB).toFixed(0)} MiB)`,
@@ -278,7 +297,7 @@ async function main(): Promise<void> {
         undefined,
         1,
       );
-      rows.push(["backup moto S3", mbps(best(up!)), mbps(best(cliBackup!)), undefined]);
+      rows.push(["backup moto S3", mbps(best(up)), mbps(best(cliBackup)), undefined]);
       const [down] = await duel(
         "restore",
         [
@@ -290,7 +309,7 @@ async function main(): Promise<void> {
         freshRestoreDir,
         1,
       );
-      rows.push(["restore moto S3", mbps(best(down!)), mbps(best(cliRestore!)), undefined]);
+      rows.push(["restore moto S3", mbps(best(down)), mbps(best(cliRestore)), undefined]);
     }
 
     const pad = (s: string, n: number) => s.padEnd(n);

@@ -108,7 +108,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { socket, timeoutMs, command, flags } = invocation;
   const clients = createInWorkspaceClients(
-    createDaemonTransport({ address: `unix://${socket}`, defaultTimeoutMs: timeoutMs }),
+    createDaemonTransport({
+      address: `unix://${socket}`,
+      ...(timeoutMs === undefined ? {} : { defaultTimeoutMs: timeoutMs }),
+    }),
   );
   try {
     const response = (await command.call(clients, flags)) as MessageShape<typeof command.output>;

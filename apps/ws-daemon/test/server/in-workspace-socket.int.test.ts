@@ -71,7 +71,10 @@ describe.skipIf(!isRoot)("in-workspace API on the workspace socket", () => {
   it("writes a uid map for a process of the workspace and limits the rate", async () => {
     const { inWorkspace } = clientsFor("ws-iws");
     const target = await container.find("sleep 3621");
-    const pidInContainer = BigInt(target.nsPids[1]!);
+    const inContainer = target.nsPids[1];
+    if (inContainer === undefined)
+      throw new Error("the target has no pid in the container's namespace");
+    const pidInContainer = BigInt(inContainer);
     const res = await inWorkspace.writeIDMapping({
       pid: pidInContainer,
       gid: false,

@@ -32,9 +32,10 @@ it("sweeps stale leftovers of crashed writers from storage at start and keeps yo
   plant(".tmp-data-20200101T000000000Z-0badc0de.tar.zst-0123456789ab", true);
   plant("data-20200102T000000000Z-00c0ffee.tar.zst", false);
 
-  daemon = await startTestDaemon({}, { dir });
+  const started = await startTestDaemon({}, { dir });
+  daemon = started;
   const report = await until("the janitor's report", () =>
-    daemon!.logs.find((l) => l.msg === "storage janitor swept"),
+    started.logs.find((l) => l.msg === "storage janitor swept"),
   );
   expect(report).toMatchObject({ incomplete: 1, orphans: 1 });
   expect(readdirSync(full)).toEqual(["data-20200102T000000000Z-00c0ffee.tar.zst"]);
