@@ -37,7 +37,10 @@ it("puts the new field on the wire", async () => {
 
 async function sh(cmd: string, args: string[], cwd: string): Promise<string> {
   try {
-    const { stdout, stderr } = await run(cmd, args, { cwd, maxBuffer: 16 << 20 });
+    // Output is matched as text: no colors, even when the test runner forces them.
+    const { FORCE_COLOR: _, ...inherited } = process.env;
+    const env = { ...inherited, NO_COLOR: "1" };
+    const { stdout, stderr } = await run(cmd, args, { cwd, env, maxBuffer: 16 << 20 });
     return stdout + stderr;
   } catch (e) {
     const { stdout, stderr } = e as { stdout?: string; stderr?: string };

@@ -9,9 +9,13 @@ const run = promisify(execFile);
  */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const keep = new Set(["npm_config_registry", "npm_config_cache", "npm_config_userconfig"]);
-  return Object.fromEntries(
+  const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) || keep.has(k.toLowerCase())),
   );
+  // Output is compared as text: no colors, even when the test runner (e.g. Nx) forces them.
+  delete env.FORCE_COLOR;
+  env.NO_COLOR = "1";
+  return env;
 }
 
 /** Runs a command and returns its stdout; a failure carries the command line and all output. */
