@@ -4,22 +4,24 @@ import * as path from "node:path";
 import { sh } from "./shell.js";
 
 /**
- * The Node.js releases the SDK is proven on besides the one running the tests: the newest of
- * each supported line when last updated. Bump them to follow the lines; `engines` in both
- * libraries' package.json names the same lines (checked by the pack test).
+ * The Node.js releases the SDK is proven on: the newest of each supported line when last
+ * updated. Bump them to follow the lines; `engines` in both libraries' package.json names the
+ * same lines (checked by the pack test). One that is the running Node is used as it is.
  */
-export const nodeLines = ["22.23.5", "24.22.3"] as const;
+export const nodeLines = ["20.20.2", "22.23.5", "24.22.3", "26.12.1"] as const;
 
 /** The official binaries are published on the npm registry as `node-<platform>-<arch>`. */
 export const nodePackage = `node-${process.platform}-${process.arch}`;
 
 /**
- * The path of a `node` binary of the given version, fetched once with `npm pack` from the npm
+ * The path of a `node` binary of the given version: the running one, or one fetched once with
+ * `npm pack` from the npm
  * registry and kept under `node_modules/.cache/node-lines` (ignored, and gone with a fresh
  * `npm ci`). Fails with a message saying what could not be fetched: a test that proves the SDK
  * on a Node line must not pass without that line.
  */
 export async function nodeBinary(version: string, repoRoot: string): Promise<string> {
+  if (process.versions.node === version) return process.execPath;
   const cache = path.join(repoRoot, "node_modules", ".cache", "node-lines");
   const dir = path.join(cache, `v${version}-${process.platform}-${process.arch}`);
   const binary = path.join(dir, "bin", "node");
