@@ -36,7 +36,9 @@ try {
   for (const [name, server] of Object.entries(servers)) {
     const address = name === "unix" ? server.target : server.baseUrl;
     const { content: client } = api.createDaemonClients(api.createDaemonTransport({ address }));
-    out[name] = (await client.isWorkspaceExists({ id: "ws-" + name })).exists;
+    const response = await client.isWorkspaceExists({ id: "ws-" + name });
+    out[name] = response.exists;
+    out[name + "Json"] = api.toJsonText(response, { indent: 0 });
     try {
       await client.waitForInit({ id: "ws-2" });
       out[name + "Error"] = "no error";
@@ -272,8 +274,10 @@ describe.each(nodeLines.map((version) => ({ version })))("on Node.js $version", 
       // One descriptor instance: the mocks use the api's WorkspaceContentService.
       sameDescriptor: true,
       tcp: true,
+      tcpJson: '{"exists":true}',
       tcpError: "NOT_FOUND: workspace ws-2 is unknown (ConnectError: true)",
       unix: true,
+      unixJson: '{"exists":true}',
       unixError: "NOT_FOUND: workspace ws-2 is unknown (ConnectError: true)",
       calls: ["ws-tcp", "ws-unix"],
     });
