@@ -213,20 +213,20 @@ describe("wire contract", () => {
   });
 
   it.each(Object.entries(reserved))("message %s reserves %j", (name, numbers) => {
-    const ranges = registry
-      .get(name)!
-      .proto.reservedRange.map((r) => [r.start ?? 0, (r.end ?? 0) - 1]);
+    const ranges = (registry.get(name)?.proto.reservedRange ?? []).map(
+      (r) => [r.start ?? 0, (r.end ?? 0) - 1] as const,
+    );
     for (const n of numbers) {
       expect(
-        ranges.some(([a, b]) => n >= a! && n <= b!),
+        ranges.some(([a, b]) => n >= a && n <= b),
         `${name} reserves ${n}`,
       ).toBe(true);
     }
   });
 
   it("field 4 of WorkspaceInitializer and friends sit in one oneof 'spec'", () => {
-    const desc = registry.get("contentservice.WorkspaceInitializer")!;
-    expect(desc.oneofs.map((o) => [o.name, o.fields.length])).toEqual([["spec", 7]]);
+    const desc = registry.get("contentservice.WorkspaceInitializer");
+    expect(desc?.oneofs.map((o) => [o.name, o.fields.length])).toEqual([["spec", 7]]);
   });
 
   it.each(Object.entries(enums))("enum %s has values %s", (name, spec) => {
@@ -238,8 +238,8 @@ describe("wire contract", () => {
   });
 
   it("FSShiftMethod keeps 1 (FUSE) reserved", () => {
-    const desc = enumRegistry.get("iws.FSShiftMethod")!;
-    expect(desc.proto.reservedRange.some((r) => r.start === 1)).toBe(true);
+    const desc = enumRegistry.get("iws.FSShiftMethod");
+    expect(desc?.proto.reservedRange.some((r) => r.start === 1)).toBe(true);
   });
 
   it.each(Object.entries(services))(
