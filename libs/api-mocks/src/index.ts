@@ -1,11 +1,16 @@
+export * from "./debug-info.js";
 export * from "./gen/index.js";
 export * from "./mock-server.js";
 export * from "./mock-transport.js";
 export type {
   BidiStreamingMock,
   ClientStreamingMock,
+  MethodInput,
+  MethodName,
   MockCall,
   MockErrorOptions,
+  RecordedCall,
+  RpcNames,
   ServerStreamingMock,
   ServiceMock,
   UnaryMock,

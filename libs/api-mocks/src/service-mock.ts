@@ -12,6 +12,7 @@ import {
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
+import { implementationError } from "./implementation-error.js";
 
 /** One recorded call of a mocked method. */
 export interface MockCall<I extends DescMessage> {
@@ -92,17 +93,50 @@ export interface BidiStreamingMock<I extends DescMessage, O extends DescMessage>
 }
 
 /**
+ * The names of a service's method mocks, e.g. `"takeSnapshot" | "initWorkspace" | ...` for a
+ * generated descriptor (`string` for an untyped `DescService`).
+ */
+export type MethodName<S extends DescService> = S extends { method: infer M }
+  ? Extract<keyof M, string>
+  : string;
+
+/** The request schema of method `K` of service `S`. */
+export type MethodInput<S extends DescService, K extends string> = S extends { method: infer M }
+  ? K extends keyof M
+    ? M[K] extends { input: infer I extends DescMessage }
+      ? I
+      : DescMessage
+    : DescMessage
+  : DescMessage;
+
+/** For each method mock, the method's name in the .proto (`takeSnapshot: "TakeSnapshot"`). */
+export type RpcNames<S extends DescService> = { readonly [K in MethodName<S>]: string };
+
+/**
+ * One entry of `$calls()`: which method mock was called, under the name of its property on the
+ * mock (`method`, e.g. "takeSnapshot") and in the .proto (`rpc`, e.g. "TakeSnapshot"), with the
+ * recorded call typed by that method's request.
+ */
+export type RecordedCall<S extends DescService, R extends RpcNames<S> = RpcNames<S>> = {
+  [K in MethodName<S>]: {
+    readonly method: K;
+    readonly rpc: R[K];
+    readonly call: MockCall<MethodInput<S, K>>;
+  };
+}[MethodName<S>];
+
+/**
  * Members common to every generated service mock. They start with `$` because no protobuf
  * method can be named that way, so they never collide with a method mock.
  */
-export interface ServiceMock<S extends DescService> {
+export interface ServiceMock<S extends DescService, R extends RpcNames<S> = RpcNames<S>> {
   readonly $service: S;
   /** The mock as a connect service implementation, for a router or `createRouterTransport`. */
   $implementation(): ServiceImpl<S>;
   /** Reset every method mock. */
   $reset(): void;
   /** All calls of all methods, in arrival order. */
-  $calls(): readonly { method: string; call: MockCall<DescMessage> }[];
+  $calls(): readonly RecordedCall<S, R>[];
 }
 
 type Behaviour =
@@ -119,6 +153,14 @@ function toError(b: Extract<Behaviour, { kind: "error" }>): ConnectError {
 }
 
 function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>) => void): AnyMock {
+  /** Anything but a ConnectError thrown while answering is a bug in the test: say what and where. */
+  const fail = (thrown: unknown): ConnectError => {
+    const error = implementationError(method, thrown);
+    if (error !== thrown) {
+      console.error(`[@ws-daemon/api-mocks] ${error.rawMessage}; the client gets INTERNAL`, thrown);
+    }
+    return error;
+  };
   let standing: Behaviour = { kind: "default" };
   let queue: Behaviour[] = [];
   const calls: MockCall<DescMessage>[] = [];
@@ -185,9 +227,13 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
         record([request], context);
         const b = next();
         if (b.kind === "error") throw toError(b);
-        if (b.kind === "value") return make(b.value);
-        if (b.kind === "impl") return make(await (b.fn as AnyMock)(request, context));
-        return make({});
+        try {
+          if (b.kind === "value") return make(b.value);
+          if (b.kind === "impl") return make(await (b.fn as AnyMock)(request, context));
+          return make({});
+        } catch (e) {
+          throw fail(e);
+        }
       };
       break;
     case "server_streaming":
@@ -195,13 +241,17 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
         record([request], context);
         const b = next();
         if (b.kind === "error") throw toError(b);
-        if (b.kind === "value") {
-          for (const v of b.value as unknown[]) yield make(v);
-        } else if (b.kind === "impl") {
-          for await (const v of (b.fn as AnyMock)(request, context) as AsyncIterable<unknown>)
-            yield make(v);
-        } else {
-          yield make({});
+        try {
+          if (b.kind === "value") {
+            for (const v of b.value as unknown[]) yield make(v);
+          } else if (b.kind === "impl") {
+            for await (const v of (b.fn as AnyMock)(request, context) as AsyncIterable<unknown>)
+              yield make(v);
+          } else {
+            yield make({});
+          }
+        } catch (e) {
+          throw fail(e);
         }
       };
       break;
@@ -210,11 +260,15 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
         const received: unknown[] = [];
         record(received, context);
         const b = next();
-        if (b.kind === "impl")
-          return make(await (b.fn as AnyMock)(recording(requests, received), context));
-        for await (const r of requests) received.push(r);
-        if (b.kind === "error") throw toError(b);
-        return make(b.kind === "value" ? b.value : {});
+        try {
+          if (b.kind === "impl")
+            return make(await (b.fn as AnyMock)(recording(requests, received), context));
+          for await (const r of requests) received.push(r);
+          if (b.kind === "error") throw toError(b);
+          return make(b.kind === "value" ? b.value : {});
+        } catch (e) {
+          throw fail(e);
+        }
       };
       break;
     case "bidi_streaming":
@@ -223,21 +277,25 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
         record(received, context);
         const b = next();
         if (b.kind === "error") throw toError(b);
-        if (b.kind === "impl") {
-          for await (const v of (b.fn as AnyMock)(
-            recording(requests, received),
-            context,
-          ) as AsyncIterable<unknown>) {
-            yield make(v);
+        try {
+          if (b.kind === "impl") {
+            for await (const v of (b.fn as AnyMock)(
+              recording(requests, received),
+              context,
+            ) as AsyncIterable<unknown>) {
+              yield make(v);
+            }
+            return;
           }
-          return;
-        }
-        const answers = b.kind === "value" ? (b.value as unknown[]) : [{}];
-        let i = 0;
-        for await (const r of requests) {
-          received.push(r);
-          const answer = answers[Math.min(i++, answers.length - 1)];
-          if (answer !== undefined) yield make(answer);
+          const answers = b.kind === "value" ? (b.value as unknown[]) : [{}];
+          let i = 0;
+          for await (const r of requests) {
+            received.push(r);
+            const answer = answers[Math.min(i++, answers.length - 1)];
+            if (answer !== undefined) yield make(answer);
+          }
+        } catch (e) {
+          throw fail(e);
         }
       };
       break;
@@ -250,12 +308,14 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
  * call this and narrow the result to a typed interface.
  */
 export function createServiceMock<S extends DescService>(service: S): ServiceMock<S> {
-  const all: { method: string; call: MockCall<DescMessage> }[] = [];
+  const all: { method: string; rpc: string; call: MockCall<DescMessage> }[] = [];
   const methods = new Map<string, AnyMock>();
   for (const method of service.methods) {
     methods.set(
       method.localName,
-      createMethodMock(method, (call) => all.push({ method: method.name, call })),
+      createMethodMock(method, (call) =>
+        all.push({ method: method.localName, rpc: method.name, call }),
+      ),
     );
   }
   const result: AnyMock = {

@@ -1,5 +1,6 @@
 export * from "./clients.js";
 export * from "./errors.js";
 export * from "./gen/index.js";
+export * from "./json.js";
 export * from "./retry.js";
 export * from "./transport.js";

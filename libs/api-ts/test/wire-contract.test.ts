@@ -1,9 +1,17 @@
 /**
  * The generated descriptors checked against the wire contract (../shared/contract/WIRE.md),
  * written out here by hand: a change to a .proto that alters the wire fails this test even if
- * the baseline image were updated carelessly.
+ * the baseline image were updated carelessly. Every message, enum and service of the API's own
+ * packages must be in these tables, so an addition is noticed too. After an intended .proto
+ * change, each failure prints the entry to write here and the other places to update.
  */
-import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
+import {
+  type DescEnum,
+  type DescField,
+  type DescMessage,
+  type DescService,
+  ScalarType,
+} from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import * as api from "../src/index.js";
 
@@ -71,6 +79,12 @@ const messages: Record<string, string> = {
   "iws.Resources": "cpu=1:msg:iws.Cpu memory=2:msg:iws.Memory",
   "iws.Cpu": "used=1:int64 limit=2:int64",
   "iws.Memory": "used=1:int64 limit=2:int64",
+  // Extensions (proto/README.md, "Extensions").
+  "wsdaemon.GetWorkspaceStateRequest": "id=1:string",
+  "wsdaemon.GetWorkspaceStateResponse":
+    "state=1:enum:wsdaemon.WorkspaceContentState metadata=2:msg:wsdaemon.WorkspaceMetadata init_error=3:string init_source=4:string snapshots=5:repeated msg:wsdaemon.SnapshotProgress",
+  "wsdaemon.SnapshotProgress":
+    "url=1:string state=2:enum:wsdaemon.SnapshotState error=3:string bytes=4:int64",
 };
 
 const reserved: Record<string, number[]> = {
@@ -85,6 +99,9 @@ const enums: Record<string, string> = {
   "wsdaemon.WorkspaceContentState": "NONE=0 SETTING_UP=1 AVAILABLE=2 WRAPPING_UP=3",
   // IDMAPPED=2 is our extension; 1 (FUSE) stays reserved.
   "iws.FSShiftMethod": "SHIFTFS=0 IDMAPPED=2",
+  // Extension (proto/README.md, "Extensions").
+  "wsdaemon.SnapshotState":
+    "SNAPSHOT_STATE_UNSPECIFIED=0 SNAPSHOT_STATE_RUNNING=1 SNAPSHOT_STATE_DONE=2 SNAPSHOT_STATE_FAILED=3",
 };
 
 // "Method:Input:Output" per service.
@@ -97,8 +114,8 @@ const services: Record<string, string> = {
 };
 
 const registry = new Map<string, DescMessage>();
-const enumRegistry = new Map<string, import("@bufbuild/protobuf").DescEnum>();
-const serviceRegistry = new Map<string, import("@bufbuild/protobuf").DescService>();
+const enumRegistry = new Map<string, DescEnum>();
+const serviceRegistry = new Map<string, DescService>();
 for (const value of Object.values(api)) {
   if (typeof value !== "object" || value === null || !("kind" in value)) continue;
   const desc = value as { kind: string; typeName: string };
@@ -135,59 +152,105 @@ function describeField(f: DescField): string {
   }
 }
 
+const messageSpec = (desc: DescMessage): string =>
+  desc.fields.map((f) => `${f.name}=${f.number}:${describeField(f)}`).join(" ");
+const enumSpec = (desc: DescEnum): string =>
+  desc.values.map((v) => `${v.name}=${v.number}`).join(" ");
+const serviceSpec = (desc: DescService): string => {
+  const pkg = desc.typeName.slice(0, desc.typeName.lastIndexOf("."));
+  const strip = (t: string) => (t.startsWith(`${pkg}.`) ? t.slice(pkg.length + 1) : t);
+  return desc.methods
+    .map((m) => `${m.name}:${strip(m.input.typeName)}:${strip(m.output.typeName)}`)
+    .join(" ");
+};
+
+/** Packages whose every declaration this file pins; health and reflection are upstream gRPC's. */
+const ownPackage = /^(contentservice|wsdaemon|iws)\./;
+
+/** What a failure says: the entry that matches the generated code, and what else to update. */
+function howToUpdate(table: string, name: string, actual: string): string {
+  return [
+    `${name} as generated from proto/ does not match the "${table}" table in libs/api-ts/test/wire-contract.test.ts.`,
+    "If the .proto change is intended:",
+    `  1. set its entry in "${table}" to  "${name}": ${JSON.stringify(actual)},`,
+    '  2. list an addition in proto/README.md under "Extensions" (a renamed field under "Renamed fields"),',
+    "  3. run `npx nx run @ws-daemon/api:contract` (buf lint, and buf breaking against proto/wire-baseline.binpb);",
+    "     a change buf breaking rejects alters the published wire and needs the reviewed baseline update",
+    '     described in proto/README.md under "Checks".',
+    "Otherwise fix the .proto.",
+  ].join("\n");
+}
+
+function gone(kind: string, name: string): string {
+  return `${kind} ${name} of the contract table is not generated from proto/ any more; if it was removed on purpose, remove its entry in libs/api-ts/test/wire-contract.test.ts (buf breaking flags the removal as a wire change)`;
+}
+
 describe("wire contract", () => {
   it.each(Object.entries(messages))(
     "message %s has exactly the contract's fields",
     (name, spec) => {
       const desc = registry.get(name);
-      expect(desc, `message ${name} is exported`).toBeDefined();
-      const actual = desc!.fields.map((f) => `${f.name}=${f.number}:${describeField(f)}`).join(" ");
-      expect(actual).toBe(spec);
+      expect(desc, gone("message", name)).toBeDefined();
+      if (desc === undefined) return;
+      const actual = messageSpec(desc);
+      expect(actual, howToUpdate("messages", name, actual)).toBe(spec);
     },
   );
 
+  it("lists every message, enum and service of the API's own packages", () => {
+    const unlisted = [
+      ...[...registry.values()]
+        .filter((d) => ownPackage.test(d.typeName) && !(d.typeName in messages))
+        .map((d) => howToUpdate("messages", d.typeName, messageSpec(d))),
+      ...[...enumRegistry.values()]
+        .filter((d) => ownPackage.test(d.typeName) && !(d.typeName in enums))
+        .map((d) => howToUpdate("enums", d.typeName, enumSpec(d))),
+      ...[...serviceRegistry.values()]
+        .filter((d) => ownPackage.test(d.typeName) && !(d.typeName in services))
+        .map((d) => howToUpdate("services", d.typeName, serviceSpec(d))),
+    ];
+    expect(unlisted.join("\n\n"), "declarations missing from the contract tables").toBe("");
+  });
+
   it.each(Object.entries(reserved))("message %s reserves %j", (name, numbers) => {
-    const ranges = registry
-      .get(name)!
-      .proto.reservedRange.map((r) => [r.start ?? 0, (r.end ?? 0) - 1]);
+    const ranges = (registry.get(name)?.proto.reservedRange ?? []).map(
+      (r) => [r.start ?? 0, (r.end ?? 0) - 1] as const,
+    );
     for (const n of numbers) {
       expect(
-        ranges.some(([a, b]) => n >= a! && n <= b!),
+        ranges.some(([a, b]) => n >= a && n <= b),
         `${name} reserves ${n}`,
       ).toBe(true);
     }
   });
 
   it("field 4 of WorkspaceInitializer and friends sit in one oneof 'spec'", () => {
-    const desc = registry.get("contentservice.WorkspaceInitializer")!;
-    expect(desc.oneofs.map((o) => [o.name, o.fields.length])).toEqual([["spec", 7]]);
+    const desc = registry.get("contentservice.WorkspaceInitializer");
+    expect(desc?.oneofs.map((o) => [o.name, o.fields.length])).toEqual([["spec", 7]]);
   });
 
   it.each(Object.entries(enums))("enum %s has values %s", (name, spec) => {
     const desc = enumRegistry.get(name);
-    expect(desc, `enum ${name} is exported`).toBeDefined();
-    expect(desc!.values.map((v) => `${v.name}=${v.number}`).join(" ")).toBe(spec);
+    expect(desc, gone("enum", name)).toBeDefined();
+    if (desc === undefined) return;
+    const actual = enumSpec(desc);
+    expect(actual, howToUpdate("enums", name, actual)).toBe(spec);
   });
 
   it("FSShiftMethod keeps 1 (FUSE) reserved", () => {
-    const desc = enumRegistry.get("iws.FSShiftMethod")!;
-    expect(desc.proto.reservedRange.some((r) => r.start === 1)).toBe(true);
+    const desc = enumRegistry.get("iws.FSShiftMethod");
+    expect(desc?.proto.reservedRange.some((r) => r.start === 1)).toBe(true);
   });
 
   it.each(Object.entries(services))(
     "service %s has exactly the contract's methods",
     (name, spec) => {
       const desc = serviceRegistry.get(name);
-      expect(desc, `service ${name} is exported`).toBeDefined();
-      const pkg = name.slice(0, name.lastIndexOf("."));
-      const actual = desc!.methods
-        .map((m) => {
-          expect(m.methodKind).toBe("unary");
-          const strip = (t: string) => (t.startsWith(`${pkg}.`) ? t.slice(pkg.length + 1) : t);
-          return `${m.name}:${strip(m.input.typeName)}:${strip(m.output.typeName)}`;
-        })
-        .join(" ");
-      expect(actual).toBe(spec);
+      expect(desc, gone("service", name)).toBeDefined();
+      if (desc === undefined) return;
+      for (const m of desc.methods) expect(m.methodKind, `${name}.${m.name}`).toBe("unary");
+      const actual = serviceSpec(desc);
+      expect(actual, howToUpdate("services", name, actual)).toBe(spec);
     },
   );
 

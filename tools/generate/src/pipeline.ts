@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { asLineComments, readHeaderLines, withHeader } from "./license-header";
+import { runCommand } from "./run-command";
 
 /** Where generated code goes; buf.gen.yaml names the same folders. */
 export const generatedDirs = ["libs/api-ts/src/gen", "libs/api-mocks/src/gen"] as const;
@@ -24,23 +24,6 @@ async function listFiles(dir: string, suffix: string): Promise<string[]> {
     .filter((e) => e.isFile() && e.name.endsWith(suffix))
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
-}
-
-function run(command: string, args: string[], cwd: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const bin = path.join(cwd, "node_modules", ".bin");
-    const child = spawn(command, args, {
-      cwd,
-      stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}` },
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`${command} ${args.join(" ")} exited with ${code}`)),
-    );
-  });
 }
 
 async function applyHeader(files: string[], header: string): Promise<string[]> {
@@ -71,7 +54,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   for (const p of changedProtos) log(`license header updated: ${path.relative(root, p)}`);
 
   log("buf generate");
-  await run("buf", ["generate"], root);
+  await runCommand("buf", ["generate"], root, root);
 
   const generatedFiles: string[] = [];
   for (const dir of generatedDirs) {

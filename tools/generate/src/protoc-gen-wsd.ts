@@ -113,14 +113,15 @@ function generateMockFile(schema: Schema<Options>, file: DescFile): void {
     f.print(
       f.jsDoc(`A mock of ${service.typeName}: every method can be stubbed and records its calls.`),
     );
-    f.print(
-      f.export("interface", `${service.name}Mock`),
-      " extends ",
-      ServiceMock,
-      "<typeof ",
-      desc,
-      "> {",
-    );
+    // The second type argument names each method as the .proto does, for `$calls()`.
+    f.print(f.export("interface", `${service.name}Mock`), " extends ", ServiceMock, "<");
+    f.print("  typeof ", desc, ",");
+    f.print("  {");
+    for (const method of service.methods) {
+      f.print("    readonly ", method.localName, ": ", JSON.stringify(method.name), ";");
+    }
+    f.print("  }");
+    f.print("> {");
     for (const method of service.methods) {
       const mock = f.import(mockTypeName(method), runtime, true);
       const input = importFromApi(f, schema, `${method.input.name}Schema`);

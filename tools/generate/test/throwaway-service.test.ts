@@ -4,14 +4,13 @@
  * and license headers, and a real call through them works.
  */
 import { execFile } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate } from "../src/pipeline";
+import { copyRepository, repo } from "./support/repo-copy";
 
-const repo = path.resolve(__dirname, "..", "..", "..");
 let copy: string;
 
 const throwawayProto = `syntax = "proto3";
@@ -46,28 +45,7 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
 }
 
 beforeAll(async () => {
-  copy = await mkdtemp(path.join(tmpdir(), "wsd-generate-"));
-  for (const entry of [
-    "proto",
-    "buf.yaml",
-    "buf.gen.yaml",
-    "tools/generate/src",
-    "tools/generate/license-header.txt",
-  ]) {
-    await cp(path.join(repo, entry), path.join(copy, entry), { recursive: true });
-  }
-  for (const lib of ["libs/api-ts/src", "libs/api-mocks/src"]) {
-    await cp(path.join(repo, lib), path.join(copy, lib), {
-      recursive: true,
-      filter: (src) => !src.includes(`${path.sep}gen`),
-    });
-  }
-  await symlink(path.join(repo, "node_modules"), path.join(copy, "node_modules"));
-  // The libraries are ES modules, as in the repository.
-  await writeFile(
-    path.join(copy, "package.json"),
-    JSON.stringify({ type: "module", private: true }),
-  );
+  copy = await copyRepository("wsd-generate-");
   await mkdir(path.join(copy, "proto", "throwaway", "v1"), { recursive: true });
   await writeFile(path.join(copy, "proto", "throwaway", "v1", "throwaway.proto"), throwawayProto);
   await generate({ root: copy });

@@ -28,7 +28,24 @@ import { EvacuateCGroupRequestSchema, EvacuateCGroupResponseSchema, InWorkspaceS
 /**
  * A mock of iws.InWorkspaceService: every method can be stubbed and records its calls.
  */
-export interface InWorkspaceServiceMock extends ServiceMock<typeof InWorkspaceService> {
+export interface InWorkspaceServiceMock extends ServiceMock<
+  typeof InWorkspaceService,
+  {
+    readonly prepareForUserNS: "PrepareForUserNS";
+    readonly writeIDMapping: "WriteIDMapping";
+    readonly evacuateCGroup: "EvacuateCGroup";
+    readonly mountProc: "MountProc";
+    readonly umountProc: "UmountProc";
+    readonly mountSysfs: "MountSysfs";
+    readonly umountSysfs: "UmountSysfs";
+    readonly mountNfs: "MountNfs";
+    readonly umountNfs: "UmountNfs";
+    readonly teardown: "Teardown";
+    readonly wipingTeardown: "WipingTeardown";
+    readonly setupPairVeths: "SetupPairVeths";
+    readonly workspaceInfo: "WorkspaceInfo";
+  }
+> {
   /**
    * Mock of rpc iws.InWorkspaceService.PrepareForUserNS.
    */
@@ -93,7 +110,12 @@ export function createInWorkspaceServiceMock(): InWorkspaceServiceMock {
 /**
  * A mock of iws.WorkspaceInfoService: every method can be stubbed and records its calls.
  */
-export interface WorkspaceInfoServiceMock extends ServiceMock<typeof WorkspaceInfoService> {
+export interface WorkspaceInfoServiceMock extends ServiceMock<
+  typeof WorkspaceInfoService,
+  {
+    readonly workspaceInfo: "WorkspaceInfo";
+  }
+> {
   /**
    * Mock of rpc iws.WorkspaceInfoService.WorkspaceInfo.
    */

@@ -27,7 +27,18 @@ import { BackupWorkspaceRequestSchema, BackupWorkspaceResponseSchema, DisposeWor
 /**
  * A mock of wsdaemon.WorkspaceContentService: every method can be stubbed and records its calls.
  */
-export interface WorkspaceContentServiceMock extends ServiceMock<typeof WorkspaceContentService> {
+export interface WorkspaceContentServiceMock extends ServiceMock<
+  typeof WorkspaceContentService,
+  {
+    readonly initWorkspace: "InitWorkspace";
+    readonly waitForInit: "WaitForInit";
+    readonly isWorkspaceExists: "IsWorkspaceExists";
+    readonly takeSnapshot: "TakeSnapshot";
+    readonly disposeWorkspace: "DisposeWorkspace";
+    readonly backupWorkspace: "BackupWorkspace";
+    readonly getWorkspaceState: "GetWorkspaceState";
+  }
+> {
   /**
    * Mock of rpc wsdaemon.WorkspaceContentService.InitWorkspace.
    */

@@ -26,7 +26,14 @@ import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema, HealthList
 /**
  * A mock of grpc.health.v1.Health: every method can be stubbed and records its calls.
  */
-export interface HealthMock extends ServiceMock<typeof Health> {
+export interface HealthMock extends ServiceMock<
+  typeof Health,
+  {
+    readonly check: "Check";
+    readonly list: "List";
+    readonly watch: "Watch";
+  }
+> {
   /**
    * Mock of rpc grpc.health.v1.Health.Check.
    */

@@ -26,7 +26,12 @@ import { ServerReflection, ServerReflectionRequestSchema, ServerReflectionRespon
 /**
  * A mock of grpc.reflection.v1.ServerReflection: every method can be stubbed and records its calls.
  */
-export interface ServerReflectionMock extends ServiceMock<typeof ServerReflection> {
+export interface ServerReflectionMock extends ServiceMock<
+  typeof ServerReflection,
+  {
+    readonly serverReflectionInfo: "ServerReflectionInfo";
+  }
+> {
   /**
    * Mock of rpc grpc.reflection.v1.ServerReflection.ServerReflectionInfo.
    */
