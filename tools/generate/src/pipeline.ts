@@ -9,7 +9,7 @@ export const generatedDirs = ["libs/api-ts/src/gen", "libs/api-mocks/src/gen"] a
 export interface GenerateOptions {
   /** The repository root (holds buf.yaml, buf.gen.yaml and proto/). */
   root: string;
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 export interface GenerateResult {
