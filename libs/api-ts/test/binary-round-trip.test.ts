@@ -54,8 +54,11 @@ function scalarValue(t: ScalarType, seed: number): unknown {
   }
 }
 
-const lastEnumValue = (f: { enum: { values: { number: number }[] } }) =>
-  f.enum.values[f.enum.values.length - 1]!.number;
+const lastEnumValue = (f: { enum: { values: { number: number }[] } }) => {
+  const last = f.enum.values.at(-1);
+  if (!last) throw new Error("an enum without values");
+  return last.number;
+};
 
 /** Builds an init object with every field set; `oneofChoice` picks which oneof member to set. */
 function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string, unknown> {
@@ -88,7 +91,8 @@ function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string,
     if (f.oneof === undefined) init[f.localName] = fieldValue(f, i);
   });
   for (const oneof of desc.oneofs) {
-    const f = oneof.fields[oneofChoice % oneof.fields.length]!;
+    const f = oneof.fields[oneofChoice % oneof.fields.length];
+    if (!f) throw new Error(`oneof ${oneof.name} has no fields`);
     init[oneof.localName] = { case: f.localName, value: fieldValue(f, 7) };
   }
   return init;
