@@ -20,7 +20,19 @@ ${Object.entries(commands)
     return `  ${name} ${flags.join(" ")}`.trimEnd();
   })
   .join("\n")}
-socket defaults to ${DEFAULT_SOCKET}`;
+flags:
+  --socket PATH      the workspace's in-workspace API socket (default ${DEFAULT_SOCKET})
+  --timeout-ms N     deadline of the call in milliseconds
+  --pid N            a process as seen inside the workspace container (its pid namespace)
+  --map C:H:S[,...]  ID mapping entries as /proc/<pid>/uid_map writes them: container id,
+                     host id, size; e.g. --map 0:33333:1,1:100000:65534 (add --gid for gid_map)
+  --target PATH      a path inside the process's mount namespace
+  --source SRC       the NFS export, e.g. server:/export
+  --args OPTS        NFS mount options, e.g. vers=4.2,ro
+  --via SERVICE      which service answers workspace-info: workspace-info (default) or in-workspace
+  --wipe             wiping-teardown also removes the workspace's content
+responses are printed as protobuf JSON; exit codes: 0 ok, 1 the daemon answered an error
+(CODE_NAME: message on stderr), 2 a wrong command line`;
 
 interface Invocation {
   socket: string;

@@ -15,6 +15,8 @@ describe("iws-cli command line", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^usage: iws-cli \[--socket PATH\]/);
     expect(r.stdout).toContain("write-id-mapping --pid V [--gid] --map V");
+    for (const flag of ["--map C:H:S", "--via SERVICE", "--args OPTS"])
+      expect(r.stdout).toContain(flag);
   });
 
   it("wrong command lines exit 2 and say what is wrong", () => {
