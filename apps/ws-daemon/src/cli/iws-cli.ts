@@ -62,12 +62,32 @@ const ALL_FLAGS: Record<string, boolean> = Object.assign(
 );
 
 /**
+ * `--pid -5` means the value -5 (the daemon judges it), where parseArgs would take `-5` for a
+ * flag: a value-taking flag and the argument after it are joined as `--pid=-5` first.
+ */
+function joinValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const name = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+    if (name !== undefined && ALL_FLAGS[name] === true && next !== undefined) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/**
  * `--name value`, `--name=value` and bare boolean `--name` (node:util parseArgs); global flags may
  * precede or follow the command. Parsed twice: loosely to find the command, then strictly
  * against exactly the global flags and that command's.
  */
 function parse(argv: readonly string[]): Invocation {
-  const args = [...argv];
+  const args = joinValues(argv);
   const loose = parseArgs({
     args,
     options: optionsOf(ALL_FLAGS),

@@ -42,6 +42,8 @@ describe("iws-cli command line", () => {
 
   it("global flags before or after the command; a daemon that is not there exits 1 with the status", () => {
     for (const args of [
+      // a negative pid is a value for the daemon to judge, not a flag
+      ["--socket", "/nonexistent/daemon.sock", "mount-proc", "--pid", "-5", "--target", "/proc"],
       ["--socket", "/nonexistent/daemon.sock", "teardown"],
       ["teardown", "--socket=/nonexistent/daemon.sock"],
     ]) {

@@ -49,6 +49,13 @@ describe("configuration", () => {
     expect(s3.storage).toMatchObject({ kind: "s3", bucket: "bkt", region: "us-east-1" });
   });
 
+  it("a flag's value may start with a dash", async () => {
+    const config = await loadConfig({ argv: ["--listen.host", "-bad-host-", "--metrics.enabled"] });
+    expect(config.listen.host).toBe("-bad-host-");
+    expect(config.metrics.enabled).toBe(true);
+    await expect(loadConfig({ argv: ["--listen.port", "-1"] })).rejects.toThrow(/listen\.port/);
+  });
+
   it("reads the old logLevel key as log.level; log.format defaults to auto", async () => {
     expect((await loadConfig({ argv: ["--logLevel=warn"] })).log).toEqual({
       level: "warn",
