@@ -18,6 +18,7 @@ import { DaemonMetrics } from "./observability/index.js";
 import { fromLevelLogger, NodeProcessRunner, systemClock } from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
 import {
+  callScopeInterceptor,
   createContentService,
   createHealthService,
   createReflectionService,
@@ -25,6 +26,7 @@ import {
   errorMappingInterceptor,
   HealthBoard,
   inWorkspaceRoutes,
+  LIVENESS_SERVICE,
 } from "./rpc/index.js";
 import type { RuntimeDiscovery } from "./runtime/index.js";
 import { createContentStore } from "./storage/index.js";
@@ -43,6 +45,8 @@ import {
   missingPrerequisites,
   nsHelperPath,
   runtimeFromConfig,
+  startHealthProbe,
+  startReadiness,
   startStorageJanitor,
 } from "./wiring/index.js";
 
@@ -50,6 +54,8 @@ export interface Daemon {
   /** The node API's address, e.g. "http://127.0.0.1:8080". */
   readonly address: string;
   readonly metricsPort: number | undefined;
+  /** Port of the plaintext health listener for kubelet's probes, when enabled. */
+  readonly probePort: number | undefined;
   readonly manager: WorkspaceContentManager;
   readonly sockets: WorkspaceSockets;
   /** The runtime discovery in use; a ProcessRuntime accepts registrations. */
@@ -106,7 +112,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     workingArea,
     logger,
     metrics,
-    interceptors: [errorMappingInterceptor],
+    // The call scope lets a runtime that waits for the workspace's container honour the deadline.
+    interceptors: [errorMappingInterceptor, callScopeInterceptor],
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -188,6 +195,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const health = new HealthBoard();
   const services: DescService[] = [WorkspaceContentService, Health, ServerReflection];
+  const followReadiness = [WorkspaceContentService, InWorkspaceService, WorkspaceInfoService]
+    .filter((s) => services.includes(s))
+    .map((s) => s.typeName);
+  health.set(LIVENESS_SERVICE, ServingStatus.SERVING);
+  const readiness = await startReadiness({
+    config: config.health,
+    workingArea,
+    runtime,
+    board: health,
+    services: followReadiness,
+    metrics,
+    log: logFor("readiness"),
+  });
   const shutdown = new AbortController();
   const server: RpcServer = await startRpcServer({
     listen: config.listen,
@@ -195,15 +215,15 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     shutdownSignal: shutdown.signal,
     interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
     routes: (router) => {
-      router.service(WorkspaceContentService, createContentService(manager));
+      router.service(
+        WorkspaceContentService,
+        createContentService(manager, { admitInit: () => readiness.monitor.admitNewWorkspace() }),
+      );
       router.service(Health, createHealthService(health));
       router.service(ServerReflection, createReflectionService(services));
     },
   });
-  health.set("", ServingStatus.SERVING);
-  for (const s of [WorkspaceContentService, InWorkspaceService, WorkspaceInfoService]) {
-    if (services.includes(s)) health.set(s.typeName, ServingStatus.SERVING);
-  }
+  const probe = await startHealthProbe(config.health.probe, health);
   let metricsServer: MetricsServer | undefined;
   if (config.metrics.enabled) {
     metricsServer = await startMetricsServer(
@@ -212,16 +232,21 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       config.metrics.port,
     );
   }
-  logger.info({ address: server.address, metricsPort: metricsServer?.port }, "ws-daemon listening");
+  logger.info(
+    { address: server.address, metricsPort: metricsServer?.port, probePort: probe?.port },
+    "ws-daemon listening",
+  );
   const janitor = startStorageJanitor(store, config.janitor, logFor("storage"));
 
   return {
     address: server.address,
     metricsPort: metricsServer?.port,
+    probePort: probe?.port,
     manager,
     sockets,
     runtime,
     async stop(graceMs) {
+      readiness.stop();
       health.setAll(ServingStatus.NOT_SERVING);
       janitor.stop();
       const deadline = setTimeout(
@@ -235,6 +260,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         sockets.closeAll(graceMs),
       ]);
       clearTimeout(deadline);
+      await probe?.close(0);
+      runtime.close();
       await metricsServer?.close();
       logger.info("ws-daemon stopped");
     },

@@ -76,6 +76,78 @@ const dockerRuntime = z
   })
   .strict();
 
+const criRuntime = z
+  .object({
+    kind: z
+      .literal("cri")
+      .describe(
+        "Workspaces are Kubernetes pods, found through the node's CRI v1 runtime (containerd, CRI-O).",
+      ),
+    socketPath: z
+      .string()
+      .min(1)
+      .default("/run/containerd/containerd.sock")
+      .describe("The CRI runtime's socket (CRI-O: /var/run/crio/crio.sock)."),
+    podLabel: z
+      .string()
+      .min(1)
+      .default("ws-daemon.io/workspace-id")
+      .describe(
+        "Pod label whose value is the workspace id (kubelet copies pod labels onto the pod sandbox).",
+      ),
+    containerName: z
+      .string()
+      .min(1)
+      .default("workspace")
+      .describe("Name of the workspace's container in the pod."),
+    waitForContainerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        "An in-workspace call waits at most this long for a container that is not running yet (less when the call's deadline is nearer); 0 = no waiting.",
+      ),
+  })
+  .strict();
+
+const healthProbe = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Serve grpc.health.v1.Health alone on a plaintext port of its own, for kubelet's gRPC probes (which speak no TLS) when the node API requires mutual TLS.",
+      ),
+    host: z.string().min(1).default("127.0.0.1").describe("Address of the probe listener."),
+    port: port.default(9501).describe("Port of the probe listener."),
+  })
+  .strict();
+
+const GIB = 1024 * 1024 * 1024;
+
+const health = z
+  .object({
+    checkIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe(
+        "How often readiness is re-checked: the runtime answers, the working area is writable and has minFreeBytes free.",
+      ),
+    minFreeBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(GIB)
+      .describe(
+        "Below this much free space in the working area the daemon reports NOT_SERVING and refuses InitWorkspace with RESOURCE_EXHAUSTED; 0 = no threshold.",
+      ),
+    probe: healthProbe.default({ enabled: false, host: "127.0.0.1", port: 9501 }),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     workingArea: z
@@ -105,9 +177,14 @@ export const configSchema = z
       kind: "local",
       root: "./.ws-daemon-data/storage",
     }),
-    runtime: z.discriminatedUnion("kind", [processRuntime, dockerRuntime]).default({
+    runtime: z.discriminatedUnion("kind", [processRuntime, dockerRuntime, criRuntime]).default({
       kind: "process",
       workspaces: {},
+    }),
+    health: health.default({
+      checkIntervalMs: 10_000,
+      minFreeBytes: GIB,
+      probe: { enabled: false, host: "127.0.0.1", port: 9501 },
     }),
     janitor: z
       .object({

@@ -41,13 +41,22 @@ function toGitStatus(s: GitStatusSummary) {
 /**
  * WorkspaceContentService: converts wire messages to the content module's types and back.
  * Validation and state live in the content module; its errors carry kinds that the
- * observability interceptor maps to status codes.
+ * observability interceptor maps to status codes. InitWorkspace first asks `admitInit`
+ * (the node's free space), so new work is refused when the node could not finish it.
  */
+export interface ContentServiceOptions {
+  /** Throws (e.g. RESOURCE_EXHAUSTED) when the node cannot take a new workspace now. */
+  admitInit?: () => Promise<void>;
+}
+
 export function createContentService(
   manager: WorkspaceContentManager,
+  options: ContentServiceOptions = {},
 ): ServiceImpl<typeof WorkspaceContentService> {
   return {
     async initWorkspace(req, ctx) {
+      // Refuse before anything is created: a workspace that cannot be filled must not start.
+      await options.admitInit?.();
       const storageQuotaBytes = Number(req.storageQuotaBytes);
       await manager.init(
         {
