@@ -98,7 +98,9 @@ describe("deploy/kubernetes is valid for the Kubernetes API", () => {
       expect.stringMatching(/^daemonset\.yaml#0: .*'"hostPid"' does not exist in type 'IPodSpec'/s),
     ]);
     expect(typeProblems([deepMisspelt])).toEqual([
-      expect.stringMatching(/^daemonset\.yaml#0: .*'"mountpropagation"' does not exist in type 'IVolumeMount'/s),
+      expect.stringMatching(
+        /^daemonset\.yaml#0: .*'"mountpropagation"' does not exist in type 'IVolumeMount'/s,
+      ),
     ]);
   }, 60_000);
 
