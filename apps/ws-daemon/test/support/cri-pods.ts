@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { parse } from "yaml";
 import {
   type ContainerConfigSchema,
   MountPropagation,
@@ -127,6 +130,68 @@ export async function runWorkspacePod(
       }
       await client.stopPodSandbox({ podSandboxId });
       await client.removePodSandbox({ podSandboxId });
+    },
+  };
+}
+
+const EXAMPLE_POD = fileURLToPath(
+  new URL("../../../../deploy/kubernetes/examples/workspace-pod.yaml", import.meta.url),
+);
+
+interface ExamplePod {
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    containers: Array<{ name: string; volumeMounts?: Array<{ name: string; mountPath: string }> }>;
+    volumes: Array<{ name: string; hostPath?: { path: string } }>;
+  };
+}
+
+/**
+ * deploy/kubernetes/examples/workspace-pod.yaml (what docs/kubernetes.md tells users a
+ * workspace pod must carry) for another workspace id, node working area and image: its labels,
+ * its container's name and its hostPath mounts, as kubelet would hand them to the runtime.
+ */
+export function podFromExample(options: {
+  workspaceId: string;
+  /** The daemon's working area, standing in for the node path in the example. */
+  workingArea: string;
+  image: string;
+  command: string[];
+  logRoot: string;
+  memoryLimitBytes?: number;
+}): WorkspacePodSpec {
+  const example = parse(readFileSync(EXAMPLE_POD, "utf8")) as ExamplePod;
+  const exampleId = example.metadata.labels["ws-daemon.io/workspace-id"] ?? "";
+  const swap = (text: string) => text.replaceAll(exampleId, options.workspaceId);
+  const nodeArea = "/var/lib/ws-daemon/workspaces";
+  const labels = Object.fromEntries(
+    Object.entries(example.metadata.labels).map(([k, v]) => [k, swap(v)]),
+  );
+  const [container] = example.spec.containers;
+  if (!container) throw new Error("the example pod has no container");
+  const mounts = (container.volumeMounts ?? []).map((m) => {
+    const hostPath = example.spec.volumes.find((v) => v.name === m.name)?.hostPath?.path;
+    if (!hostPath?.startsWith(`${nodeArea}/`)) {
+      throw new Error(`the example's volume ${m.name} is not a hostPath under ${nodeArea}`);
+    }
+    return {
+      containerPath: m.mountPath,
+      hostPath: swap(hostPath).replace(nodeArea, options.workingArea),
+    };
+  });
+  return {
+    name: swap(example.metadata.name),
+    namespace: example.metadata.namespace,
+    labels,
+    logRoot: options.logRoot,
+    container: {
+      name: container.name,
+      image: options.image,
+      command: options.command,
+      mounts,
+      ...(options.memoryLimitBytes === undefined
+        ? {}
+        : { memoryLimitBytes: options.memoryLimitBytes }),
     },
   };
 }
