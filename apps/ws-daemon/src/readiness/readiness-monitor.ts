@@ -85,12 +85,22 @@ export class ReadinessMonitor {
   }
 
   /**
-   * Refuses a new workspace when the working area's free space is under the threshold, read
-   * now rather than from the last run: a burst of inits must not outrun the interval.
+   * Whether a new workspace may start, by the working area's free space. Answers `undefined`
+   * (admitted) without I/O when the last check found enough: an admitted InitWorkspace then
+   * registers its workspace in the very turn it arrived, so a client's next call sees it. Only
+   * a figure under the threshold (or none yet) is read again, in the returned promise, which
+   * rejects when it is still short; a node that freed space takes work at once.
    */
-  async admitNewWorkspace(): Promise<void> {
+  admitNewWorkspace(): Promise<void> | undefined {
+    const { minFreeBytes } = this.options;
+    if (minFreeBytes <= 0) return undefined;
+    const known = this.current.freeBytes;
+    if (known !== undefined && known >= minFreeBytes) return undefined;
+    return this.recheckRoom();
+  }
+
+  private async recheckRoom(): Promise<void> {
     const { minFreeBytes, workingArea } = this.options;
-    if (minFreeBytes <= 0) return;
     const free = await freeBytes(workingArea).catch(() => undefined);
     if (free !== undefined && free < minFreeBytes) {
       void this.check().catch(() => undefined);

@@ -45,8 +45,12 @@ function toGitStatus(s: GitStatusSummary) {
  * (the node's free space), so new work is refused when the node could not finish it.
  */
 export interface ContentServiceOptions {
-  /** Throws (e.g. RESOURCE_EXHAUSTED) when the node cannot take a new workspace now. */
-  admitInit?: () => Promise<void>;
+  /**
+   * Whether the node can take a new workspace now: undefined = yes at once; a promise that
+   * rejects (e.g. RESOURCE_EXHAUSTED) = no. Synchronous when it can be, so that an admitted
+   * init registers its workspace before any later call is served.
+   */
+  admitInit?: () => Promise<void> | undefined;
 }
 
 export function createContentService(
@@ -56,7 +60,8 @@ export function createContentService(
   return {
     async initWorkspace(req, ctx) {
       // Refuse before anything is created: a workspace that cannot be filled must not start.
-      await options.admitInit?.();
+      const admission = options.admitInit?.();
+      if (admission) await admission;
       const storageQuotaBytes = Number(req.storageQuotaBytes);
       await manager.init(
         {
