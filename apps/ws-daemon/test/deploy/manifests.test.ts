@@ -283,6 +283,8 @@ describe("docs/kubernetes.md", () => {
     const create = commands.find((c) => c.startsWith("kubectl create secret"));
     expect(create).toBeDefined();
     expect(create).toMatch(/^kubectl create secret generic ws-daemon-tls --namespace ws-daemon /);
+    const layout = find(manifests, "Secret", "ws-daemon-tls").doc as unknown as ISecret;
+    expect(create).toContain(` --type=${layout.type} `);
     const keys = [...(create ?? "").matchAll(/--from-file=([^=\s]+)=/g)].map((m) => m[1]);
     const tls = config.tls;
     expect(keys.sort()).toEqual(
