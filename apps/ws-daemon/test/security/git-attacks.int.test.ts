@@ -123,7 +123,7 @@ describe.skipIf(!isRoot)("repository-controlled git configuration runs nothing (
     );
     withSubUri = `file://${withSub}`;
     withSubCommit = gitSync(withSub, ["rev-parse", "main"]).trim();
-    d = await startTestDaemon();
+    d = await startTestDaemon({ git: { allowFileRemotes: true } });
     await initGit("victim", { remoteUri: projectUri });
     gitSync(checkout("victim"), ["checkout", "-q", "-b", "victim-secret"]);
     victimBefore = await treeManifest(d.daemon.manager.contentDir("victim"));
