@@ -1,4 +1,4 @@
-import { lchown, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { lchown, lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -21,6 +21,7 @@ import {
 import { GitError, isTransientGitFailure } from "./git-error.js";
 import { protocolPolicy } from "./git-hardening.js";
 import { readGitStatus } from "./git-status.js";
+import { SessionGlobalConfig } from "./session-global-config.js";
 import type {
   BringToTargetResult,
   CloneResult,
@@ -335,7 +336,7 @@ export class GitClient {
             ? ["protocol.allow=never"]
             : protocolPolicy(this.allowedSchemes, sources.length > 0)),
         ],
-        ...(sources.length > 0 ? { globalConfig: await writeSafeDirectories(home, sources) } : {}),
+        globalConfig: await SessionGlobalConfig.create(home, sources),
       });
       return { git, network: credentialWiring(spec?.remoteUri ?? "", credentials), close };
     } catch (err) {
@@ -376,20 +377,6 @@ const fileSources = (spec: GitCheckoutSpec): string[] =>
       return [];
     }
   });
-
-/**
- * The operation's global config: safe.directory for the file:// sources, which belong to another
- * user than the confined git. Not `-c`: git does not hand command-line settings to the
- * upload-pack it starts for a local remote, but that process checks the ownership too.
- */
-const writeSafeDirectories = async (home: string, sources: readonly string[]): Promise<string> => {
-  const file = join(home, "ws-daemon.gitconfig");
-  const quoted = (v: string) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-  await writeFile(file, `[safe]\n${sources.map((s) => `\tdirectory = ${quoted(s)}\n`).join("")}`, {
-    mode: 0o644,
-  });
-  return file;
-};
 
 /** CA bundles named by the passed-through environment (they may live outside /etc). */
 const trustStorePaths = (): string[] =>

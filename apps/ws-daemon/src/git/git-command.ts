@@ -10,6 +10,7 @@ import {
 import { classifyGitFailure, GitError, redact, summarizeStderr } from "./git-error.js";
 import { HARDENING_ENV, STATIC_HARDENING } from "./git-hardening.js";
 import { repositoryOverrides } from "./repository-overrides.js";
+import type { SessionGlobalConfig } from "./session-global-config.js";
 
 /** Proxy and TLS trust settings are the only parts of the daemon's environment git may see. */
 export const PASSED_THROUGH_ENV = [
@@ -49,8 +50,8 @@ export interface GitCommandContext {
   confinement: Confinement;
   /** `-c` settings of this operation (the protocols allowed). */
   sessionConfig: readonly string[];
-  /** GIT_CONFIG_GLOBAL of this operation (written by the daemon); default none (/dev/null). */
-  globalConfig?: string;
+  /** GIT_CONFIG_GLOBAL of this operation, written by the daemon. */
+  globalConfig: SessionGlobalConfig;
 }
 
 /**
@@ -131,6 +132,7 @@ export class GitCommand {
         checkout: cwd,
         env: { ...this.baseEnv(), ...pinned },
         confinement: this.ctx.confinement,
+        globalConfig: this.ctx.globalConfig,
         ...(signal !== undefined ? { signal } : {}),
       }).then((overrides) => ({ ...pinned, ...overrides }));
       this.repoEnv.set(cwd, pending);
@@ -149,7 +151,7 @@ export class GitCommand {
       LC_ALL: "C.UTF-8",
       LANGUAGE: "C",
       ...HARDENING_ENV,
-      GIT_CONFIG_GLOBAL: this.ctx.globalConfig ?? "/dev/null",
+      GIT_CONFIG_GLOBAL: this.ctx.globalConfig.path,
     };
     for (const name of PASSED_THROUGH_ENV) {
       const value = process.env[name];

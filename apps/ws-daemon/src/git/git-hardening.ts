@@ -17,7 +17,9 @@
  *   and receive-pack of every remote, and anything whose name says it is a command. They are
  *   command-line scope too (GIT_CONFIG_COUNT) and reach git's children (submodules).
  *
- * What `-c` cannot undo: multi-valued keys that git applies all of. Of those, url.<base>.insteadOf
+ * What `-c` cannot undo: keys where git uses the FIRST value (remote.<name>.uploadpack and
+ * receivepack: these overrides go into the operation's global config, which git reads before the
+ * repository's), and multi-valued keys that git applies all of. Of those, url.<base>.insteadOf
  * can still redirect a remote; it is contained by the protocol allow-list below, by the disabled
  * proxy command and by the confinement (a redirected file:// remote sees nothing of the node).
  */
@@ -43,7 +45,6 @@ export const STATIC_HARDENING: readonly string[] = [
 /** Environment that takes precedence over command-bearing configuration. */
 export const HARDENING_ENV: Readonly<Record<string, string>> = {
   GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
   GIT_ATTR_NOSYSTEM: "1",
   GIT_TERMINAL_PROMPT: "0",
   GIT_SSH_COMMAND: "ssh -o BatchMode=yes",
@@ -147,6 +148,14 @@ export const commandOverrides = (keys: Iterable<string>): Array<[string, string]
   }
   return [...out];
 };
+
+/**
+ * Keys where git uses the first value it reads, not the last: a command-line override loses to
+ * the repository's, so these go into the operation's global config (read before the
+ * repository's). core.gitProxy is first-wins too; GIT_PROXY_COMMAND covers it.
+ */
+export const isFirstWins = (key: string): boolean =>
+  /^remote\..+\.(uploadpack|receivepack)$/.test(key);
 
 /** The environment that hands `overrides` to git (and to the git processes it starts). */
 export const overrideEnv = (overrides: ReadonlyArray<[string, string]>): Record<string, string> => {

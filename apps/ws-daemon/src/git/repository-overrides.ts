@@ -2,7 +2,8 @@ import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Confinement, ProcessRunner } from "../platform/index.js";
 import { GitError } from "./git-error.js";
-import { commandOverrides, MAX_OVERRIDES, overrideEnv } from "./git-hardening.js";
+import { commandOverrides, isFirstWins, MAX_OVERRIDES, overrideEnv } from "./git-hardening.js";
+import type { SessionGlobalConfig } from "./session-global-config.js";
 
 /** Submodule repositories looked at below .git/modules: bounded, a repository may hold many. */
 const MAX_MODULE_CONFIGS = 200;
@@ -49,6 +50,8 @@ export interface RepositoryOverridesOptions {
   /** git's environment with GIT_DIR/GIT_WORK_TREE of the checkout. */
   env: Record<string, string>;
   confinement: Confinement;
+  /** Receives the overrides of keys where the first value wins (see isFirstWins). */
+  globalConfig: SessionGlobalConfig;
   signal?: AbortSignal;
 }
 
@@ -79,5 +82,7 @@ export const repositoryOverrides = async (
       `the repository configures ${overrides.length} commands (at most ${MAX_OVERRIDES} are neutralised); refusing to run git on it`,
     );
   }
+  // uploadpack/receivepack: git uses the FIRST value, so a later (command-line) one cannot win
+  await options.globalConfig.pin(overrides.filter(([key]) => isFirstWins(key)));
   return overrideEnv(overrides);
 };
