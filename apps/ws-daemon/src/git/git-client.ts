@@ -382,7 +382,7 @@ const fileSources = (spec: GitCheckoutSpec): string[] =>
 const trustStorePaths = (): string[] =>
   ["GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR"].flatMap((name) => {
     const value = process.env[name];
-    return value !== undefined && value.startsWith("/") ? [value] : [];
+    return value?.startsWith("/") ? [value] : [];
   });
 
 const isTransientFailure = (err: unknown): boolean =>

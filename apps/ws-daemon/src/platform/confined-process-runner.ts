@@ -54,12 +54,18 @@ const DEVICES = ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"];
 
 /**
  * Opens a directory without following any symlink on the way: the path is resolved once
- * (realpath), then each component is opened below the previous one's descriptor with
- * O_NOFOLLOW. A component swapped for a link after the realpath fails the open (ELOOP/ENOTDIR)
- * instead of leading elsewhere. Node has no openat(); /proc/self/fd/<fd>/<name> is the same.
+ * (realpath), then opened component by component (openRealDirectory). A component swapped for a
+ * link after the realpath fails the open (ELOOP/ENOTDIR) instead of leading elsewhere.
  */
-export const openDirectoryNoFollow = async (path: string): Promise<number> => {
-  const real = await realpath(path);
+export const openDirectoryNoFollow = async (path: string): Promise<number> =>
+  openRealDirectory(await realpath(path));
+
+/**
+ * Opens an absolute path whose every component must be a directory and no link: each one is
+ * opened below the previous one's descriptor with O_NOFOLLOW (Node has no openat();
+ * /proc/self/fd/<fd>/<name> is the same).
+ */
+export const openRealDirectory = (real: string): number => {
   const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
   let fd = openSync("/", constants.O_RDONLY | constants.O_DIRECTORY);
   try {

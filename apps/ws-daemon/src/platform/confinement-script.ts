@@ -70,6 +70,7 @@ if [ -f "$root/etc/passwd" ]; then
   { cat /etc/group; echo "workspace:x:$gid:"; } > "$root/.group" || fail "cannot write group"
   mount --bind "$root/.passwd" "$root/etc/passwd" || fail "cannot bind passwd"
   mount --bind "$root/.group" "$root/etc/group" || fail "cannot bind group"
+  rm -f "$root/.passwd" "$root/.group"
 fi
 cd "$root" || fail "cannot enter the sandbox root"
 mkdir .old-root proc || fail "cannot create .old-root"
