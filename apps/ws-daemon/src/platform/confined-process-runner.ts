@@ -94,6 +94,15 @@ const systemEntries = async (paths: readonly string[]): Promise<Entry[]> => {
   return entries;
 };
 
+/**
+ * Where /etc/resolv.conf really is: with systemd-resolved it links into /run, which a confined
+ * process would otherwise not see (and then resolve no host name).
+ */
+const resolverPaths = async (): Promise<string[]> => {
+  const real = await realpath("/etc/resolv.conf").catch(() => undefined);
+  return real === undefined ? [] : [real];
+};
+
 const isWithin = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 
 /**
@@ -142,7 +151,10 @@ export class ConfiningProcessRunner implements ProcessRunner {
     try {
       const entries = [
         ...(await systemEntries(this.systemPaths)),
-        ...(await readableEntries(confinement.readable ?? [], this.systemPaths)),
+        ...(await readableEntries(
+          [...(confinement.readable ?? []), ...(await resolverPaths())],
+          this.systemPaths,
+        )),
       ];
       for (const dev of DEVICES) entries.push(["dev", dev]);
       for (const dir of confinement.writable) {

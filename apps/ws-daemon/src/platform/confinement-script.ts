@@ -6,7 +6,8 @@
  * Arguments: <root> <uid> <gid> <cwd> <entry>... -- <command> <args>...
  * where an entry is one of
  *   link <target> <path>   a symlink at <path> (e.g. /bin -> usr/bin on merged-/usr systems)
- *   ro <path>              <path> bound read-only, nosuid, nodev
+ *   ro <path>              <path> bound (with its submounts) read-only, nosuid, nodev; the
+ *                          submounts keep their flags (in a container: resolv.conf, hosts)
  *   dev <path>             a device node (/dev/null ...) bound, nosuid, noexec
  *   rw <fd> <path>         the directory <path> bound read-write, nosuid, nodev, noexec; it
  *                          must be the directory open as <fd> (opened by the daemon without
@@ -42,7 +43,8 @@ while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
       parent "$3"; ln -s "$2" "$root$3" || fail "cannot link $3"; shift 3 ;;
     ro)
       if [ -d "$2" ]; then mkdir -p "$root$2"; else parent "$2"; : > "$root$2"; fi
-      mount --bind "$2" "$root$2" || fail "cannot bind $2"
+      # recursive: in a container /etc/resolv.conf and /etc/hosts are mounts of their own
+      mount --rbind "$2" "$root$2" || fail "cannot bind $2"
       mount -o remount,bind,ro,nosuid,nodev "$root$2" || fail "cannot make $2 read-only"
       shift 2 ;;
     dev)
