@@ -13,7 +13,7 @@ import { repositoryOverrides } from "./repository-overrides.js";
 import type { SessionGlobalConfig } from "./session-global-config.js";
 
 /** Proxy and TLS trust settings are the only parts of the daemon's environment git may see. */
-export const PASSED_THROUGH_ENV = [
+const PASSED_THROUGH_ENV = [
   "http_proxy",
   "https_proxy",
   "no_proxy",

@@ -5,7 +5,7 @@
  * marker directory stays empty, no `pwned*` file in the working area) and that a bystander
  * workspace, content and .git, is byte for byte unchanged.
  */
-import { appendFile, chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CloneTargetMode, Code, ConnectError } from "@ws-daemon/api";
@@ -149,6 +149,19 @@ describe.skipIf(!isRoot)("repository-controlled git configuration runs nothing (
     expect(markers).toEqual([]);
     expect(planted).toEqual([]);
     if (victimChanged) expect(victim).toEqual(expected);
+  });
+
+  it("content cloned by the daemon belongs to the workspace user (33333), its directory too", async () => {
+    await initGit("ws-owner", { remoteUri: projectUri });
+    for (const path of [
+      d.daemon.manager.contentDir("ws-owner"),
+      checkout("ws-owner"),
+      join(checkout("ws-owner"), "README.md"),
+      join(checkout("ws-owner"), ".git", "config"),
+    ]) {
+      expect(await stat(path)).toMatchObject({ uid: 33333, gid: 33333 });
+    }
+    await content().disposeWorkspace({ id: "ws-owner" });
   });
 
   it("a clean filter in the workspace's .git/config does not run at dispose", async () => {
