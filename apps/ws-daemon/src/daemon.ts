@@ -11,11 +11,16 @@ import {
 } from "@ws-daemon/api";
 import type { DaemonConfig } from "./config/index.js";
 import { WorkspaceContentManager } from "./content/index.js";
-import { GitClient } from "./git/index.js";
+import { DEFAULT_ALLOWED_SCHEMES, GitClient } from "./git/index.js";
 import { NsHelper, WorkspaceLinux } from "./linux/index.js";
 import type { Logger } from "./observability/index.js";
 import { DaemonMetrics } from "./observability/index.js";
-import { fromLevelLogger, NodeProcessRunner, systemClock } from "./platform/index.js";
+import {
+  createUntrustedContentRunner,
+  fromLevelLogger,
+  NodeProcessRunner,
+  systemClock,
+} from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
 import {
   callScopeInterceptor,
@@ -91,9 +96,25 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     restore: { symlinks: "inert" },
     log: logFor("storage"),
   });
-  const git = new GitClient(runner, {
+  // Git reads repository- and workspace-controlled content: it runs as the workspace user,
+  // confined to the one workspace, or (as root without a working confinement) not at all.
+  const untrusted = await createUntrustedContentRunner({
+    uid: config.content.uid,
+    gid: config.content.gid,
+  });
+  if (untrusted.mode === "refused") {
+    logger.error(
+      { reason: untrusted.reason },
+      "git cannot be confined here (needs util-linux unshare, mount, pivot_root and setpriv, and CAP_SYS_ADMIN): git initializers and the git status at dispose answer FAILED_PRECONDITION",
+    );
+  }
+  const git = new GitClient(untrusted.runner, {
     clock: systemClock,
     logger: logFor("git"),
+    allowedSchemes: DEFAULT_ALLOWED_SCHEMES.filter(
+      (scheme) => scheme !== "file" || config.git.allowFileRemotes,
+    ),
+    ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
   });
   const workingArea = absolute(config.workingArea);
   const runtime = runtimeFromConfig(config.runtime);
@@ -156,6 +177,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       maxConcurrentInits: config.limits.maxConcurrentInits,
       maxConcurrentArchives: config.limits.maxConcurrentArchives,
       gitStatusMaxListed: config.gitStatusMaxListed,
+      ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
     },
     {
       store,

@@ -269,6 +269,38 @@ export const configSchema = z
       })
       .strict()
       .default({ vethCidr: "10.0.5.0/30" }),
+    content: z
+      .object({
+        uid: z
+          .number()
+          .int()
+          .min(1)
+          .max(4_294_967_294)
+          .default(33333)
+          .describe(
+            "Owner of workspace content (the workspace user). When the daemon runs as root, git runs as this user, confined to the one workspace; never 0.",
+          ),
+        gid: z
+          .number()
+          .int()
+          .min(1)
+          .max(4_294_967_294)
+          .default(33333)
+          .describe("Group of workspace content and of the confined git; never 0."),
+      })
+      .strict()
+      .default({ uid: 33333, gid: 33333 }),
+    git: z
+      .object({
+        allowFileRemotes: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Accept file:// remotes (repositories on the node), for tests and bare hosts; the confined git sees only that repository, read-only.",
+          ),
+      })
+      .strict()
+      .default({ allowFileRemotes: false }),
     gitStatusMaxListed: z
       .number()
       .int()

@@ -97,6 +97,7 @@ export class WorkspaceContentManager {
       config.workingArea,
       deps.quota ?? new NoQuotaEnforcer("no quota enforcer configured"),
       this.safe.log,
+      config.contentOwner,
     );
     this.initContext = {
       disk: this.disk,
