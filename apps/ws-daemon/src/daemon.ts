@@ -36,6 +36,7 @@ import {
   startRpcServer,
   WorkspaceSockets,
 } from "./transport/index.js";
+import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
   createContentHooks,
   describeMissing,
@@ -52,6 +53,8 @@ export interface Daemon {
   readonly metricsPort: number | undefined;
   readonly manager: WorkspaceContentManager;
   readonly sockets: WorkspaceSockets;
+  /** Fans state changes and progress out to WatchWorkspace streams. */
+  readonly watchHub: WatchHub;
   /** The runtime discovery in use; a ProcessRuntime accepts registrations. */
   readonly runtime: RuntimeDiscovery;
   /** Stop accepting calls, let running work finish within `graceMs`, persist state. */
@@ -131,6 +134,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       }),
   });
   const hooks = createContentHooks(logger, metrics);
+  const watchHub = new WatchHub(systemClock);
+  const sizes = new WorkspaceSizes(systemClock);
   await mkdir(workingArea, { recursive: true, mode: 0o755 });
   const quota = await detectQuotaEnforcer(workingArea, {
     runner,
@@ -157,11 +162,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       quota,
       hooks: {
         ...hooks,
+        ...watchHub.hooks,
+        onOperationFinished: (id, operation, outcome) => {
+          // the content changed: a listing must not show the size from before
+          sizes.forget(id);
+          watchHub.hooks.onOperationFinished(id, operation, outcome);
+        },
         onStateChange: (id, from, to) => {
           hooks.onStateChange?.(id, from, to);
+          watchHub.hooks.onStateChange(id, from, to);
           if (to === "setting-up") void ensureSocket(id);
         },
         onDisposed: (id) => {
+          sizes.forget(id);
           limits.writeIdMapping.delete(id);
           limits.wipingTeardown.delete(id);
           limits.workspaceInfo.delete(id);
@@ -195,7 +208,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     shutdownSignal: shutdown.signal,
     interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
     routes: (router) => {
-      router.service(WorkspaceContentService, createContentService(manager));
+      router.service(
+        WorkspaceContentService,
+        createContentService(manager, { hub: watchHub, sizes, clock: systemClock }),
+      );
       router.service(Health, createHealthService(health));
       router.service(ServerReflection, createReflectionService(services));
     },
@@ -220,10 +236,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     metricsPort: metricsServer?.port,
     manager,
     sockets,
+    watchHub,
     runtime,
     async stop(graceMs) {
       health.setAll(ServingStatus.NOT_SERVING);
       janitor.stop();
+      watchHub.closeAll();
       const deadline = setTimeout(
         () => shutdown.abort(new Error("shutdown grace period over")),
         graceMs,

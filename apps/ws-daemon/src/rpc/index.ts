@@ -1,4 +1,4 @@
-export { createContentService } from "./content-service.js";
+export { type ContentServiceWatch, createContentService } from "./content-service.js";
 export { codeOfKind, errorMappingInterceptor, toConnectError } from "./error-mapping.js";
 export { createHealthService, HealthBoard } from "./health-service.js";
 export {

@@ -17,6 +17,7 @@ export const RANKS: Record<string, number> = {
   runtime: 1,
   linux: 1,
   content: 1,
+  watch: 1,
   rpc: 2,
   transport: 3,
   cli: 3,
