@@ -39,6 +39,12 @@ export function groupHelp(group: string, commands: readonly CommandSpec[]): stri
   ].join("\n");
 }
 
+const GROUP_SUMMARIES: Record<string, string> = {
+  init: "create a workspace: git, download, snapshot, backup, prebuild, empty (wsdctl init --help)",
+  iws: "the in-workspace API, inside a workspace (wsdctl iws --help)",
+  completion: "print a bash or zsh completion script",
+};
+
 export function mainHelp(commands: readonly CommandSpec[]): string {
   const rows: string[][] = [];
   const groups = new Set<string>();
@@ -47,12 +53,8 @@ export function mainHelp(commands: readonly CommandSpec[]): string {
     if (second !== undefined && first !== undefined) {
       if (groups.has(first)) continue;
       groups.add(first);
-      rows.push([
-        `  ${first} <${first === "init" ? "kind" : "command"}>`,
-        first === "init"
-          ? "create a workspace (wsdctl init --help)"
-          : "the in-workspace API, inside a workspace (wsdctl iws --help)",
-      ]);
+      const placeholder = first === "init" ? "kind" : first === "completion" ? "shell" : "command";
+      rows.push([`  ${first} <${placeholder}>`, GROUP_SUMMARIES[first] ?? ""]);
     } else
       rows.push([
         `  ${usageLine(c)

@@ -28,19 +28,27 @@ export async function relayWatch(
   display: ProgressDisplay,
   options: WatchOptions,
 ): Promise<WorkspaceEvent | undefined> {
+  // Leaving a connect stream with `break` does not end the call; cancelling it does, and the
+  // loop then ends with CANCELLED, which is ours and not an error.
+  const stop = new AbortController();
   const stream = ctx
     .content()
     .watchWorkspace(
       { id, follow: options.follow, awaitCreation: options.awaitCreation },
-      { signal: options.signal },
+      { signal: AbortSignal.any([options.signal, stop.signal]) },
     );
   let last: WorkspaceEvent | undefined;
-  for await (const raw of stream) {
-    const event = toWorkspaceEvent(raw);
-    if (!event) continue;
-    last = event;
-    display.event(event, raw);
-    if (options.until?.(event)) break;
+  try {
+    for await (const raw of stream) {
+      if (stop.signal.aborted) continue;
+      const event = toWorkspaceEvent(raw);
+      if (!event) continue;
+      last = event;
+      display.event(event, raw);
+      if (options.until?.(event)) stop.abort();
+    }
+  } catch (e) {
+    if (!stop.signal.aborted) throw e;
   }
   return last;
 }
