@@ -489,7 +489,7 @@ describe("wsdctl commands against the mocks", () => {
       ],
       [
         ["iws", "write-id-mapping", "--pid", "1", "--map", "0:100000"],
-        "--map entries are container:host:size",
+        '--map entries are container:host:size, got "0:100000"',
       ],
       [["iws", "teardown", "extra"], 'unexpected argument "extra"'],
     ] as const) {
