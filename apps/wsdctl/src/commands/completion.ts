@@ -20,9 +20,17 @@ export function bashCompletion(commands: readonly CommandSpec[]): string {
     ...Object.entries(GLOBAL_FLAGS),
     ...commands.flatMap((c) => Object.entries(c.flags)),
   ];
-  const valued = [...new Set(all.filter(([, f]) => f.type === "string").map(([n]) => `--${n}`))];
+  const valued = [
+    ...new Set(
+      all
+        .filter(([, f]) => f.type === "string")
+        .flatMap(([n, f]) => (f.short ? [`-${f.short}`, `--${n}`] : [`--${n}`])),
+    ),
+  ];
   const choices = new Map<string, readonly string[]>();
-  for (const [n, f] of all) if (f.choices) choices.set(`--${n}`, f.choices);
+  for (const [n, f] of all) {
+    if (f.choices) choices.set(f.short ? `-${f.short}|--${n}` : `--${n}`, f.choices);
+  }
   const globalFlags = Object.keys(GLOBAL_FLAGS).map((n) => `--${n}`);
   const lines = [
     "# wsdctl completion for bash (source it, or put it in /etc/bash_completion.d/wsdctl)",
