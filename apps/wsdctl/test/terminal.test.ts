@@ -114,6 +114,7 @@ describe.skipIf(!hasTmux)("wsdctl on a terminal", () => {
     const last = screen();
     const lines = last.split("\n").filter((l) => l.trim() !== "");
     expect(lines).toEqual([
+      "ws-1: setting-up",
       "ws-1: setting-up -> available",
       "ws-1: init done in 2.0s",
       "✔ ws-1: init done",
