@@ -57,6 +57,7 @@ export function terminalDisplay(stream: Writable, id: string): ProgressDisplay {
 export function lineDisplay(stream: Writable, id: string): ProgressDisplay {
   let lastAt = 0;
   let lastPhase = "";
+  let lastLine = "";
   return {
     event(e) {
       if (e.type === "progress") {
@@ -64,16 +65,20 @@ export function lineDisplay(stream: Writable, id: string): ProgressDisplay {
         const phase = `${e.progress.operationName}/${e.progress.phaseName}`;
         const complete = e.progress.fraction === 1;
         if (phase === lastPhase && !complete && now - lastAt < PLAIN_PROGRESS_EVERY_MS) return;
+        const line = `${id}: ${describeProgress(e.progress, false)}`;
+        if (line === lastLine) return;
         lastAt = now;
         lastPhase = phase;
-        stream.write(`${id}: ${describeProgress(e.progress, false)}\n`);
+        lastLine = line;
+        stream.write(`${line}\n`);
         return;
       }
       const line = describeEvent(id, e);
       if (line) stream.write(`${line}\n`);
     },
-    end(_ok, text) {
-      if (text !== undefined) stream.write(`${text}\n`);
+    // Success was told by the operation's own "done" line; a failure is said once more, last.
+    end(ok, text) {
+      if (!ok && text !== undefined) stream.write(`${text}\n`);
     },
   };
 }

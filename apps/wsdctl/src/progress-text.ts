@@ -12,9 +12,8 @@ export function bar(fraction: number, width = BAR_WIDTH): string {
 /** `init restoring (backup) 40% 412 MiB/1.0 GiB, 3/7 files, 95 MiB/s, 6.0s left`. */
 export function describeProgress(p: WorkspaceProgress, withBar: boolean): string {
   const parts = [`${p.operationName} ${p.phaseName}`];
-  if (p.initializer || p.detail) {
-    parts[0] += ` (${[p.initializer, p.detail].filter(Boolean).join(": ")})`;
-  }
+  const about = [p.initializer, p.detail === p.initializer ? "" : p.detail].filter(Boolean);
+  if (about.length > 0) parts[0] += ` (${about.join(": ")})`;
   if (p.fraction !== undefined) {
     parts.push(`${withBar ? `${bar(p.fraction)} ` : ""}${Math.floor(p.fraction * 100)}%`);
   }

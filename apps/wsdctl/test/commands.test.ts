@@ -348,7 +348,6 @@ describe("wsdctl commands against the mocks", () => {
       "ws-1: init restoring (backup) 50%, 512 B/1.0 KiB, 2.0 KiB/s, 250ms left",
       "ws-1: setting-up -> available",
       "ws-1: init done in 1.5s",
-      "ws-1: init done",
       "",
     ]);
     content.watchWorkspace.returnsOnce(events);
