@@ -35,9 +35,11 @@ export function bashCompletion(commands: readonly CommandSpec[]): string {
   const lines = [
     "# wsdctl completion for bash (source it, or put it in /etc/bash_completion.d/wsdctl)",
     "_wsdctl() {",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion, not a template
     '  local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
     '  local cmd="" sub="" skip="" i w',
     "  for ((i = 1; i < COMP_CWORD; i++)); do",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion, not a template
     '    w="${COMP_WORDS[i]}"',
     '    if [ -n "$skip" ]; then skip=""; continue; fi',
     '    case "$w" in',

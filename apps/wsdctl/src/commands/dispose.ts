@@ -38,16 +38,14 @@ export const dispose: CommandSpec = {
       id,
       bool(input.flags, "watch"),
       (signal) =>
-        ctx
-          .content()
-          .disposeWorkspace(
-            {
-              id,
-              backup: bool(input.flags, "backup"),
-              backupLogs: bool(input.flags, "backup-logs"),
-            },
-            { signal },
-          ),
+        ctx.content().disposeWorkspace(
+          {
+            id,
+            backup: bool(input.flags, "backup"),
+            backupLogs: bool(input.flags, "backup-logs"),
+          },
+          { signal },
+        ),
       () => `${id}: disposed`,
       "dispose",
     );
