@@ -53,9 +53,40 @@ interface Invocation {
   flags: Flags;
 }
 
+/**
+ * `--pid -5` as `--pid=-5`: util.parseArgs refuses a value that starts with a dash, but a flag
+ * that takes a value takes the next word whatever it is (the daemon judges a negative pid).
+ */
+function attachValues(
+  argv: readonly string[],
+  flags: Readonly<Record<string, FlagSpec>>,
+): string[] {
+  const valued = new Set<string>();
+  for (const [name, f] of Object.entries(flags)) {
+    if (f.type !== "string") continue;
+    valued.add(`--${name}`);
+    if (f.short) valued.add(`-${f.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const next = argv[i + 1];
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (valued.has(arg) && next !== undefined && next.startsWith("-")) {
+      out.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** Finds the command (one or two words) loosely, then parses strictly against its flags. */
-function parse(argv: readonly string[], commands: readonly CommandSpec[]): Invocation | string {
+function parse(rawArgv: readonly string[], commands: readonly CommandSpec[]): Invocation | string {
   const everyFlag = Object.assign({}, GLOBAL_FLAGS, ...commands.map((c) => c.flags));
+  const argv = attachValues(rawArgv, everyFlag);
   const loose = parseArgs({
     args: [...argv],
     options: optionsOf(everyFlag),

@@ -447,6 +447,12 @@ describe("wsdctl commands against the mocks", () => {
     );
     expect(mapped.code).toBe(0);
     expect(JSON.parse(mapped.stdout)).toEqual({ message: "ok", errorCode: 0 });
+    // a value may start with a dash: the daemon, not the command line, judges a negative pid
+    expect(
+      (await runCli(["iws", "mount-proc", "--pid", "-5", "--target", "/proc"], mocks)).code,
+    ).toBe(0);
+    expect(iws.mountProc.calls[0]?.request?.pid).toBe(-5n);
+    iws.mountProc.reset();
     expect(iws.writeIDMapping.calls[0]?.request).toMatchObject({
       pid: 42n,
       gid: true,
