@@ -75,7 +75,7 @@ function attachValues(
       out.push(...argv.slice(i));
       break;
     }
-    if (valued.has(arg) && next !== undefined && next.startsWith("-")) {
+    if (valued.has(arg) && next?.startsWith("-")) {
       out.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
       i++;
     } else out.push(arg);
