@@ -43,6 +43,7 @@ import {
   startRpcServer,
   WorkspaceSockets,
 } from "./transport/index.js";
+import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
   createContentHooks,
   describeMissing,
@@ -63,6 +64,8 @@ export interface Daemon {
   readonly probePort: number | undefined;
   readonly manager: WorkspaceContentManager;
   readonly sockets: WorkspaceSockets;
+  /** Fans state changes and progress out to WatchWorkspace streams. */
+  readonly watchHub: WatchHub;
   /** The runtime discovery in use; a ProcessRuntime accepts registrations. */
   readonly runtime: RuntimeDiscovery;
   /** Stop accepting calls, let running work finish within `graceMs`, persist state. */
@@ -159,6 +162,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       }),
   });
   const hooks = createContentHooks(logger, metrics);
+  const watchHub = new WatchHub(systemClock);
+  const sizes = new WorkspaceSizes(systemClock);
   await mkdir(workingArea, { recursive: true, mode: 0o755 });
   const quota = await detectQuotaEnforcer(workingArea, {
     runner,
@@ -186,11 +191,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       quota,
       hooks: {
         ...hooks,
+        ...watchHub.hooks,
+        onOperationFinished: (id, operation, outcome) => {
+          // the content changed: a listing must not show the size from before
+          sizes.forget(id);
+          watchHub.hooks.onOperationFinished(id, operation, outcome);
+        },
         onStateChange: (id, from, to) => {
           hooks.onStateChange?.(id, from, to);
+          watchHub.hooks.onStateChange(id, from, to);
           if (to === "setting-up") void ensureSocket(id);
         },
         onDisposed: (id) => {
+          sizes.forget(id);
           limits.writeIdMapping.delete(id);
           limits.wipingTeardown.delete(id);
           limits.workspaceInfo.delete(id);
@@ -239,7 +252,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     routes: (router) => {
       router.service(
         WorkspaceContentService,
-        createContentService(manager, { admitInit: () => readiness.monitor.admitNewWorkspace() }),
+        createContentService(
+          manager,
+          { hub: watchHub, sizes, clock: systemClock },
+          { admitInit: () => readiness.monitor.admitNewWorkspace() },
+        ),
       );
       router.service(Health, createHealthService(health));
       router.service(ServerReflection, createReflectionService(services));
@@ -266,11 +283,13 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     probePort: probe?.port,
     manager,
     sockets,
+    watchHub,
     runtime,
     async stop(graceMs) {
       readiness.stop();
       health.setAll(ServingStatus.NOT_SERVING);
       janitor.stop();
+      watchHub.closeAll();
       const deadline = setTimeout(
         () => shutdown.abort(new Error("shutdown grace period over")),
         graceMs,

@@ -62,6 +62,11 @@ const lastEnumValue = (f: { enum: { values: { number: number }[] } }) => {
 
 /** Builds an init object with every field set; `oneofChoice` picks which oneof member to set. */
 function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string, unknown> {
+  // Well-known types restrict their values for JSON: a Timestamp is a date between the years 1
+  // and 9999, not any pair of integers.
+  if (desc.typeName === "google.protobuf.Timestamp") {
+    return { seconds: 1_700_000_000n + BigInt(depth), nanos: 123_000_000 };
+  }
   const init: Record<string, unknown> = {};
   const fieldValue = (f: DescField, seed: number): unknown => {
     switch (f.fieldKind) {

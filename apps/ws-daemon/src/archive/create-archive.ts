@@ -10,7 +10,8 @@ export interface CreateArchiveOptions {
   level?: number | undefined;
   idShift?: number | undefined;
   signal?: AbortSignal | undefined;
-  onProgress?: ((p: { bytes: number; files: number }) => void) | undefined;
+  /** `tarBytes`: uncompressed tar bytes written so far. */
+  onProgress?: ((p: { bytes: number; files: number; tarBytes: number }) => void) | undefined;
   zstdPath?: string | undefined;
 }
 
@@ -71,7 +72,7 @@ function startArchive(
     const now = Date.now();
     if (!options.onProgress || (!force && now - lastProgress < 200)) return;
     lastProgress = now;
-    options.onProgress({ bytes: size, files: summary.entries });
+    options.onProgress({ bytes: size, files: summary.entries, tarBytes: summary.bytes });
   };
   // The tar stream is written by a worker thread into a FIFO that zstd reads, like
   // `tar | zstd > file`: the main thread at most sees the compressed bytes.

@@ -1,5 +1,9 @@
 export { callScopeInterceptor } from "./call-scope-interceptor.js";
-export { type ContentServiceOptions, createContentService } from "./content-service.js";
+export {
+  type ContentServiceOptions,
+  type ContentServiceWatch,
+  createContentService,
+} from "./content-service.js";
 export { codeOfKind, errorMappingInterceptor, toConnectError } from "./error-mapping.js";
 export {
   applyReadiness,

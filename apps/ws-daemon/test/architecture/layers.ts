@@ -20,6 +20,7 @@ export const RANKS: Record<string, number> = {
   linux: 1,
   content: 1,
   readiness: 1,
+  watch: 1,
   rpc: 2,
   transport: 3,
   cli: 3,

@@ -229,7 +229,12 @@ describe("node API server", () => {
     const files = found.value.fileDescriptorProto.map(
       (b) => fromBinary(FileDescriptorProtoSchema, b).name,
     );
-    expect(files).toEqual(["wsdaemon/daemon.proto", "contentservice/initializer.proto"]);
+    // the file itself, then every file it imports, well-known types included
+    expect(files).toEqual([
+      "wsdaemon/daemon.proto",
+      "contentservice/initializer.proto",
+      "google/protobuf/timestamp.proto",
+    ]);
     expect(all[2]?.messageResponse.case).toBe("errorResponse");
   });
 
