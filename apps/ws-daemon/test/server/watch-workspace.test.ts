@@ -19,7 +19,8 @@ let d: TestDaemon;
 let repo: FixtureRepo;
 let repoRoot: string;
 beforeAll(async () => {
-  d = await startTestDaemon();
+  // the test repositories are local (file:// remotes are off by default)
+  d = await startTestDaemon({ git: { allowFileRemotes: true } });
   repoRoot = await mkdtemp(path.join(tmpdir(), "wsd-watch-repo-"));
   repo = await createFixtureRepo(repoRoot, "project");
 });
