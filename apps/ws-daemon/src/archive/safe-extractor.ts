@@ -2,9 +2,6 @@ import {
   chmodSync,
   closeSync,
   constants,
-  fchmodSync,
-  fchownSync,
-  futimesSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -12,26 +9,19 @@ import {
   mkdirSync,
   openSync,
   symlinkSync,
-  writeSync,
 } from "node:fs";
 import path from "node:path";
 import { HostileArchiveError } from "./archive-errors.js";
+import { archiveLimitsOf, LimitBudget, type SomeArchiveLimits } from "./archive-limits.js";
+import { fileSink } from "./file-sink.js";
+import type { Segment } from "./sparse-map.js";
 import type { EntryBodySink, TarParserHandler } from "./tar-parser.js";
 
-export interface ExtractLimits {
-  /** Largest single file accepted (bytes). Default 64 GiB. */
-  maxEntryBytes?: number | undefined;
-  /** Largest total of file contents accepted (bytes). Default unlimited. */
-  maxTotalBytes?: number | undefined;
-  /** Most entries accepted. Default 10 million. */
-  maxEntries?: number | undefined;
-}
+/** The limits a restore applies (the same ArchiveLimits the writer applies). */
+export type ExtractLimits = SomeArchiveLimits;
 
-export interface SafeExtractOptions extends ExtractLimits {
-  /** on-disk id = stored id + idShift. */
-  idShift?: number | undefined;
-  /** Apply stored ownership; defaults to true when running as root (it would fail otherwise). */
-  chown?: boolean | undefined;
+/** How a restore treats what the archive says about symlinks, owners and set-id bits. */
+export interface RestorePolicy {
   /**
    * "contained" (default) refuses symlinks whose target resolves outside the restore target,
    * absolute ones included. "inert" restores any symlink target as data: extraction never writes
@@ -39,6 +29,26 @@ export interface SafeExtractOptions extends ExtractLimits {
    * where workspaces legitimately hold absolute links (e.g. Python virtualenvs).
    */
   symlinks?: "contained" | "inert" | undefined;
+  /**
+   * The owner of everything restored, whatever the archive says (the workspace's uid/gid): an
+   * archive cannot make a restore running as root create files owned by root or anyone else.
+   */
+  owner?: { uid: number; gid: number } | undefined;
+  /**
+   * Restore setuid/setgid bits of regular files as archived. Off by default: the content may not
+   * be on a nosuid mount, and an archive must not be able to plant a set-id program.
+   */
+  keepSetid?: boolean | undefined;
+}
+
+export interface SafeExtractOptions extends ExtractLimits, RestorePolicy {
+  /** on-disk id = stored id + idShift. */
+  idShift?: number | undefined;
+  /**
+   * Apply ownership; defaults to true when running as root (it would fail otherwise): `owner`
+   * when set, else the stored ids (shifted by idShift).
+   */
+  chown?: boolean | undefined;
 }
 
 /** The parsed header fields the extractor needs. */
@@ -54,6 +64,11 @@ export interface ParsedTarHeader {
   linkname?: string | null;
   /** pax extended header records, if any (already applied to the fields above by the parser). */
   pax?: unknown;
+  /**
+   * A sparse file: its size with holes and where its data goes; `size` is then the data bytes
+   * that follow, segment after segment.
+   */
+  sparse?: { realSize: number; segments: readonly Segment[] };
 }
 
 interface DirMeta {
@@ -66,6 +81,7 @@ interface DirMeta {
 
 const CREATE_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const SETID_BITS = 0o6000;
 
 /**
  * Writes tar entries into an initially empty directory and refuses anything that could write
@@ -83,11 +99,9 @@ export class SafeExtractor implements TarParserHandler {
   private rootMeta: DirMeta | undefined;
   private readonly chownEnabled: boolean;
   private readonly idShift: number;
-  private readonly limits: Record<keyof ExtractLimits, number>;
+  private readonly budget: LimitBudget;
   /** The regular file whose content is being written, between entry() and its sink's end(). */
   private openFile: number | undefined;
-  entries = 0;
-  contentBytes = 0;
 
   constructor(
     private readonly root: string,
@@ -95,11 +109,17 @@ export class SafeExtractor implements TarParserHandler {
   ) {
     this.chownEnabled = options.chown ?? process.getuid?.() === 0;
     this.idShift = options.idShift ?? 0;
-    this.limits = {
-      maxEntryBytes: options.maxEntryBytes ?? 64 * 1024 ** 3,
-      maxTotalBytes: options.maxTotalBytes ?? Number.POSITIVE_INFINITY,
-      maxEntries: options.maxEntries ?? 10_000_000,
-    };
+    this.budget = new LimitBudget(archiveLimitsOf(options));
+  }
+
+  /** Entries taken so far. */
+  get entries(): number {
+    return this.budget.entries;
+  }
+
+  /** Content bytes of the files taken so far (holes excluded). */
+  get contentBytes(): number {
+    return this.budget.contentBytes;
   }
 
   /**
@@ -109,10 +129,9 @@ export class SafeExtractor implements TarParserHandler {
   entry(header: ParsedTarHeader): EntryBodySink | undefined {
     const name = header.name;
     if (this.openFile) throw new Error(`entry ${name} started before the previous file ended`);
-    if (++this.entries > this.limits.maxEntries) {
-      throw new HostileArchiveError(name, `more than ${this.limits.maxEntries} entries`);
-    }
     const rel = normalizeEntryPath(name);
+    const violation = this.budget.entry(rel);
+    if (violation) throw new HostileArchiveError(name, violation.reason);
     const meta = this.metaOf(header, rel);
     switch (header.type) {
       case "directory":
@@ -120,7 +139,7 @@ export class SafeExtractor implements TarParserHandler {
         return undefined;
       case "file":
       case "contiguous-file":
-        return this.addFile(rel, header.size ?? 0, meta);
+        return this.addFile(rel, header.size ?? 0, meta, header.sparse);
       case "symlink":
         this.addSymlink(rel, header.linkname ?? "", meta);
         return undefined;
@@ -151,7 +170,7 @@ export class SafeExtractor implements TarParserHandler {
   finish(): void {
     if (this.options.symlinks !== "inert") {
       for (const [rel, target] of this.symlinks) {
-        if (this.escapes(rel, target)) {
+        if (symlinkEscapes(this.symlinks, rel, target)) {
           throw new HostileArchiveError(
             rel,
             `symlink target ${JSON.stringify(target)} leaves the restore target`,
@@ -189,7 +208,7 @@ export class SafeExtractor implements TarParserHandler {
     if (!validId(meta.uid) || !validId(meta.gid) || !Number.isFinite(mtime)) {
       throw new HostileArchiveError(header.name, "invalid uid, gid or mtime");
     }
-    return meta;
+    return this.options.owner ? { ...meta, ...this.options.owner } : meta;
   }
 
   /** Creates missing parents; refuses parents that are symlinks or files from this archive. */
@@ -239,21 +258,15 @@ export class SafeExtractor implements TarParserHandler {
     this.dirs.push(meta);
   }
 
-  private addFile(rel: string, size: number, meta: DirMeta): EntryBodySink {
+  private addFile(
+    rel: string,
+    size: number,
+    meta: DirMeta,
+    sparse: ParsedTarHeader["sparse"],
+  ): EntryBodySink {
     if (rel === "") throw new HostileArchiveError(rel, "a file cannot replace the restore target");
-    if (size > this.limits.maxEntryBytes) {
-      throw new HostileArchiveError(
-        rel,
-        `${size} bytes exceeds the entry limit of ${this.limits.maxEntryBytes}`,
-      );
-    }
-    if (this.contentBytes + size > this.limits.maxTotalBytes) {
-      throw new HostileArchiveError(
-        rel,
-        `archive content exceeds the limit of ${this.limits.maxTotalBytes} bytes`,
-      );
-    }
-    this.contentBytes += size;
+    const violation = this.budget.file(sparse?.realSize ?? size, size);
+    if (violation) throw new HostileArchiveError(rel, violation.reason);
     this.ensureParent(rel, rel);
     let fd: number;
     try {
@@ -262,20 +275,12 @@ export class SafeExtractor implements TarParserHandler {
       throw conflict(rel, err);
     }
     this.openFile = fd;
-    return {
-      write: (c) => {
-        let off = 0;
-        while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-      },
-      end: () => {
-        if (this.chownEnabled) fchownSync(fd, meta.uid, meta.gid);
-        fchmodSync(fd, meta.mode);
-        futimesSync(fd, meta.mtime, meta.mtime);
-        this.openFile = undefined;
-        closeSync(fd);
-        this.regularFiles.add(rel);
-      },
-    };
+    const mode = this.options.keepSetid ? meta.mode : meta.mode & ~SETID_BITS;
+    return fileSink(fd, sparse, () => {
+      this.openFile = undefined;
+      this.regularFiles.add(rel);
+      return { ...meta, mode, chown: this.chownEnabled };
+    });
   }
 
   private addSymlink(rel: string, target: string, meta: DirMeta): void {
@@ -337,36 +342,44 @@ export class SafeExtractor implements TarParserHandler {
     }
     this.regularFiles.add(rel);
   }
+}
 
-  /** Resolves a symlink through the final symlink set; true if any step leaves the root. */
-  private escapes(linkRel: string, target: string): boolean {
-    let hops = 0;
-    const walk = (base: string[], t: string): string[] | null => {
-      if (t.startsWith("/")) return null;
-      const stack = [...base];
-      for (const part of t.split("/")) {
-        if (part === "" || part === ".") continue;
-        if (part === "..") {
-          if (stack.length === 0) return null;
-          stack.pop();
-          continue;
-        }
-        stack.push(part);
-        const next = this.symlinks.get(stack.join("/"));
-        if (next !== undefined) {
-          // the kernel gives up after 40 links (ELOOP), so a longer chain cannot lead anywhere
-          if (++hops > 40) return stack;
-          stack.pop();
-          const resolved = walk(stack, next);
-          if (resolved === null) return null;
-          stack.splice(0, stack.length, ...resolved);
-        }
+/**
+ * Whether the symlink at `linkRel` pointing at `target` leaves the root when resolved as the
+ * kernel would, through `symlinks` (every symlink of the tree: relative path -> target): at any
+ * step, not just lexically ("a/../x" with a -> "." is the parent of the root). A chain of more
+ * than 40 links resolves nowhere (the kernel answers ELOOP), so it does not escape.
+ */
+export function symlinkEscapes(
+  symlinks: ReadonlyMap<string, string>,
+  linkRel: string,
+  target: string,
+): boolean {
+  let hops = 0;
+  const walk = (base: string[], t: string): string[] | null => {
+    if (t.startsWith("/")) return null;
+    const stack = [...base];
+    for (const part of t.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (stack.length === 0) return null;
+        stack.pop();
+        continue;
       }
-      return stack;
-    };
-    const dir = path.posix.dirname(linkRel);
-    return walk(dir === "." ? [] : dir.split("/"), target) === null;
-  }
+      stack.push(part);
+      const next = symlinks.get(stack.join("/"));
+      if (next !== undefined) {
+        if (++hops > 40) return stack;
+        stack.pop();
+        const resolved = walk(stack, next);
+        if (resolved === null) return null;
+        stack.splice(0, stack.length, ...resolved);
+      }
+    }
+    return stack;
+  };
+  const dir = path.posix.dirname(linkRel);
+  return walk(dir === "." ? [] : dir.split("/"), target) === null;
 }
 
 /**

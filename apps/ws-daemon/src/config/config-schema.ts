@@ -76,6 +76,80 @@ const dockerRuntime = z
   })
   .strict();
 
+const GiB = 1024 ** 3;
+const MINUTE_MS = 60_000;
+
+/** Shared by backups (refused beyond them) and restores (refused beyond them): see src/archive. */
+const archiveSchema = z
+  .object({
+    maxEntryBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(64 * GiB)
+      .describe(
+        "Largest file a backup or snapshot may hold, by its size with holes: a tree with a larger one is refused at backup time (the previous backup stays), an archive with one at restore.",
+      ),
+    maxTotalBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(1024 * GiB)
+      .describe(
+        "Most content bytes one archive may hold (holes of sparse files not counted); beyond it a backup is refused, and so is a restore.",
+      ),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000_000)
+      .describe(
+        "Most entries (files, directories, links) one archive may hold; beyond it a backup is refused, and so is a restore.",
+      ),
+    maxPathBytes: z
+      .number()
+      .int()
+      .min(255)
+      .max(4000)
+      .default(3072)
+      .describe(
+        "Longest path inside a workspace an archive may hold (bytes); leaves room under the kernel's 4095 for the restore target's own path.",
+      ),
+    deadlineBaseMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(10 * MINUTE_MS)
+      .describe(
+        "A backup or snapshot is abandoned (DEADLINE_EXCEEDED; the previous one stays) after this long plus deadlineMsPerGiB per GiB it has begun to archive.",
+      ),
+    deadlineMsPerGiB: z
+      .number()
+      .int()
+      .min(0)
+      .default(2 * MINUTE_MS)
+      .describe("What each GiB of archive adds to deadlineBaseMs."),
+    keepSetid: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Restore setuid/setgid bits of files as archived; by default restores strip them (workspace content need not be on a nosuid mount).",
+      ),
+  })
+  .strict()
+  .default({
+    maxEntryBytes: 64 * GiB,
+    maxTotalBytes: 1024 * GiB,
+    maxEntries: 10_000_000,
+    maxPathBytes: 3072,
+    deadlineBaseMs: 10 * MINUTE_MS,
+    deadlineMsPerGiB: 2 * MINUTE_MS,
+    keepSetid: false,
+  });
+
+/** A uid or gid the kernel stores (2^32-1 means "unchanged" to chown). */
+const id = z.number().int().min(0).max(0xfffffffe);
+
 export const configSchema = z
   .object({
     workingArea: z
@@ -143,6 +217,18 @@ export const configSchema = z
       })
       .strict()
       .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
+    content: z
+      .object({
+        uid: id
+          .default(33333)
+          .describe(
+            "Owner (uid) of workspace content: restored backups and snapshots belong to it, whatever the archive says (33333 is what Gitpod images expect).",
+          ),
+        gid: id.default(33333).describe("Group (gid) of workspace content, as content.uid."),
+      })
+      .strict()
+      .default({ uid: 33333, gid: 33333 }),
+    archive: archiveSchema,
     idMapping: z
       .object({
         hostRangeStart: z
