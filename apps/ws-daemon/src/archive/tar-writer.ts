@@ -58,8 +58,11 @@ const BATCH_BYTES = 1024 * 1024;
 // open (or a read) for good; regular files ignore it.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** Read errors that mean the file was replaced by something that is not a regular file. */
-const REPLACED_WHILE_READ = new Set(["EAGAIN", "EISDIR", "EINVAL", "ESPIPE"]);
+/**
+ * Read errors that mean the file was replaced by something that is not a regular file: a FIFO
+ * without data (EAGAIN; ESPIPE for the positioned reads of a sparse file) or a directory.
+ */
+const REPLACED_WHILE_READ = new Set(["EAGAIN", "EISDIR", "ESPIPE"]);
 
 /**
  * Produces an uncompressed tar stream of `root` (depth first, names sorted) as Buffers of about

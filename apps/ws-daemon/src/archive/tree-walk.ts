@@ -25,7 +25,7 @@ export interface WalkEntry {
 
 export interface WalkOptions {
   signal?: AbortSignal | undefined;
-  /** Things skipped because they vanished while the walk ran. */
+  /** Directories skipped because they vanished between the listing and their turn. */
   warnings: string[];
   /** Fault hook for tests: called right after a directory was listed, before its children are opened. */
   afterList?: ((dirRel: string) => void) | undefined;
@@ -121,14 +121,9 @@ export function* walkTree(root: string, options: WalkOptions): Generator<WalkEnt
       // a rename during the listing can show a name twice; an archive must not hold it twice
       if (name === names[i - 1]) continue;
       const childRel = rel === "" ? name : `${rel}/${name}`;
-      let st: Stats;
-      try {
-        st = lstatSync(`${dir.path}/${name}`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        options.warnings.push(`vanished while archiving: ${childRel}`);
-        continue;
-      }
+      // no leniency for a name that cannot be looked up: it may not be valid UTF-8 (Node lists it
+      // mangled), and a backup that silently lacks it would look complete
+      const st = lstatSync(`${dir.path}/${name}`);
       stack.push({ rel: childRel, name, st, parent: dir });
       pushed++;
     }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -137,5 +138,16 @@ describe("the archive walk never follows a directory swapped for a symlink", () 
     expectNoCanary(a);
     expect(a.entries.has("z/secret.txt")).toBe(false);
     expect(a.warnings).toEqual(["file vanished or was replaced while archiving: z/secret.txt"]);
+  });
+
+  it("a file swapped for a FIFO does not block the walk (its open or its reads)", () => {
+    const a = archive((dir) => {
+      if (dir !== "z") return;
+      rmSync(path.join(ws, "z", "secret.txt"));
+      execFileSync("mkfifo", [path.join(ws, "z", "secret.txt")]);
+    });
+    expect(a.error).toBeUndefined();
+    expect(a.warnings).toEqual(["file shrank while archiving: z/secret.txt"]);
+    expect(a.entries.get("z/secret.txt")?.body).toBe("\0".repeat("mine z\n".length));
   });
 });
