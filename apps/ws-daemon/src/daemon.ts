@@ -81,11 +81,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // (e.g. a virtualenv's python). Extraction never writes through any symlink, so nothing lands
   // outside the workspace; refusing them would make such a backup impossible to restore.
   // Everything restored belongs to the workspace's uid/gid, never to whom the archive names.
-  const { deadlineBaseMs, deadlineMsPerGiB, keepSetid, ...archiveLimits } = config.archive;
+  const { deadlineBaseMs, deadlineMsPerGib, keepSetid, ...archiveLimits } = config.archive;
   const store = createContentStore(storage, {
     maxConcurrentArchives: config.limits.maxConcurrentArchives,
     limits: archiveLimits,
-    deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGiB },
+    deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
     restore: { symlinks: "inert", owner: config.content, keepSetid },
     log: logFor("storage"),
   });

@@ -34,7 +34,7 @@ export class ArchiveTreeChangedError extends DomainError {
   }
 }
 
-/** The archive ran past its deadline (archive.deadlineBaseMs + archive.deadlineMsPerGiB). */
+/** The archive ran past its deadline (archive.deadlineBaseMs + archive.deadlineMsPerGib). */
 export class ArchiveDeadlineError extends DomainError {
   override name = "ArchiveDeadlineError";
   constructor(message: string) {

@@ -311,7 +311,7 @@ function watchDeadline(
     }
     abort(
       new ArchiveDeadlineError(
-        `archive of ${dir} abandoned after ${elapsed} ms: its deadline was ${allowedMs} ms for ${summary.plannedBytes} bytes begun (archive.deadlineBaseMs + archive.deadlineMsPerGiB); the previous archive stays`,
+        `archive of ${dir} abandoned after ${elapsed} ms: its deadline was ${allowedMs} ms for ${summary.plannedBytes} bytes begun (archive.deadlineBaseMs + archive.deadlineMsPerGib); the previous archive stays`,
       ),
     );
   };

@@ -121,9 +121,9 @@ const archiveSchema = z
       .min(1)
       .default(10 * MINUTE_MS)
       .describe(
-        "A backup or snapshot is abandoned (DEADLINE_EXCEEDED; the previous one stays) after this long plus deadlineMsPerGiB per GiB it has begun to archive.",
+        "A backup or snapshot is abandoned (DEADLINE_EXCEEDED; the previous one stays) after this long plus deadlineMsPerGib per GiB it has begun to archive.",
       ),
-    deadlineMsPerGiB: z
+    deadlineMsPerGib: z
       .number()
       .int()
       .min(0)
@@ -143,7 +143,7 @@ const archiveSchema = z
     maxEntries: 10_000_000,
     maxPathBytes: 3072,
     deadlineBaseMs: 10 * MINUTE_MS,
-    deadlineMsPerGiB: 2 * MINUTE_MS,
+    deadlineMsPerGib: 2 * MINUTE_MS,
     keepSetid: false,
   });
 
