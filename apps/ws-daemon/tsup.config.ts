@@ -8,7 +8,8 @@ export default defineConfig({
   entry: {
     main: "src/main.ts",
     healthcheck: "src/healthcheck.ts",
-    "iws-cli": "src/cli/iws-cli.ts",
+    // the operator CLI (@ws-daemon/cli), `wsdctl` in the image
+    wsdctl: "src/cli/wsdctl.ts",
     // loaded by src/archive/worker-pool.ts as worker threads, next to the bundle's chunks
     "tar-worker": "src/archive/tar-worker.ts",
     "extract-worker": "src/archive/extract-worker.ts",

@@ -50,8 +50,13 @@ describe.skipIf(inject("placeholderBundle"))("backup, dispose with git status, r
 
   beforeAll(async () => {
     area = await createWorkingArea();
-    daemon = await startDaemon({ image, workingArea: area });
-    // The upstream repository lives in the daemon container; the workspace clones it via file://.
+    // The upstream repository lives in the daemon container; the workspace clones it via file://,
+    // which the daemon accepts only when configured to.
+    daemon = await startDaemon({
+      image,
+      workingArea: area,
+      extraArgs: ["--git.allowFileRemotes=true"],
+    });
     await execOk(daemon.container, ["sh", "-c", createRepository]);
   });
 

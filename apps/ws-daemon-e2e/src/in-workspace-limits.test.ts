@@ -72,11 +72,11 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
 
   it("rejects pids that are not valid or not the workspace's", async () => {
     const negative = await iwsCli(workspace, ["mount-proc", "--pid", "-5", "--target", "/proc"]);
-    expect(negative.exitCode).toBe(1);
+    expect(negative.exitCode).toBe(67);
     expect(negative.stderr).toMatch(/^INVALID_ARGUMENT: pid -5 is not a valid pid/);
 
     const tooLarge = await iwsCli(workspace, ["setup-pair-veths", "--pid", "99999999"]);
-    expect(tooLarge.exitCode).toBe(1);
+    expect(tooLarge.exitCode).toBe(67);
     expect(tooLarge.stderr).toMatch(/^INVALID_ARGUMENT: /);
 
     // A valid pid number no process of this container has (container pids stay small).
@@ -87,7 +87,7 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
       "--target",
       "/sys",
     ]);
-    expect(foreign.exitCode).toBe(1);
+    expect(foreign.exitCode).toBe(71);
     expect(foreign.stderr).toMatch(
       /^PERMISSION_DENIED: pid 4000000 is not a process of this workspace/,
     );
@@ -96,7 +96,7 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
   it("rejects mount targets that are relative, climb or are not directories", async () => {
     for (const target of ["proc", "/tmp/../proc", "/etc/hostname"]) {
       const result = await iwsCli(workspace, ["mount-proc", "--pid", "1", "--target", target]);
-      expect(result.exitCode, target).toBe(1);
+      expect(result.exitCode, target).toBe(67);
       expect(result.stderr, target).toMatch(/^INVALID_ARGUMENT: target path /);
     }
   });
@@ -111,7 +111,7 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
       "--target",
       "/mnt",
     ]);
-    expect(badSource.exitCode).toBe(1);
+    expect(badSource.exitCode).toBe(67);
     expect(badSource.stderr).toMatch(/^INVALID_ARGUMENT: NFS source "no-colon-here"/);
 
     const badOption = await iwsCli(workspace, [
@@ -125,11 +125,11 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
       "--args",
       "exec,suid",
     ]);
-    expect(badOption.exitCode).toBe(1);
+    expect(badOption.exitCode).toBe(67);
     expect(badOption.stderr).toMatch(/^INVALID_ARGUMENT: NFS option /);
 
     const notMounted = await iwsCli(workspace, ["umount-nfs", "--pid", "1", "--target", "/mnt"]);
-    expect(notMounted.exitCode).toBe(1);
+    expect(notMounted.exitCode).toBe(73);
     expect(notMounted.stderr).toMatch(/^FAILED_PRECONDITION: \/mnt is not a mount point/);
   });
 
@@ -142,7 +142,7 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
     ]) {
       const result = await iwsCli(workspace, args);
       expect(result.exitCode, args.join(" ")).toBe(2);
-      expect(result.stderr, args.join(" ")).toMatch(/^iws-cli: /);
+      expect(result.stderr, args.join(" ")).toMatch(/^wsdctl: /);
     }
   });
 
@@ -175,7 +175,7 @@ describe.skipIf(inject("placeholderBundle"))("in-workspace API: bad input and ra
   it("PrepareForUserNS and EvacuateCGroup work only once per workspace", async () => {
     await iwsCli(workspace, ["prepare-for-userns"]);
     const again = await iwsCli(workspace, ["prepare-for-userns"]);
-    expect(again.exitCode).toBe(1);
+    expect(again.exitCode).toBe(72);
     expect(again.stderr).toMatch(/^RESOURCE_EXHAUSTED: PrepareForUserNS can be used only once/);
 
     await iwsCliOk(workspace, ["evacuate-cgroup"]);

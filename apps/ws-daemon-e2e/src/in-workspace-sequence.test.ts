@@ -73,7 +73,7 @@ describe.skipIf(inject("placeholderBundle"))(
       console.warn(
         `PrepareForUserNS found no shift method on this machine: ${result.stderr.trim()}`,
       );
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode).toBe(73);
       expect(result.stderr).toMatch(/^FAILED_PRECONDITION: no FS shift method available/);
     });
 
@@ -203,7 +203,7 @@ describe.skipIf(inject("placeholderBundle"))(
         CONTAINER_SIDE_IP,
       );
       const again = await iwsCli(workspace, ["teardown"]);
-      expect(again.exitCode).toBe(1);
+      expect(again.exitCode).toBe(72);
       expect(again.stderr).toMatch(/^RESOURCE_EXHAUSTED: /);
     });
   },

@@ -1,7 +1,7 @@
 import { Network, type StartedNetwork, type StartedTestContainer, Wait } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { execOk, idleContainer, labelledContainer } from "./support/containers.js";
-import { type MotoServer, networkGateway, startMoto } from "./support/moto.js";
+import { type MotoServer, networkGateway, startMotoServer } from "./support/moto.js";
 
 const baseImage = inject("baseImage");
 
@@ -22,7 +22,7 @@ describe("test network plumbing", () => {
 
   beforeAll(async () => {
     network = await new Network().start();
-    moto = await startMoto(await networkGateway(network));
+    moto = await startMotoServer(await networkGateway(network));
     peer = await labelledContainer(baseImage)
       .withNetwork(network)
       .withNetworkAliases("peer")

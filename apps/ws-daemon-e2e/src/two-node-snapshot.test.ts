@@ -10,7 +10,7 @@ import {
   removeWorkingArea,
   startDaemon,
 } from "./support/daemon-container.js";
-import { type MotoServer, networkGateway, startMoto } from "./support/moto.js";
+import { type MotoServer, networkGateway, startMotoServer } from "./support/moto.js";
 import { writeSampleContent } from "./support/sample-content.js";
 import { ownedByWorkspaceUser, treeManifest } from "./support/tree-manifest.js";
 import { emptyInitializer, uniqueWorkspaceId } from "./support/workspace-ids.js";
@@ -31,7 +31,7 @@ describe.skipIf(inject("placeholderBundle"))("snapshot on node A, restored on no
 
   beforeAll(async () => {
     network = await new Network().start();
-    moto = await startMoto(await networkGateway(network));
+    moto = await startMotoServer(await networkGateway(network));
     const s3 = { endpoint: moto.endpoint, bucket };
     for (let i = 0; i < 2; i++) areas.push(await createWorkingArea());
     // One after the other: both create the bucket at start.

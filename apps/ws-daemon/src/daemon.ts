@@ -11,13 +11,19 @@ import {
 } from "@ws-daemon/api";
 import type { DaemonConfig } from "./config/index.js";
 import { WorkspaceContentManager } from "./content/index.js";
-import { GitClient } from "./git/index.js";
+import { DEFAULT_ALLOWED_SCHEMES, GitClient } from "./git/index.js";
 import { NsHelper, WorkspaceLinux } from "./linux/index.js";
 import type { Logger } from "./observability/index.js";
 import { DaemonMetrics } from "./observability/index.js";
-import { fromLevelLogger, NodeProcessRunner, systemClock } from "./platform/index.js";
+import {
+  createUntrustedContentRunner,
+  fromLevelLogger,
+  NodeProcessRunner,
+  systemClock,
+} from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
 import {
+  callScopeInterceptor,
   createContentService,
   createHealthService,
   createReflectionService,
@@ -25,6 +31,7 @@ import {
   errorMappingInterceptor,
   HealthBoard,
   inWorkspaceRoutes,
+  LIVENESS_SERVICE,
 } from "./rpc/index.js";
 import type { RuntimeDiscovery } from "./runtime/index.js";
 import { createContentStore } from "./storage/index.js";
@@ -36,6 +43,7 @@ import {
   startRpcServer,
   WorkspaceSockets,
 } from "./transport/index.js";
+import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
   createContentHooks,
   describeMissing,
@@ -43,6 +51,8 @@ import {
   missingPrerequisites,
   nsHelperPath,
   runtimeFromConfig,
+  startHealthProbe,
+  startReadiness,
   startStorageJanitor,
 } from "./wiring/index.js";
 
@@ -50,8 +60,12 @@ export interface Daemon {
   /** The node API's address, e.g. "http://127.0.0.1:8080". */
   readonly address: string;
   readonly metricsPort: number | undefined;
+  /** Port of the plaintext health listener for kubelet's probes, when enabled. */
+  readonly probePort: number | undefined;
   readonly manager: WorkspaceContentManager;
   readonly sockets: WorkspaceSockets;
+  /** Fans state changes and progress out to WatchWorkspace streams. */
+  readonly watchHub: WatchHub;
   /** The runtime discovery in use; a ProcessRuntime accepts registrations. */
   readonly runtime: RuntimeDiscovery;
   /** Stop accepting calls, let running work finish within `graceMs`, persist state. */
@@ -89,9 +103,25 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     restore: { symlinks: "inert", owner: config.content, keepSetid },
     log: logFor("storage"),
   });
-  const git = new GitClient(runner, {
+  // Git reads repository- and workspace-controlled content: it runs as the workspace user,
+  // confined to the one workspace, or (as root without a working confinement) not at all.
+  const untrusted = await createUntrustedContentRunner({
+    uid: config.content.uid,
+    gid: config.content.gid,
+  });
+  if (untrusted.mode === "refused") {
+    logger.error(
+      { reason: untrusted.reason },
+      "git cannot be confined here (needs util-linux unshare, mount, pivot_root and setpriv, and CAP_SYS_ADMIN): git initializers and the git status at dispose answer FAILED_PRECONDITION",
+    );
+  }
+  const git = new GitClient(untrusted.runner, {
     clock: systemClock,
     logger: logFor("git"),
+    allowedSchemes: DEFAULT_ALLOWED_SCHEMES.filter(
+      (scheme) => scheme !== "file" || config.git.allowFileRemotes,
+    ),
+    ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
   });
   const workingArea = absolute(config.workingArea);
   const runtime = runtimeFromConfig(config.runtime);
@@ -110,7 +140,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     workingArea,
     logger,
     metrics,
-    interceptors: [errorMappingInterceptor],
+    // The call scope lets a runtime that waits for the workspace's container honour the deadline.
+    interceptors: [errorMappingInterceptor, callScopeInterceptor],
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -135,6 +166,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       }),
   });
   const hooks = createContentHooks(logger, metrics);
+  const watchHub = new WatchHub(systemClock);
+  const sizes = new WorkspaceSizes(systemClock);
   await mkdir(workingArea, { recursive: true, mode: 0o755 });
   const quota = await detectQuotaEnforcer(workingArea, {
     runner,
@@ -153,6 +186,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       maxConcurrentInits: config.limits.maxConcurrentInits,
       maxConcurrentArchives: config.limits.maxConcurrentArchives,
       gitStatusMaxListed: config.gitStatusMaxListed,
+      ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
     },
     {
       store,
@@ -161,11 +195,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       quota,
       hooks: {
         ...hooks,
+        ...watchHub.hooks,
+        onOperationFinished: (id, operation, outcome) => {
+          // the content changed: a listing must not show the size from before
+          sizes.forget(id);
+          watchHub.hooks.onOperationFinished(id, operation, outcome);
+        },
         onStateChange: (id, from, to) => {
           hooks.onStateChange?.(id, from, to);
+          watchHub.hooks.onStateChange(id, from, to);
           if (to === "setting-up") void ensureSocket(id);
         },
         onDisposed: (id) => {
+          sizes.forget(id);
           limits.writeIdMapping.delete(id);
           limits.wipingTeardown.delete(id);
           limits.workspaceInfo.delete(id);
@@ -192,6 +234,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   const health = new HealthBoard();
   const services: DescService[] = [WorkspaceContentService, Health, ServerReflection];
+  const followReadiness = [WorkspaceContentService, InWorkspaceService, WorkspaceInfoService]
+    .filter((s) => services.includes(s))
+    .map((s) => s.typeName);
+  health.set(LIVENESS_SERVICE, ServingStatus.SERVING);
+  const readiness = await startReadiness({
+    config: config.health,
+    workingArea,
+    runtime,
+    board: health,
+    services: followReadiness,
+    metrics,
+    log: logFor("readiness"),
+  });
   const shutdown = new AbortController();
   const server: RpcServer = await startRpcServer({
     listen: config.listen,
@@ -199,15 +254,19 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     shutdownSignal: shutdown.signal,
     interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
     routes: (router) => {
-      router.service(WorkspaceContentService, createContentService(manager));
+      router.service(
+        WorkspaceContentService,
+        createContentService(
+          manager,
+          { hub: watchHub, sizes, clock: systemClock },
+          { admitInit: () => readiness.monitor.admitNewWorkspace() },
+        ),
+      );
       router.service(Health, createHealthService(health));
       router.service(ServerReflection, createReflectionService(services));
     },
   });
-  health.set("", ServingStatus.SERVING);
-  for (const s of [WorkspaceContentService, InWorkspaceService, WorkspaceInfoService]) {
-    if (services.includes(s)) health.set(s.typeName, ServingStatus.SERVING);
-  }
+  const probe = await startHealthProbe(config.health.probe, health);
   let metricsServer: MetricsServer | undefined;
   if (config.metrics.enabled) {
     metricsServer = await startMetricsServer(
@@ -216,18 +275,25 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       config.metrics.port,
     );
   }
-  logger.info({ address: server.address, metricsPort: metricsServer?.port }, "ws-daemon listening");
+  logger.info(
+    { address: server.address, metricsPort: metricsServer?.port, probePort: probe?.port },
+    "ws-daemon listening",
+  );
   const janitor = startStorageJanitor(store, config.janitor, logFor("storage"));
 
   return {
     address: server.address,
     metricsPort: metricsServer?.port,
+    probePort: probe?.port,
     manager,
     sockets,
+    watchHub,
     runtime,
     async stop(graceMs) {
+      readiness.stop();
       health.setAll(ServingStatus.NOT_SERVING);
       janitor.stop();
+      watchHub.closeAll();
       const deadline = setTimeout(
         () => shutdown.abort(new Error("shutdown grace period over")),
         graceMs,
@@ -239,6 +305,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         sockets.closeAll(graceMs),
       ]);
       clearTimeout(deadline);
+      await probe?.close(0);
+      runtime.close();
       await metricsServer?.close();
       logger.info("ws-daemon stopped");
     },

@@ -5,6 +5,7 @@ export * from "./mock-transport.js";
 export type {
   BidiStreamingMock,
   ClientStreamingMock,
+  LiveStream,
   MethodInput,
   MethodName,
   MockCall,
@@ -13,6 +14,7 @@ export type {
   RpcNames,
   ServerStreamingMock,
   ServiceMock,
+  StreamOptions,
   UnaryMock,
 } from "./service-mock.js";
 export { createServiceMock } from "./service-mock.js";

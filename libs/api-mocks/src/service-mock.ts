@@ -13,6 +13,7 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { implementationError } from "./implementation-error.js";
+import { LiveFeed } from "./live-feed.js";
 
 /** One recorded call of a mocked method. */
 export interface MockCall<I extends DescMessage> {
@@ -58,13 +59,35 @@ export interface UnaryMock<I extends DescMessage, O extends DescMessage>
   ): this;
 }
 
+export interface StreamOptions {
+  /** Wait this long before each response, as a real stream of progress would. */
+  intervalMs?: number;
+}
+
 export interface ServerStreamingMock<I extends DescMessage, O extends DescMessage>
   extends MethodMockBase<I, O> {
-  returns(responses: readonly MessageInitShape<O>[]): this;
-  returnsOnce(responses: readonly MessageInitShape<O>[]): this;
+  /** Answer every following call with these responses, then end the stream. */
+  returns(responses: readonly MessageInitShape<O>[], options?: StreamOptions): this;
+  returnsOnce(responses: readonly MessageInitShape<O>[], options?: StreamOptions): this;
   implement(
     fn: (request: MessageShape<I>, context: HandlerContext) => AsyncIterable<MessageInitShape<O>>,
   ): this;
+  /**
+   * Answer the next call with a stream the test feeds while it is open: `send()` responses,
+   * then `end()` or `fail()`. Queued like the `...Once` answers.
+   */
+  live(): LiveStream<I, O>;
+}
+
+/** A response stream a test drives by hand (`ServerStreamingMock.live()`). */
+export interface LiveStream<I extends DescMessage, O extends DescMessage> {
+  /** Resolves with the call once a client has opened the stream. */
+  readonly opened: Promise<MockCall<I>>;
+  /** Resolves when the client went away (cancelled) or the stream was ended or failed. */
+  readonly closed: Promise<void>;
+  send(response: MessageInitShape<O>): void;
+  end(): void;
+  fail(code: Code, message?: string, options?: MockErrorOptions): void;
 }
 
 export interface ClientStreamingMock<I extends DescMessage, O extends DescMessage>
@@ -141,16 +164,26 @@ export interface ServiceMock<S extends DescService, R extends RpcNames<S> = RpcN
 
 type Behaviour =
   | { kind: "default" }
-  | { kind: "value"; value: unknown }
+  | { kind: "value"; value: unknown; intervalMs?: number }
+  | { kind: "live"; feed: LiveFeed }
   | { kind: "error"; code: Code; message: string; options: MockErrorOptions }
   | { kind: "impl"; fn: (...args: never[]) => unknown };
 
 // biome-ignore lint/suspicious/noExplicitAny: one runtime object backs all four typed mock shapes
 type AnyMock = any;
 
-function toError(b: Extract<Behaviour, { kind: "error" }>): ConnectError {
+function toError(b: Pick<Extract<Behaviour, { kind: "error" }>, "code" | "message" | "options">) {
   return new ConnectError(b.message, b.code, b.options.metadata, b.options.details);
 }
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 
 function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>) => void): AnyMock {
   /** Anything but a ConnectError thrown while answering is a bug in the test: say what and where. */
@@ -171,13 +204,25 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
     method,
     calls,
     output,
-    returns(value: unknown) {
-      standing = { kind: "value", value };
+    returns(value: unknown, options: StreamOptions = {}) {
+      standing = { kind: "value", value, ...options };
       return mock;
     },
-    returnsOnce(value: unknown) {
-      queue.push({ kind: "value", value });
+    returnsOnce(value: unknown, options: StreamOptions = {}) {
+      queue.push({ kind: "value", value, ...options });
       return mock;
+    },
+    live() {
+      const feed = new LiveFeed();
+      queue.push({ kind: "live", feed });
+      return {
+        opened: feed.opened,
+        closed: feed.closed,
+        send: (value: unknown) => feed.push({ value }),
+        end: () => feed.push({ end: true }),
+        fail: (code: Code, message = "mock error", options: MockErrorOptions = {}) =>
+          feed.push({ error: toError({ code, message, options }) }),
+      };
     },
     fails(code: Code, message = "mock error", options: MockErrorOptions = {}) {
       standing = { kind: "error", code, message, options };
@@ -238,12 +283,20 @@ function createMethodMock(method: DescMethod, log: (call: MockCall<DescMessage>)
       break;
     case "server_streaming":
       mock.handler = async function* (request: unknown, context: HandlerContext) {
-        record([request], context);
+        const call = record([request], context);
         const b = next();
         if (b.kind === "error") throw toError(b);
+        if (b.kind === "live") {
+          for await (const v of b.feed.serve(call, context.signal)) yield make(v);
+          return;
+        }
         try {
           if (b.kind === "value") {
-            for (const v of b.value as unknown[]) yield make(v);
+            for (const v of b.value as unknown[]) {
+              if (b.intervalMs) await sleep(b.intervalMs, context.signal);
+              if (context.signal.aborted) return;
+              yield make(v);
+            }
           } else if (b.kind === "impl") {
             for await (const v of (b.fn as AnyMock)(request, context) as AsyncIterable<unknown>)
               yield make(v);

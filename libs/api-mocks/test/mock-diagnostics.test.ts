@@ -119,6 +119,8 @@ describe("$calls()", () => {
       | "disposeWorkspace"
       | "backupWorkspace"
       | "getWorkspaceState"
+      | "watchWorkspace"
+      | "listWorkspaces"
     >();
     if (first?.method === "takeSnapshot") {
       // Narrowed by the method: the request is a TakeSnapshotRequest.

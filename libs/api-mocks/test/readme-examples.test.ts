@@ -79,6 +79,13 @@ describe("TypeScript in the documentation", () => {
     }
   });
 
+  it("the SDK README shows watching progress with watchWorkspace (type-checked below)", () => {
+    const watch = examples.filter(
+      (e) => e.document === "libs/api-ts/README.md" && e.section === "Watching progress",
+    );
+    expect(watch.map((e) => e.code).join("\n")).toContain("watchWorkspace(content,");
+  });
+
   it("type-checks against the workspace packages", async () => {
     const tsc = join(repoRoot, "node_modules/typescript/bin/tsc");
     const result = await sh(process.execPath, [tsc, "-p", "tsconfig.json", "--noEmit"], work).then(

@@ -13,13 +13,13 @@ export type DaemonProtocol = "grpc" | "connect" | "grpc-web";
 
 export interface DaemonTlsOptions {
   /** CA certificate(s) that sign the daemon's certificate (PEM). Defaults to the system CAs. */
-  ca?: string | Buffer;
+  ca?: string | Buffer | undefined;
   /** Client certificate (PEM), for mutual TLS. */
-  cert?: string | Buffer;
+  cert?: string | Buffer | undefined;
   /** Client private key (PEM), for mutual TLS. */
-  key?: string | Buffer;
+  key?: string | Buffer | undefined;
   /** Name to verify the daemon's certificate against, when it differs from the address host. */
-  serverName?: string;
+  serverName?: string | undefined;
 }
 
 export interface DaemonTransportOptions {
@@ -31,22 +31,22 @@ export interface DaemonTransportOptions {
    */
   address: string;
   /** Wire protocol; "grpc" (the default) is what every gRPC client and server speaks. */
-  protocol?: DaemonProtocol;
-  tls?: DaemonTlsOptions;
+  protocol?: DaemonProtocol | undefined;
+  tls?: DaemonTlsOptions | undefined;
   /** Opt-in retries of idempotent calls on UNAVAILABLE; `true` for the defaults. */
-  retry?: boolean | RetryOptions;
-  interceptors?: Interceptor[];
+  retry?: boolean | RetryOptions | undefined;
+  interceptors?: Interceptor[] | undefined;
   /** Deadline applied to calls that do not set `timeoutMs` themselves. */
-  defaultTimeoutMs?: number;
+  defaultTimeoutMs?: number | undefined;
   /** Encode Connect and gRPC-Web messages as binary protobuf instead of JSON (default true). */
-  useBinaryFormat?: boolean;
+  useBinaryFormat?: boolean | undefined;
   /** Share HTTP/2 connections between transports (advanced). */
-  sessionManager?: Http2SessionManager;
+  sessionManager?: Http2SessionManager | undefined;
 }
 
 interface ParsedAddress {
   baseUrl: string;
-  socketPath?: string;
+  socketPath?: string | undefined;
   secure: boolean;
 }
 
@@ -135,10 +135,12 @@ export function createDaemonTransport(options: DaemonTransportOptions): Transpor
   const common = {
     baseUrl,
     interceptors,
-    defaultTimeoutMs: options.defaultTimeoutMs,
     useBinaryFormat: options.useBinaryFormat ?? true,
     nodeOptions,
-    sessionManager: options.sessionManager,
+    ...(options.defaultTimeoutMs === undefined
+      ? {}
+      : { defaultTimeoutMs: options.defaultTimeoutMs }),
+    ...(options.sessionManager === undefined ? {} : { sessionManager: options.sessionManager }),
   };
   switch (options.protocol ?? "grpc") {
     case "grpc":

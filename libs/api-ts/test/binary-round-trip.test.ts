@@ -54,11 +54,19 @@ function scalarValue(t: ScalarType, seed: number): unknown {
   }
 }
 
-const lastEnumValue = (f: { enum: { values: { number: number }[] } }) =>
-  f.enum.values[f.enum.values.length - 1]!.number;
+const lastEnumValue = (f: { enum: { values: { number: number }[] } }) => {
+  const last = f.enum.values.at(-1);
+  if (!last) throw new Error("an enum without values");
+  return last.number;
+};
 
 /** Builds an init object with every field set; `oneofChoice` picks which oneof member to set. */
 function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string, unknown> {
+  // Well-known types restrict their values for JSON: a Timestamp is a date between the years 1
+  // and 9999, not any pair of integers.
+  if (desc.typeName === "google.protobuf.Timestamp") {
+    return { seconds: 1_700_000_000n + BigInt(depth), nanos: 123_000_000 };
+  }
   const init: Record<string, unknown> = {};
   const fieldValue = (f: DescField, seed: number): unknown => {
     switch (f.fieldKind) {
@@ -88,7 +96,8 @@ function fill(desc: DescMessage, depth: number, oneofChoice = 0): Record<string,
     if (f.oneof === undefined) init[f.localName] = fieldValue(f, i);
   });
   for (const oneof of desc.oneofs) {
-    const f = oneof.fields[oneofChoice % oneof.fields.length]!;
+    const f = oneof.fields[oneofChoice % oneof.fields.length];
+    if (!f) throw new Error(`oneof ${oneof.name} has no fields`);
     init[oneof.localName] = { case: f.localName, value: fieldValue(f, 7) };
   }
   return init;

@@ -21,7 +21,7 @@ interface Plan {
   code: Code;
   calls: number;
   /** Runs on every call, after counting it. */
-  onCall?: (call: number) => void;
+  onCall?: ((call: number) => void) | undefined;
 }
 const plans = new Map<string, Plan>();
 

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { createTestPki, type TestPki } from "@ws-daemon/test-support";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createDaemonClients,
@@ -12,7 +13,6 @@ import {
   statusOf,
   WorkspaceContentService,
 } from "../src/index.js";
-import { createTestPki, type TestPki } from "./support/certs.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const protocols: DaemonProtocol[] = ["grpc", "connect", "grpc-web"];

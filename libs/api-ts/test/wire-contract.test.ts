@@ -9,6 +9,7 @@ import {
   type DescEnum,
   type DescField,
   type DescMessage,
+  type DescMethod,
   type DescService,
   ScalarType,
 } from "@bufbuild/protobuf";
@@ -85,6 +86,24 @@ const messages: Record<string, string> = {
     "state=1:enum:wsdaemon.WorkspaceContentState metadata=2:msg:wsdaemon.WorkspaceMetadata init_error=3:string init_source=4:string snapshots=5:repeated msg:wsdaemon.SnapshotProgress",
   "wsdaemon.SnapshotProgress":
     "url=1:string state=2:enum:wsdaemon.SnapshotState error=3:string bytes=4:int64",
+  "wsdaemon.WatchWorkspaceRequest": "id=1:string follow=2:bool await_creation=3:bool",
+  "wsdaemon.WatchWorkspaceResponse":
+    "snapshot=1:msg:wsdaemon.WorkspaceSnapshot state_change=2:msg:wsdaemon.WorkspaceStateChange operation_started=3:msg:wsdaemon.OperationStarted progress=4:msg:wsdaemon.OperationProgress operation_finished=5:msg:wsdaemon.OperationFinished time=6:msg:google.protobuf.Timestamp",
+  "wsdaemon.WorkspaceSnapshot":
+    "workspace=1:msg:wsdaemon.WorkspaceSummary progress=2:msg:wsdaemon.OperationProgress",
+  "wsdaemon.WorkspaceStateChange":
+    "from=1:enum:wsdaemon.WorkspaceContentState to=2:enum:wsdaemon.WorkspaceContentState removed=3:bool error=4:string",
+  "wsdaemon.OperationStarted": "operation=1:enum:wsdaemon.WorkspaceOperation",
+  "wsdaemon.OperationProgress":
+    "operation=1:enum:wsdaemon.WorkspaceOperation phase=2:enum:wsdaemon.OperationPhase initializer=3:string bytes_done=4:int64 bytes_total=5:int64 files_done=6:int64 files_total=7:int64 bytes_per_second=8:double eta_ms=9:int64 elapsed_ms=10:int64 detail=11:string",
+  "wsdaemon.OperationFinished":
+    "operation=1:enum:wsdaemon.WorkspaceOperation code=2:int32 message=3:string elapsed_ms=4:int64 url=5:string",
+  "wsdaemon.ListWorkspacesRequest": "",
+  "wsdaemon.ListWorkspacesResponse": "workspaces=1:repeated msg:wsdaemon.WorkspaceSummary",
+  "wsdaemon.WorkspaceSummary":
+    "id=1:string metadata=2:msg:wsdaemon.WorkspaceMetadata state=3:enum:wsdaemon.WorkspaceContentState size_bytes=4:int64 size_measured_at=5:msg:google.protobuf.Timestamp last_backup=6:msg:wsdaemon.BackupSummary operation=7:enum:wsdaemon.WorkspaceOperation init_error=8:string created_at=9:msg:google.protobuf.Timestamp",
+  "wsdaemon.BackupSummary":
+    "url=1:string bytes=2:int64 finished_at=3:msg:google.protobuf.Timestamp",
 };
 
 const reserved: Record<string, number[]> = {
@@ -102,12 +121,16 @@ const enums: Record<string, string> = {
   // Extension (proto/README.md, "Extensions").
   "wsdaemon.SnapshotState":
     "SNAPSHOT_STATE_UNSPECIFIED=0 SNAPSHOT_STATE_RUNNING=1 SNAPSHOT_STATE_DONE=2 SNAPSHOT_STATE_FAILED=3",
+  "wsdaemon.WorkspaceOperation":
+    "WORKSPACE_OPERATION_UNSPECIFIED=0 WORKSPACE_OPERATION_INIT=1 WORKSPACE_OPERATION_SNAPSHOT=2 WORKSPACE_OPERATION_BACKUP=3 WORKSPACE_OPERATION_DISPOSE=4",
+  "wsdaemon.OperationPhase":
+    "OPERATION_PHASE_UNSPECIFIED=0 OPERATION_PHASE_QUEUED=1 OPERATION_PHASE_PREPARING=2 OPERATION_PHASE_CLONING=3 OPERATION_PHASE_RESTORING=4 OPERATION_PHASE_DOWNLOADING=5 OPERATION_PHASE_ARCHIVING=6 OPERATION_PHASE_GIT_STATUS=7 OPERATION_PHASE_DELETING=8 OPERATION_PHASE_FINALIZING=9",
 };
 
-// "Method:Input:Output" per service.
+// "Method:Input:Output" per service; "stream " marks a streamed response (server streaming).
 const services: Record<string, string> = {
   "wsdaemon.WorkspaceContentService":
-    "InitWorkspace:InitWorkspaceRequest:InitWorkspaceResponse WaitForInit:WaitForInitRequest:WaitForInitResponse IsWorkspaceExists:IsWorkspaceExistsRequest:IsWorkspaceExistsResponse TakeSnapshot:TakeSnapshotRequest:TakeSnapshotResponse DisposeWorkspace:DisposeWorkspaceRequest:DisposeWorkspaceResponse BackupWorkspace:BackupWorkspaceRequest:BackupWorkspaceResponse GetWorkspaceState:GetWorkspaceStateRequest:GetWorkspaceStateResponse",
+    "InitWorkspace:InitWorkspaceRequest:InitWorkspaceResponse WaitForInit:WaitForInitRequest:WaitForInitResponse IsWorkspaceExists:IsWorkspaceExistsRequest:IsWorkspaceExistsResponse TakeSnapshot:TakeSnapshotRequest:TakeSnapshotResponse DisposeWorkspace:DisposeWorkspaceRequest:DisposeWorkspaceResponse BackupWorkspace:BackupWorkspaceRequest:BackupWorkspaceResponse GetWorkspaceState:GetWorkspaceStateRequest:GetWorkspaceStateResponse WatchWorkspace:WatchWorkspaceRequest:stream WatchWorkspaceResponse ListWorkspaces:ListWorkspacesRequest:ListWorkspacesResponse",
   "iws.InWorkspaceService":
     "PrepareForUserNS:PrepareForUserNSRequest:PrepareForUserNSResponse WriteIDMapping:WriteIDMappingRequest:WriteIDMappingResponse EvacuateCGroup:EvacuateCGroupRequest:EvacuateCGroupResponse MountProc:MountProcRequest:MountProcResponse UmountProc:UmountProcRequest:UmountProcResponse MountSysfs:MountProcRequest:MountProcResponse UmountSysfs:UmountProcRequest:UmountProcResponse MountNfs:MountNfsRequest:MountNfsResponse UmountNfs:UmountNfsRequest:UmountNfsResponse Teardown:TeardownRequest:TeardownResponse WipingTeardown:WipingTeardownRequest:WipingTeardownResponse SetupPairVeths:SetupPairVethsRequest:SetupPairVethsResponse WorkspaceInfo:WorkspaceInfoRequest:WorkspaceInfoResponse",
   "iws.WorkspaceInfoService": "WorkspaceInfo:WorkspaceInfoRequest:WorkspaceInfoResponse",
@@ -159,8 +182,14 @@ const enumSpec = (desc: DescEnum): string =>
 const serviceSpec = (desc: DescService): string => {
   const pkg = desc.typeName.slice(0, desc.typeName.lastIndexOf("."));
   const strip = (t: string) => (t.startsWith(`${pkg}.`) ? t.slice(pkg.length + 1) : t);
+  const kind = (m: DescMethod) => {
+    if (m.methodKind === "unary") return "";
+    if (m.methodKind === "server_streaming") return "stream ";
+    // Nothing of the API streams requests; a new one must be pinned here on purpose.
+    return `${m.methodKind} `;
+  };
   return desc.methods
-    .map((m) => `${m.name}:${strip(m.input.typeName)}:${strip(m.output.typeName)}`)
+    .map((m) => `${m.name}:${strip(m.input.typeName)}:${kind(m)}${strip(m.output.typeName)}`)
     .join(" ");
 };
 
@@ -248,7 +277,6 @@ describe("wire contract", () => {
       const desc = serviceRegistry.get(name);
       expect(desc, gone("service", name)).toBeDefined();
       if (desc === undefined) return;
-      for (const m of desc.methods) expect(m.methodKind, `${name}.${m.name}`).toBe("unary");
       const actual = serviceSpec(desc);
       expect(actual, howToUpdate("services", name, actual)).toBe(spec);
     },

@@ -11,7 +11,7 @@ export const sdkDir = path.join("libs", "api-ts");
  */
 export async function buildSdk(options: {
   root: string;
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }): Promise<void> {
   const root = path.resolve(options.root);
   options.log?.(`tsup (${sdkDir})`);

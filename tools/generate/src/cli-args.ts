@@ -1,8 +1,9 @@
 export const usage = `Usage: tsx tools/generate/src/cli.ts [--root DIR]
 
 Regenerates libs/api-ts/src/gen and libs/api-mocks/src/gen from proto/ with buf
-(protoc-gen-es and protoc-gen-wsd) and puts the license header from
-tools/generate/license-header.txt on every proto and generated file.
+(protoc-gen-es and protoc-gen-wsd), and the daemon's private CRI subset
+apps/ws-daemon/src/gen/cri from apps/ws-daemon/proto-cri (protoc-gen-es), and puts the
+license header from tools/generate/license-header.txt on every proto and generated file.
 This is the cached Nx target \`npx nx run @ws-daemon/api:generate\`; after editing a
 .proto, \`npx nx g @ws-daemon/generate:generate\` also rebuilds libs/api-ts/dist.
 

@@ -3,9 +3,9 @@ import { type GenerateResult, generate } from "./pipeline";
 
 export interface RegenerateOptions {
   root: string;
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
   /** Leave libs/api-ts/dist as it is (only the generated sources change). */
-  skipBuild?: boolean;
+  skipBuild?: boolean | undefined;
 }
 
 /**

@@ -16,7 +16,7 @@ export interface WorkspaceContainerOptions {
 }
 
 /**
- * A workspace container from the daemon image (it has node and the iws CLI): unprivileged,
+ * A workspace container from the daemon image (it has node and wsdctl): unprivileged,
  * but allowed to create user namespaces (seccomp unconfined) and with unmasked /proc, the way
  * a workspace runtime starts containers that nest a user namespace. The discovery label ties
  * it to its workspace.
@@ -42,18 +42,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the iws CLI inside the workspace container against its mounted socket. */
+/**
+ * Runs `wsdctl iws <args>` inside the workspace container against its mounted socket. Exit codes
+ * are wsdctl's: 2 for a wrong command line, 64 + the gRPC status code for a failed call.
+ */
 export async function iwsCli(
   container: StartedTestContainer,
   args: readonly string[],
 ): Promise<CliResult> {
-  const result = await container.exec([
-    "node",
-    "/opt/ws-daemon/dist/iws-cli.js",
-    "--socket",
-    IN_CONTAINER_SOCKET,
-    ...args,
-  ]);
+  const result = await container.exec(["wsdctl", "--socket", IN_CONTAINER_SOCKET, "iws", ...args]);
   return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -64,7 +61,9 @@ export async function iwsCliOk(
 ): Promise<Record<string, unknown>> {
   const result = await iwsCli(container, args);
   if (result.exitCode !== 0) {
-    throw new Error(`iws-cli ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.trim()}`);
+    throw new Error(
+      `wsdctl iws ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.trim()}`,
+    );
   }
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }

@@ -13,7 +13,8 @@ export interface CreateArchiveOptions {
   level?: number | undefined;
   idShift?: number | undefined;
   signal?: AbortSignal | undefined;
-  onProgress?: ((p: { bytes: number; files: number }) => void) | undefined;
+  /** `tarBytes`: uncompressed tar bytes written so far. */
+  onProgress?: ((p: { bytes: number; files: number; tarBytes: number }) => void) | undefined;
   zstdPath?: string | undefined;
   /** What the archive may hold: the limits its restore applies (ArchiveLimitError beyond them). */
   limits?: SomeArchiveLimits | undefined;
@@ -88,7 +89,7 @@ function startArchive(
     const now = Date.now();
     if (!options.onProgress || (!force && now - lastProgress < 200)) return;
     lastProgress = now;
-    options.onProgress({ bytes: size, files: summary.entries });
+    options.onProgress({ bytes: size, files: summary.entries, tarBytes: summary.bytes });
   };
   // The tar stream is written by a worker thread into a FIFO that zstd reads, like
   // `tar | zstd > file`: the main thread at most sees the compressed bytes.

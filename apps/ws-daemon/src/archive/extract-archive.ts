@@ -15,7 +15,8 @@ export interface ExtractArchiveOptions extends SafeExtractOptions {
   /** What the compressed stream must hash to; checked before success is returned. */
   expected?: { sha256: string; size: number } | undefined;
   signal?: AbortSignal | undefined;
-  onProgress?: ((p: { bytes: number; files: number }) => void) | undefined;
+  /** `tarBytes`: uncompressed tar bytes unpacked so far. */
+  onProgress?: ((p: { bytes: number; files: number; tarBytes: number }) => void) | undefined;
   zstdPath?: string | undefined;
 }
 
@@ -74,12 +75,15 @@ export async function extractArchive(
   const hash = createHash("sha256");
   let bytes = 0;
   let files = 0;
+  let tarBytes = 0;
   let lastProgress = 0;
-  const progress = () => {
+  // `force`: the worker's reports, already spaced by worker-job.ts, pass unthrottled (two
+  // throttles of one period in a row would space reports up to twice that period apart).
+  const progress = (force = false) => {
     const now = Date.now();
-    if (options.onProgress && now - lastProgress > 200) {
+    if (options.onProgress && (force || now - lastProgress > 200)) {
       lastProgress = now;
-      options.onProgress({ bytes, files });
+      options.onProgress({ bytes, files, tarBytes });
     }
   };
   const counted = (chunk: Buffer) => {
@@ -95,7 +99,8 @@ export async function extractArchive(
       job: (fifo) => ({ fifo, root, options: extractOptionsOf(options) }) satisfies ExtractJob,
       onProgress: (p) => {
         files = p.entries;
-        progress();
+        tarBytes = p.tarBytes;
+        progress(true);
       },
       reviveError: reviveWorkerError,
     },
@@ -147,7 +152,8 @@ export async function extractArchive(
     }
     const sha256 = options.expected?.sha256 ?? hash.digest("hex");
     files = result.entries;
-    options.onProgress?.({ bytes, files });
+    tarBytes = result.tarBytes;
+    options.onProgress?.({ bytes, files, tarBytes });
     return { entries: result.entries, bytes, sha256 };
   } catch (err) {
     stopAll();

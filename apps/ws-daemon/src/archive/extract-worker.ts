@@ -16,8 +16,9 @@ export interface ExtractJob {
   options: SafeExtractOptions;
 }
 
-export type ExtractProgress = { entries: number };
-export type ExtractJobResult = { entries: number; contentBytes: number };
+/** `tarBytes`: bytes of the decompressed tar stream read so far. */
+export type ExtractProgress = { entries: number; tarBytes: number };
+export type ExtractJobResult = { entries: number; contentBytes: number; tarBytes: number };
 
 const READ_BYTES = 1024 * 1024;
 
@@ -26,14 +27,16 @@ serveWorkerJobs<ExtractJob, ExtractProgress, ExtractJobResult>((job, report) => 
   const parser = new TarParser(extractor);
   const fd = openSync(job.fifo, constants.O_RDONLY);
   report.opened();
+  let tarBytes = 0;
   try {
     const buf = Buffer.allocUnsafe(READ_BYTES);
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
+      tarBytes += n;
       // after the end-of-archive marker the rest is read and dropped, so zstd can finish cleanly
       if (!parser.ended) parser.push(buf.subarray(0, n));
-      report.progress({ entries: extractor.entries });
+      report.progress({ entries: extractor.entries, tarBytes });
     }
     parser.end();
     extractor.finish();
@@ -41,5 +44,5 @@ serveWorkerJobs<ExtractJob, ExtractProgress, ExtractJobResult>((job, report) => 
     extractor.abort();
     closeSync(fd);
   }
-  return { entries: extractor.entries, contentBytes: extractor.contentBytes };
+  return { entries: extractor.entries, contentBytes: extractor.contentBytes, tarBytes };
 });

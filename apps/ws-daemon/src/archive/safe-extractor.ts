@@ -4,7 +4,6 @@ import {
   constants,
   lchownSync,
   linkSync,
-  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
@@ -96,7 +95,6 @@ export class SafeExtractor implements TarParserHandler {
   private readonly symlinks = new Map<string, string>();
   private readonly regularFiles = new Set<string>();
   private readonly dirs: DirMeta[] = [];
-  private rootMeta: DirMeta | undefined;
   private readonly chownEnabled: boolean;
   private readonly idShift: number;
   private readonly budget: LimitBudget;
@@ -173,14 +171,13 @@ export class SafeExtractor implements TarParserHandler {
         if (symlinkEscapes(this.symlinks, rel, target)) {
           throw new HostileArchiveError(
             rel,
-            `symlink target ${JSON.stringify(target)} leaves the restore target`,
+            `symlink target ${JSON.stringify(target)} leaves the restore target through other symlinks`,
           );
         }
       }
     }
-    // deepest first, then the root; order only matters for read-only directories we still enter
+    // deepest first, the root last; order only matters for read-only directories we still enter
     const ordered = [...this.dirs].sort((a, b) => depth(b.rel) - depth(a.rel));
-    if (this.rootMeta) ordered.push(this.rootMeta);
     for (const d of ordered) {
       const abs = this.abs(d.rel);
       if (this.chownEnabled) lchownSync(abs, d.uid, d.gid);
@@ -191,7 +188,7 @@ export class SafeExtractor implements TarParserHandler {
   }
 
   private abs(rel: string): string {
-    return rel === "" ? this.root : path.join(this.root, rel);
+    return path.join(this.root, rel);
   }
 
   private metaOf(header: ParsedTarHeader, rel: string): DirMeta {
@@ -208,17 +205,20 @@ export class SafeExtractor implements TarParserHandler {
     if (!validId(meta.uid) || !validId(meta.gid) || !Number.isFinite(mtime)) {
       throw new HostileArchiveError(header.name, "invalid uid, gid or mtime");
     }
-    return this.options.owner ? { ...meta, ...this.options.owner } : meta;
+    return { ...meta, ...this.options.owner };
   }
 
-  /** Creates missing parents; refuses parents that are symlinks or files from this archive. */
+  /**
+   * Creates the missing parents of `rel`, one by one; refuses parents that are symlinks or files
+   * from this archive. Nothing else exists in the target (it started empty), so creating one that
+   * this extraction does not know fails.
+   */
   private ensureParent(rel: string, name: string): void {
-    const parent = path.posix.dirname(rel);
-    const parentRel = parent === "." ? "" : parent;
-    if (this.knownDirs.has(parentRel)) return;
+    const parents = rel.split("/").slice(0, -1);
     let prefix = "";
-    for (const seg of parentRel.split("/")) {
+    for (const seg of parents) {
       prefix = prefix === "" ? seg : `${prefix}/${seg}`;
+      if (this.knownDirs.has(prefix)) continue;
       if (this.symlinks.has(prefix)) {
         throw new HostileArchiveError(
           name,
@@ -228,33 +228,27 @@ export class SafeExtractor implements TarParserHandler {
       if (this.regularFiles.has(prefix)) {
         throw new HostileArchiveError(name, `parent ${prefix} is a file`);
       }
-    }
-    mkdirSync(this.abs(parentRel), { recursive: true, mode: 0o755 });
-    prefix = "";
-    for (const seg of parentRel.split("/")) {
-      prefix = prefix === "" ? seg : `${prefix}/${seg}`;
-      this.knownDirs.add(prefix);
+      this.makeDirectory(prefix, 0o755);
     }
   }
 
-  private addDirectory(rel: string, meta: DirMeta): void {
-    if (rel === "") {
-      this.rootMeta = meta;
-      return;
+  private makeDirectory(rel: string, mode: number): void {
+    try {
+      mkdirSync(this.abs(rel), { mode });
+    } catch (err) {
+      throw conflict(rel, err);
     }
+    this.knownDirs.add(rel);
+  }
+
+  /** A directory entry; its metadata is applied by finish(), once its children are in. */
+  private addDirectory(rel: string, meta: DirMeta): void {
     if (this.symlinks.has(rel) || this.regularFiles.has(rel)) {
       throw new HostileArchiveError(rel, "directory conflicts with an earlier entry");
     }
     this.ensureParent(rel, rel);
-    if (!this.knownDirs.has(rel)) {
-      try {
-        mkdirSync(this.abs(rel), { mode: 0o700 });
-      } catch (err) {
-        if (errCode(err) !== "EEXIST" || !lstatSync(this.abs(rel)).isDirectory())
-          throw conflict(rel, err);
-      }
-      this.knownDirs.add(rel);
-    }
+    // the root and directories listed before (or created as parents) exist already
+    if (!this.knownDirs.has(rel)) this.makeDirectory(rel, 0o700);
     this.dirs.push(meta);
   }
 
@@ -403,15 +397,13 @@ function depth(rel: string): number {
   return rel === "" ? 0 : rel.split("/").length;
 }
 
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** EEXIST/ELOOP/ENOTDIR while creating means the archive tried to reuse a path: hostile or broken. */
+/**
+ * EEXIST while creating means the archive tried to reuse a path (every entry is known and the
+ * target started empty): hostile or broken. Anything else is the file system's own error.
+ */
 function conflict(rel: string, err: unknown): Error {
-  const code = errCode(err);
-  if (code === "EEXIST" || code === "ELOOP" || code === "ENOTDIR") {
-    return new HostileArchiveError(rel, `conflicts with an earlier entry (${code})`);
+  if ((err as NodeJS.ErrnoException | undefined)?.code === "EEXIST") {
+    return new HostileArchiveError(rel, "conflicts with an earlier entry (EEXIST)");
   }
   return err as Error;
 }

@@ -76,7 +76,78 @@ const dockerRuntime = z
   })
   .strict();
 
-const GiB = 1024 ** 3;
+const criRuntime = z
+  .object({
+    kind: z
+      .literal("cri")
+      .describe(
+        "Workspaces are Kubernetes pods, found through the node's CRI v1 runtime (containerd, CRI-O).",
+      ),
+    socketPath: z
+      .string()
+      .min(1)
+      .default("/run/containerd/containerd.sock")
+      .describe("The CRI runtime's socket (CRI-O: /var/run/crio/crio.sock)."),
+    podLabel: z
+      .string()
+      .min(1)
+      .default("ws-daemon.io/workspace-id")
+      .describe(
+        "Pod label whose value is the workspace id (kubelet copies pod labels onto the pod sandbox).",
+      ),
+    containerName: z
+      .string()
+      .min(1)
+      .default("workspace")
+      .describe("Name of the workspace's container in the pod."),
+    waitForContainerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        "An in-workspace call waits at most this long for a container that is not running yet (less when the call's deadline is nearer); 0 = no waiting.",
+      ),
+  })
+  .strict();
+
+const healthProbe = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Serve grpc.health.v1.Health alone on a plaintext port of its own, for kubelet's gRPC probes (which speak no TLS) when the node API requires mutual TLS.",
+      ),
+    host: z.string().min(1).default("127.0.0.1").describe("Address of the probe listener."),
+    port: port.default(9501).describe("Port of the probe listener."),
+  })
+  .strict();
+
+const GIB = 1024 * 1024 * 1024;
+
+const health = z
+  .object({
+    checkIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .describe(
+        "How often readiness is re-checked: the runtime answers, the working area is writable and has minFreeBytes free.",
+      ),
+    minFreeBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(GIB)
+      .describe(
+        "Below this much free space in the working area the daemon reports NOT_SERVING and refuses InitWorkspace with RESOURCE_EXHAUSTED; 0 = no threshold.",
+      ),
+    probe: healthProbe.default({ enabled: false, host: "127.0.0.1", port: 9501 }),
+  })
+  .strict();
+
 const MINUTE_MS = 60_000;
 
 /** Shared by backups (refused beyond them) and restores (refused beyond them): see src/archive. */
@@ -86,7 +157,7 @@ const archiveSchema = z
       .number()
       .int()
       .min(1)
-      .default(64 * GiB)
+      .default(64 * GIB)
       .describe(
         "Largest file a backup or snapshot may hold, by its size with holes: a tree with a larger one is refused at backup time (the previous backup stays), an archive with one at restore.",
       ),
@@ -94,7 +165,7 @@ const archiveSchema = z
       .number()
       .int()
       .min(1)
-      .default(1024 * GiB)
+      .default(1024 * GIB)
       .describe(
         "Most content bytes one archive may hold (holes of sparse files not counted); beyond it a backup is refused, and so is a restore.",
       ),
@@ -138,8 +209,8 @@ const archiveSchema = z
   })
   .strict()
   .default({
-    maxEntryBytes: 64 * GiB,
-    maxTotalBytes: 1024 * GiB,
+    maxEntryBytes: 64 * GIB,
+    maxTotalBytes: 1024 * GIB,
     maxEntries: 10_000_000,
     maxPathBytes: 3072,
     deadlineBaseMs: 10 * MINUTE_MS,
@@ -147,8 +218,6 @@ const archiveSchema = z
     keepSetid: false,
   });
 
-/** A uid or gid the kernel stores (2^32-1 means "unchanged" to chown). */
-const id = z.number().int().min(0).max(0xfffffffe);
 
 export const configSchema = z
   .object({
@@ -179,9 +248,14 @@ export const configSchema = z
       kind: "local",
       root: "./.ws-daemon-data/storage",
     }),
-    runtime: z.discriminatedUnion("kind", [processRuntime, dockerRuntime]).default({
+    runtime: z.discriminatedUnion("kind", [processRuntime, dockerRuntime, criRuntime]).default({
       kind: "process",
       workspaces: {},
+    }),
+    health: health.default({
+      checkIntervalMs: 10_000,
+      minFreeBytes: GIB,
+      probe: { enabled: false, host: "127.0.0.1", port: 9501 },
     }),
     janitor: z
       .object({
@@ -217,17 +291,6 @@ export const configSchema = z
       })
       .strict()
       .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
-    content: z
-      .object({
-        uid: id
-          .default(33333)
-          .describe(
-            "Owner (uid) of workspace content: restored backups and snapshots belong to it, whatever the archive says (33333 is what Gitpod images expect).",
-          ),
-        gid: id.default(33333).describe("Group (gid) of workspace content, as content.uid."),
-      })
-      .strict()
-      .default({ uid: 33333, gid: 33333 }),
     archive: archiveSchema,
     idMapping: z
       .object({
@@ -278,6 +341,38 @@ export const configSchema = z
       })
       .strict()
       .default({ vethCidr: "10.0.5.0/30" }),
+    content: z
+      .object({
+        uid: z
+          .number()
+          .int()
+          .min(1)
+          .max(4_294_967_294)
+          .default(33333)
+          .describe(
+            "Owner of workspace content (the workspace user): restored backups and snapshots belong to it, whatever the archive says. When the daemon runs as root, git runs as this user, confined to the one workspace; never 0.",
+          ),
+        gid: z
+          .number()
+          .int()
+          .min(1)
+          .max(4_294_967_294)
+          .default(33333)
+          .describe("Group of workspace content and of the confined git; never 0."),
+      })
+      .strict()
+      .default({ uid: 33333, gid: 33333 }),
+    git: z
+      .object({
+        allowFileRemotes: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Accept file:// remotes (repositories on the node), for tests and bare hosts; the confined git sees only that repository, read-only.",
+          ),
+      })
+      .strict()
+      .default({ allowFileRemotes: false }),
     gitStatusMaxListed: z
       .number()
       .int()

@@ -112,8 +112,20 @@ interface ParsedArgs {
  * so it runs non-strict and a flag takes the following positional token as its value.
  */
 function fromArgv(argv: readonly string[]): ParsedArgs {
+  // `--key -5` means the value -5: join a bare flag with a following non-flag argument first,
+  // which parseArgs would otherwise read as short options
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const bare = arg.startsWith("--") && arg.length > 2 && !arg.includes("=");
+    if (bare && next !== undefined && !next.startsWith("--")) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else args.push(arg);
+  }
   const { tokens } = parseArgs({
-    args: [...argv],
+    args,
     strict: false,
     allowPositionals: true,
     tokens: true,

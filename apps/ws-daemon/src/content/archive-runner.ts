@@ -1,7 +1,8 @@
 import type { Clock } from "../platform/index.js";
-import { Semaphore } from "../platform/index.js";
+import { entryCount, measureTree, Semaphore } from "../platform/index.js";
 import type { ArchiveOptions, ContentStore, WorkspaceRef } from "../storage/index.js";
 import { toContentError } from "./content-error.js";
+import type { OperationTracker } from "./operation-progress.js";
 import type { ArchiveOperation } from "./ports.js";
 import type { SafeHooks } from "./safe-hooks.js";
 import { type ArchiveRecord, isoNow } from "./workspace-record.js";
@@ -29,13 +30,16 @@ export class ArchiveRunner {
     ws: WorkspaceRef,
     dir: string,
     onSnapshotUrl?: (url: string) => void,
+    tracker?: OperationTracker,
   ): Promise<ArchiveRecord> {
     return this.slots.run(
       async () => {
         const started = this.clock.now();
+        if (tracker) tracker.phase("archiving", await archiveTotals(dir));
         const options: ArchiveOptions = {
           signal: this.signal,
           ...(onSnapshotUrl ? { onSnapshotUrl } : {}),
+          ...(tracker ? { onProgress: tracker.onArchiveProgress } : {}),
         };
         try {
           const r =
@@ -61,3 +65,17 @@ export class ArchiveRunner {
     );
   }
 }
+
+/**
+ * What an archive of `dir` will hold, for a progress bar: entries exactly, tar bytes estimated
+ * (content plus a 512-byte header per entry and, on average, half a block of padding per file).
+ * Only watchers see it, so a tree that cannot be read fully still archives (best effort).
+ */
+const archiveTotals = async (dir: string): Promise<{ bytesTotal: number; filesTotal: number }> => {
+  const m = await measureTree(dir, { mode: "best-effort" });
+  const entries = entryCount(m);
+  return {
+    bytesTotal: m.regularFileBytes + entries * 512 + m.regularFiles * 256,
+    filesTotal: entries,
+  };
+};

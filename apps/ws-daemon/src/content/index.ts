@@ -30,6 +30,12 @@ export type {
   WorkspaceContentManagerDeps,
 } from "./manager-types.js";
 export type {
+  OperationKind,
+  OperationOutcome,
+  OperationPhase,
+  OperationProgressReport,
+} from "./operation-progress.js";
+export type {
   ArchiveOperation,
   ContentGit,
   ContentHooks,

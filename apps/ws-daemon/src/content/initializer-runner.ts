@@ -1,10 +1,11 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Clock, entryCount, type Log, measureTree, resolveInside } from "../platform/index.js";
-import type { ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
+import type { ArchiveOptions, ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
 import type { GitInitializerSpec, InitializerSpec } from "./initializer-spec.js";
+import { type InitializerProgress, initializerLabel } from "./operation-progress.js";
 import type { ContentGit, FetchLike, GitCheckoutSpec } from "./ports.js";
 import { removeStaleReadyMarker } from "./ready-marker.js";
 import type { InitializerStats, InitSource } from "./workspace-record.js";
@@ -22,6 +23,8 @@ export interface InitializerContext {
   downloadRetryDelayMs?: number;
   downloadTimeoutMs?: number;
   log?: Log;
+  /** Told of each leaf's phase and of archive and download progress (WatchWorkspace). */
+  progress?: InitializerProgress;
 }
 
 export interface InitializerOutcome {
@@ -77,6 +80,7 @@ const cloneGit = async (
 ): Promise<string> => {
   const dir = await resolveInside(ctx.contentDir, g.checkoutLocation, field);
   await mkdir(dir, { recursive: true, mode: 0o755 });
+  ctx.progress?.phase("cloning", { detail: g.checkoutLocation || "." });
   try {
     await ctx.git.clone(gitRequest(g, dir), ctx.signal);
   } catch (err) {
@@ -91,6 +95,7 @@ const restoreArchive = async (
   what: string,
   restore: () => Promise<ArchiveStats>,
 ): Promise<ArchiveStats> => {
+  ctx.progress?.phase("restoring", { detail: what });
   try {
     const stats = await restore();
     await removeStaleReadyMarker(ctx.contentDir);
@@ -109,6 +114,11 @@ const contentStats = async (dir: string): Promise<{ bytes: number; files: number
   const m = await measureTree(dir, { mode: "strict" });
   return { bytes: m.regularFileBytes, files: entryCount(m) };
 };
+
+const archiveOptions = (ctx: InitializerContext): ArchiveOptions => ({
+  signal: ctx.signal,
+  ...(ctx.progress ? { onProgress: ctx.progress.onArchiveProgress } : {}),
+});
 
 type LeafResult = { source: InitSource; bytes: number; files: number } & Pick<
   InitializerStats,
@@ -130,14 +140,14 @@ const runLeaf = async (
     case "snapshot": {
       await requireEmptyRoot(ctx, "a snapshot");
       const s = await restoreArchive(ctx, `snapshot ${spec.snapshot}`, () =>
-        ctx.store.restoreSnapshot(spec.snapshot, ctx.contentDir, { signal: ctx.signal }),
+        ctx.store.restoreSnapshot(spec.snapshot, ctx.contentDir, archiveOptions(ctx)),
       );
       return { source: "from-backup", bytes: s.bytes, files: s.files };
     }
     case "backup": {
       await requireEmptyRoot(ctx, "a backup");
       const s = await restoreArchive(ctx, "backup", () =>
-        ctx.store.restoreBackup(ctx.workspace, ctx.contentDir, { signal: ctx.signal }),
+        ctx.store.restoreBackup(ctx.workspace, ctx.contentDir, archiveOptions(ctx)),
       );
       // Only used later (git status on dispose), but a restored link must not lead us outside.
       await resolveInside(
@@ -151,6 +161,10 @@ const runLeaf = async (
       return runPrebuild(spec, ctx, field);
     case "download": {
       let bytes = 0;
+      ctx.progress?.phase("downloading", {
+        detail: spec.targetLocation || ".",
+        filesTotal: spec.files.length,
+      });
       for (const [i, file] of spec.files.entries()) {
         throwIfAborted(ctx);
         const destination = await resolveInside(
@@ -175,6 +189,7 @@ const runLeaf = async (
           throw toContentError(err, `${field}.download.files.${i}`);
         });
         bytes += result.bytes;
+        ctx.progress?.progress({ bytesDone: bytes, filesDone: i + 1 });
       }
       return { source: "from-other", bytes, files: spec.files.length };
     }
@@ -197,7 +212,7 @@ const runPrebuild = async (
     let restored: ArchiveStats | undefined;
     try {
       restored = await restoreArchive(ctx, `prebuild snapshot ${snapshotUrl}`, () =>
-        ctx.store.restoreSnapshot(snapshotUrl, ctx.contentDir, { signal: ctx.signal }),
+        ctx.store.restoreSnapshot(snapshotUrl, ctx.contentDir, archiveOptions(ctx)),
       );
     } catch (err) {
       throwIfAborted(ctx);
@@ -210,6 +225,7 @@ const runPrebuild = async (
       for (const [i, g] of spec.git.entries()) {
         const gitField = `${field}.prebuild.git.${i}.checkoutLocation`;
         const dir = await resolveInside(ctx.contentDir, g.checkoutLocation, gitField);
+        ctx.progress?.phase("cloning", { detail: `${g.checkoutLocation || "."} to its target` });
         try {
           await ctx.git.bringToTarget(gitRequest(g, dir), ctx.signal);
         } catch (err) {
@@ -267,6 +283,7 @@ export const runInitializer = async (
     stats.push({ kind: "composite", durationMs: ctx.clock.now() - started, bytes, files });
     return { source, stats };
   }
+  ctx.progress?.phase("preparing", { initializer: initializerLabel(field, spec.kind) });
   const leaf = await runLeaf(spec, ctx, field);
   const { source, ...rest } = leaf;
   return { source, stats: [{ kind: spec.kind, durationMs: ctx.clock.now() - started, ...rest }] };

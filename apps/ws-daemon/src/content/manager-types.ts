@@ -26,6 +26,11 @@ export interface WorkspaceContentManagerConfig {
    * reported, because the area might hold other things. Dot-names are never touched.
    */
   removeOrphanedContent?: boolean;
+  /**
+   * Owner given to each new content directory (the workspace user, which git runs as when it is
+   * confined). Unset: the directory keeps the daemon's owner.
+   */
+  contentOwner?: { uid: number; gid: number };
 }
 
 export interface WorkspaceContentManagerDeps {

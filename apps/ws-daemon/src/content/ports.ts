@@ -5,6 +5,11 @@
 import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/index.js";
 import type { Log } from "../platform/index.js";
 import type { ContentErrorKind } from "./content-error.js";
+import type {
+  OperationKind,
+  OperationOutcome,
+  OperationProgressReport,
+} from "./operation-progress.js";
 import type { InitializerStats, WorkspaceState } from "./workspace-record.js";
 
 export type { GitCheckoutSpec, GitStatusSummary };
@@ -48,6 +53,13 @@ export interface ContentHooks {
       | { ok: true; durationMs: number; bytes: number }
       | { ok: false; durationMs: number; kind: ContentErrorKind },
   ): void;
+  /**
+   * An operation was accepted (init, snapshot, backup, dispose), before it waits for its turn;
+   * then progress reports (at most every ~200 ms from archives), then exactly one finish.
+   */
+  onOperationStarted?(id: string, operation: OperationKind): void;
+  onOperationProgress?(id: string, report: OperationProgressReport): void;
+  onOperationFinished?(id: string, operation: OperationKind, outcome: OperationOutcome): void;
   /** Called when a workspace is gone for good (e.g. to remove its IWS socket directory). */
   onDisposed?(id: string): Promise<void> | void;
 }

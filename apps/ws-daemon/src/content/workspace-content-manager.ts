@@ -19,6 +19,7 @@ import type {
   WorkspaceContentManagerConfig,
   WorkspaceContentManagerDeps,
 } from "./manager-types.js";
+import { OperationTracker } from "./operation-progress.js";
 import { SafeHooks } from "./safe-hooks.js";
 import { type RecoveryReport, recoverWorkspaces } from "./startup-recovery.js";
 import { WorkspaceStateStore } from "./state-store.js";
@@ -97,6 +98,7 @@ export class WorkspaceContentManager {
       config.workingArea,
       deps.quota ?? new NoQuotaEnforcer("no quota enforcer configured"),
       this.safe.log,
+      config.contentOwner,
     );
     this.initContext = {
       disk: this.disk,
@@ -122,6 +124,7 @@ export class WorkspaceContentManager {
       disk: this.disk,
       clock: this.clock,
       log: this.safe.log,
+      hooks: this.safe,
       history: config.snapshotHistory ?? DEFAULT_SNAPSHOT_HISTORY,
       serialize: (id, op) => this.serialize(id, op),
       persist: (entry) => this.persist(entry),
@@ -185,8 +188,10 @@ export class WorkspaceContentManager {
     const replaced = this.registry.claim(entry);
     const { id } = record;
     this.safe.state(id, replaced?.record.state, "setting-up");
+    // Started before waiting for the workspace's turn, so a watcher sees the init at once.
+    const tracker = new OperationTracker(this.safe, id, "init");
     const signal = AbortSignal.any([initAbort.signal, this.shutdownController.signal]);
-    const work = this.serialize(id, () => runInit(this.initContext, entry, spec, signal));
+    const work = this.serialize(id, () => runInit(this.initContext, entry, spec, signal, tracker));
     return raceAbort(
       work.then(() => structuredClone(entry.record)),
       options.signal,
@@ -233,11 +238,19 @@ export class WorkspaceContentManager {
   async backup(id: string): Promise<ArchiveRecord> {
     const entry = this.registry.requireEntry(id);
     requireArchivable(entry, "backup");
-    return this.serialize(entry.record.id, async () => {
-      this.registry.requireCurrent(entry);
-      requireArchivable(entry, "backup");
-      return this.backupLocked(entry);
-    });
+    const tracker = new OperationTracker(this.safe, entry.record.id, "backup");
+    try {
+      const backup = await this.serialize(entry.record.id, async () => {
+        this.registry.requireCurrent(entry);
+        requireArchivable(entry, "backup");
+        return this.backupLocked(entry, tracker);
+      });
+      tracker.finish({ ok: true, url: backup.url });
+      return backup;
+    } catch (err) {
+      tracker.fail(toContentError(err, "backup failed"));
+      throw err;
+    }
   }
 
   /**
@@ -262,7 +275,16 @@ export class WorkspaceContentManager {
     entry.initAbort?.abort(
       new ContentError("cancelled", "workspace was disposed during initialization"),
     );
-    const disposal = this.serialize(entry.record.id, () => this.disposeLocked(entry, options));
+    const tracker = new OperationTracker(this.safe, entry.record.id, "dispose");
+    const disposal = this.serialize(entry.record.id, () =>
+      this.disposeLocked(entry, options, tracker),
+    );
+    // After disposeLocked's last state change: a watcher sees the removal, then the outcome.
+    disposal.then(
+      (result) =>
+        tracker.finish({ ok: true, ...(result.backup ? { url: result.backup.url } : {}) }),
+      (err: unknown) => tracker.fail(toContentError(err, "dispose failed")),
+    );
     entry.disposal = disposal;
     const clear = () => {
       if (entry.disposal === disposal) delete entry.disposal;
@@ -274,6 +296,7 @@ export class WorkspaceContentManager {
   private async disposeLocked(
     entry: WorkspaceEntry,
     options: { backup?: boolean },
+    tracker: OperationTracker,
   ): Promise<DisposeResult> {
     this.registry.requireCurrent(entry);
     const { record } = entry;
@@ -292,7 +315,7 @@ export class WorkspaceContentManager {
         result.backupSkipped = "the workspace's content was wiped";
       } else if (options.backup) {
         try {
-          result.backup = await this.backupLocked(entry);
+          result.backup = await this.backupLocked(entry, tracker);
         } catch (err) {
           record.state = "available";
           await this.persist(entry).catch(() => undefined);
@@ -301,6 +324,7 @@ export class WorkspaceContentManager {
           throw new ContentError("data-loss", `${error.message}; content was kept`, { cause: err });
         }
       }
+      tracker.phase("git-status");
       const gitStatus = await firstCheckoutStatus(
         this.deps.git,
         this.disk.contentDir(record.id),
@@ -316,6 +340,7 @@ export class WorkspaceContentManager {
     // Record first: if we crash after this, the content is an orphan, never a half-deleted
     // workspace that still claims to exist.
     const from = record.state;
+    tracker.phase("deleting");
     if (this.registry.delete(entry)) {
       await this.stateStore.remove(record.id);
       // The workspace is gone either way; content that cannot be removed now (e.g. a mount still
@@ -335,12 +360,17 @@ export class WorkspaceContentManager {
     return result;
   }
 
-  private async backupLocked(entry: WorkspaceEntry): Promise<ArchiveRecord> {
+  private async backupLocked(
+    entry: WorkspaceEntry,
+    tracker: OperationTracker,
+  ): Promise<ArchiveRecord> {
     try {
       const result = await this.archiver.run(
         "backup",
         workspaceRef(entry.record),
         this.disk.contentDir(entry.record.id),
+        undefined,
+        tracker,
       );
       entry.record.lastBackup = result;
       await this.persist(entry);

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { lchown, mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Log } from "../platform/index.js";
 import type { QuotaEnforcer, QuotaRecoveryReport } from "../quota/index.js";
@@ -15,6 +15,7 @@ export class WorkspaceDisk {
     readonly workingArea: string,
     private readonly quota: QuotaEnforcer,
     private readonly log: Log,
+    private readonly owner?: { uid: number; gid: number },
   ) {}
 
   contentDir(id: string): string {
@@ -32,6 +33,7 @@ export class WorkspaceDisk {
 
   async create(id: string): Promise<void> {
     await mkdir(this.contentDir(id), { recursive: true, mode: 0o755 });
+    if (this.owner) await lchown(this.contentDir(id), this.owner.uid, this.owner.gid);
   }
 
   /** Lifts the quota (with loop images: unmounts and deletes the image) before deleting content. */

@@ -7,6 +7,7 @@ import {
   validateInitializerSpec,
 } from "./initializer-spec.js";
 import type { InitWorkspaceRequest } from "./manager-types.js";
+import type { OperationTracker } from "./operation-progress.js";
 import { writeReadyMarker } from "./ready-marker.js";
 import type { SafeHooks } from "./safe-hooks.js";
 import type { WorkspaceDisk } from "./workspace-disk.js";
@@ -71,7 +72,8 @@ export const runInit = (
   entry: WorkspaceEntry,
   spec: InitializerSpec,
   signal: AbortSignal,
-): Promise<void> => new InitAttempt(ctx, entry, spec, signal).run();
+  tracker: OperationTracker,
+): Promise<void> => new InitAttempt(ctx, entry, spec, signal, tracker).run();
 
 class InitAttempt {
   private readonly record: WorkspaceRecord;
@@ -82,6 +84,7 @@ class InitAttempt {
     private readonly entry: WorkspaceEntry,
     private readonly spec: InitializerSpec,
     private readonly signal: AbortSignal,
+    private readonly tracker: OperationTracker,
   ) {
     this.record = entry.record;
     this.started = ctx.clock.now();
@@ -97,6 +100,7 @@ class InitAttempt {
       );
       const durationMs = ctx.clock.now() - this.started;
       ctx.hooks.call((h) => h.onInitFinished?.(record.id, { ok: true, durationMs }));
+      this.tracker.finish({ ok: true });
     } catch (err) {
       throw await this.recordFailure(err);
     } finally {
@@ -108,6 +112,7 @@ class InitAttempt {
   private async populate(): Promise<void> {
     const { ctx, record, signal } = this;
     const dir = ctx.disk.contentDir(record.id);
+    this.tracker.phase("preparing");
     // A leftover of an earlier attempt must not leak into this one.
     await ctx.disk.remove(record.id);
     await ctx.disk.create(record.id);
@@ -118,8 +123,10 @@ class InitAttempt {
       contentDir: dir,
       signal,
       log: (level, message, fields) => ctx.hooks.log(level, message, { id: record.id, ...fields }),
+      progress: this.tracker,
     });
     if (signal.aborted) throw signal.reason;
+    this.tracker.phase("finalizing");
     const finishedAt = isoNow(ctx.clock);
     await writeReadyMarker(dir, {
       source: outcome.source,
@@ -157,6 +164,7 @@ class InitAttempt {
     ctx.hooks.call((h) =>
       h.onInitFinished?.(record.id, { ok: false, durationMs, kind: error.kind }),
     );
+    this.tracker.fail(error);
     ctx.hooks.log("warn", "workspace initialization failed", {
       id: record.id,
       kind: error.kind,

@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { type Clock, type Log, raceAbort } from "../platform/index.js";
 import type { ArchiveRunner } from "./archive-runner.js";
 import { type ContentError, toContentError } from "./content-error.js";
+import { OperationTracker } from "./operation-progress.js";
+import type { SafeHooks } from "./safe-hooks.js";
 import type { WorkspaceDisk } from "./workspace-disk.js";
 import { isoNow, type SnapshotRecord, workspaceRef } from "./workspace-record.js";
 import {
@@ -17,6 +19,8 @@ export interface SnapshotContext {
   disk: WorkspaceDisk;
   clock: Clock;
   log: Log;
+  /** Where the snapshot's progress goes (WatchWorkspace). */
+  hooks: SafeHooks;
   /** Snapshot records kept per workspace (the oldest finished ones are dropped). */
   history: number;
   /** Runs `op` in the workspace's turn (its FIFO mutex); shutdown waits for it. */
@@ -63,7 +67,8 @@ export const takeSnapshot = async (
   const urlKnown = new Promise<string>((resolve) => {
     announceUrl = resolve;
   });
-  const work = ctx.serialize(entry.record.id, () => upload(ctx, entry, snap, announceUrl));
+  const tracker = new OperationTracker(ctx.hooks, entry.record.id, "snapshot");
+  const work = ctx.serialize(entry.record.id, () => upload(ctx, entry, snap, announceUrl, tracker));
   const result = (url: string): TakeSnapshotResult => ({
     snapshotId: snap.snapshotId,
     state: snap.state,
@@ -84,9 +89,10 @@ const upload = async (
   entry: WorkspaceEntry,
   snap: SnapshotRecord,
   announceUrl: (url: string) => void,
+  tracker: OperationTracker,
 ): Promise<string> => {
   const markFailed = (err: unknown): ContentError => {
-    const error = toContentError(err, "snapshot failed");
+    const error = tracker.fail(toContentError(err, "snapshot failed"));
     Object.assign(snap, {
       state: "failed",
       finishedAt: isoNow(ctx.clock),
@@ -112,6 +118,7 @@ const upload = async (
         snap.url = url;
         announceUrl(url);
       },
+      tracker,
     );
     Object.assign(snap, {
       state: "done",
@@ -120,6 +127,7 @@ const upload = async (
       files: r.files,
       finishedAt: isoNow(ctx.clock),
     });
+    tracker.finish({ ok: true, url: r.url });
     return r.url;
   } catch (err) {
     throw markFailed(err);

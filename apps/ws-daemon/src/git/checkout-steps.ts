@@ -187,7 +187,11 @@ export class CheckoutSteps {
   async updateSubmodules(): Promise<void> {
     if (!(await pathExists(join(this.spec.checkoutDir, ".gitmodules")))) return;
     const depth = this.spec.fullClone ? [] : ["--depth", "1"];
-    const r = await this.run(["submodule", "update", "--init", "--recursive", ...depth], true);
+    // --checkout: whatever submodule.<name>.update a configuration says, nothing else runs
+    const r = await this.run(
+      ["submodule", "update", "--init", "--recursive", "--checkout", ...depth],
+      true,
+    );
     if (r.exitCode !== 0)
       this.logger("warn", "submodule update failed", { detail: this.git.redact(r.stderr) });
   }

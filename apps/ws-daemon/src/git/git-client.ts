@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { lchown, lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -19,7 +19,9 @@ import {
   resolveCredentials,
 } from "./git-credentials.js";
 import { GitError, isTransientGitFailure } from "./git-error.js";
+import { protocolPolicy } from "./git-hardening.js";
 import { readGitStatus } from "./git-status.js";
+import { SessionGlobalConfig } from "./session-global-config.js";
 import type {
   BringToTargetResult,
   CloneResult,
@@ -48,6 +50,11 @@ export interface GitClientOptions {
   cloneAttempts?: number;
   /** First retry delay, doubled per attempt; default 1000. */
   cloneRetryDelayMs?: number;
+  /**
+   * The user git runs as when the runner confines it: the checkout directory and git's private
+   * HOME are given to it before git starts. Unset: nothing is chowned (git runs as the daemon).
+   */
+  contentOwner?: { uid: number; gid: number };
 }
 
 /** One operation's private HOME plus lazily resolved credentials. */
@@ -92,13 +99,14 @@ export class GitClient {
   async clone(spec: GitCheckoutSpec, signal?: AbortSignal): Promise<CloneResult> {
     validateCheckoutSpec(spec, this.allowedSchemes);
     const started = this.clock.now();
-    const session = await this.openSession(spec, signal);
-    // undefined until the directory is known to be ours to clean up (missing or empty)
-    let createdDir: boolean | undefined;
+    // from here the directory is ours to clean up (it was missing or empty)
+    const createdDir = await this.prepareEmptyDir(spec.checkoutDir);
+    let session: Session | undefined;
     try {
+      session = await this.openSession(spec, spec.checkoutDir, signal);
       await this.checkTargetName(session.git, spec, signal);
-      createdDir = await this.prepareEmptyDir(spec.checkoutDir);
-      await retry(() => this.cloneInto(session, spec, signal), {
+      const opened = session;
+      await retry(() => this.cloneInto(opened, spec, signal), {
         attempts: this.cloneAttempts,
         delayMs: this.cloneRetryDelayMs,
         backoff: "exponential",
@@ -115,10 +123,10 @@ export class GitClient {
         },
       });
     } catch (err) {
-      if (createdDir !== undefined) await this.undoClone(spec.checkoutDir, createdDir);
+      await this.undoClone(spec.checkoutDir, createdDir);
       throw err;
     } finally {
-      await session.close();
+      await session?.close();
     }
     // informational figures: what vanishes or cannot be read while counting is left out
     const tree = await measureTree(spec.checkoutDir, { mode: "best-effort" });
@@ -141,7 +149,7 @@ export class GitClient {
     if (!(await pathExists(join(spec.checkoutDir, ".git")))) {
       throw new GitError("invalid-argument", "the checkout directory holds no git repository");
     }
-    const session = await this.openSession(spec, signal);
+    const session = await this.openSession(spec, spec.checkoutDir, signal);
     try {
       await this.checkTargetName(session.git, spec, signal);
       const steps = new CheckoutSteps(session.git, spec, session.network, this.logger, signal);
@@ -200,7 +208,8 @@ export class GitClient {
 
   /** Summary for DisposeWorkspace; undefined when dir has no .git. Never throws for odd repositories. */
   async status(dir: string, options: GitStatusOptions = {}): Promise<GitStatusSummary | undefined> {
-    const session = await this.openSession(undefined, options.signal);
+    if (!(await pathExists(join(dir, ".git")))) return undefined;
+    const session = await this.openSession(undefined, dir, options.signal);
     try {
       return await readGitStatus(session.git, dir, options);
     } finally {
@@ -256,11 +265,12 @@ export class GitClient {
     }
   }
 
-  /** Returns whether the directory had to be created. */
+  /** Returns whether the directory had to be created; it is given to the content owner. */
   private async prepareEmptyDir(dir: string): Promise<boolean> {
     const existing = await lstat(dir).catch(() => undefined);
     if (existing === undefined) {
       await mkdir(dir, { recursive: true, mode: 0o775 });
+      await this.giveToOwner(dir);
       return true;
     }
     if (!existing.isDirectory() || (await readdir(dir)).length > 0) {
@@ -269,7 +279,13 @@ export class GitClient {
         "the checkout directory exists and is not an empty directory",
       );
     }
+    await this.giveToOwner(dir);
     return false;
+  }
+
+  private async giveToOwner(dir: string): Promise<void> {
+    const owner = this.options.contentOwner;
+    if (owner !== undefined) await lchown(dir, owner.uid, owner.gid);
   }
 
   private async undoClone(dir: string, createdDir: boolean) {
@@ -283,25 +299,44 @@ export class GitClient {
     }
   }
 
+  /**
+   * One operation's git: a private HOME, the credentials, and what the confined git may see:
+   * HOME and the checkout read-write, the source of a file:// remote read-only (and trusted as
+   * a safe.directory).
+   */
   private async openSession(
     spec: GitCheckoutSpec | undefined,
+    checkoutDir: string,
     signal?: AbortSignal,
   ): Promise<Session> {
     const home = await mkdtemp(join(this.tempRoot, "ws-daemon-git-"));
     const close = () => rm(home, { recursive: true, force: true });
     try {
+      await this.giveToOwner(home);
       const auth = spec?.auth ?? { kind: "none" };
       const credentials = await this.credentialsFor(auth, signal);
       const secrets = [
         ...(credentials ? [credentials.password] : []),
         ...(auth.kind === "basic-ots" ? [auth.otsUrl] : []),
       ];
+      const sources = spec === undefined ? [] : fileSources(spec);
       const git = new GitCommand({
         runner: this.runner,
         home,
         logger: this.logger,
         secrets,
         gitBinary: this.gitBinary,
+        confinement: {
+          writable: [home, checkoutDir],
+          readable: [...sources, ...trustStorePaths()],
+        },
+        sessionConfig: [
+          // an operation without a remote (the status at dispose) needs no protocol at all
+          ...(spec === undefined
+            ? ["protocol.allow=never"]
+            : protocolPolicy(this.allowedSchemes, sources.length > 0)),
+        ],
+        globalConfig: await SessionGlobalConfig.create(home, sources),
       });
       return { git, network: credentialWiring(spec?.remoteUri ?? "", credentials), close };
     } catch (err) {
@@ -331,6 +366,24 @@ export class GitClient {
     return pending;
   }
 }
+
+/** Local paths of the spec's file:// remotes: confined git may read them, nothing else there. */
+const fileSources = (spec: GitCheckoutSpec): string[] =>
+  [spec.remoteUri, spec.upstreamRemoteUri ?? ""].flatMap((uri) => {
+    if (!/^file:\/\//i.test(uri)) return [];
+    try {
+      return [decodeURIComponent(new URL(uri).pathname)];
+    } catch {
+      return [];
+    }
+  });
+
+/** CA bundles named by the passed-through environment (they may live outside /etc). */
+const trustStorePaths = (): string[] =>
+  ["GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR"].flatMap((name) => {
+    const value = process.env[name];
+    return value?.startsWith("/") ? [value] : [];
+  });
 
 const isTransientFailure = (err: unknown): boolean =>
   err instanceof GitError && err.reason === "other" && isTransientGitFailure(err.detail ?? "");

@@ -1,6 +1,8 @@
 import { lstat } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { isDomainError } from "../platform/index.js";
 import type { GitCommand } from "./git-command.js";
+import { GitError } from "./git-error.js";
 import {
   DEFAULT_STATUS_MAX_LISTED,
   type GitStatusOptions,
@@ -87,7 +89,8 @@ export const readGitStatus = async (
       return r.exitCode === 0 ? r.stdout : undefined;
     } catch (err) {
       options.signal?.throwIfAborted();
-      void err;
+      // git could not run at all (e.g. refused unconfined as root): that is no odd repository
+      if (isDomainError(err) && !(err instanceof GitError)) throw err;
       return undefined;
     }
   };

@@ -13,6 +13,7 @@ export {
   type GitStatusSummary,
 } from "./types.js";
 export {
+  ALLOWED_CONFIG_KEYS,
   DEFAULT_ALLOWED_SCHEMES,
   validateCheckoutSpec,
   validateConfigEntry,

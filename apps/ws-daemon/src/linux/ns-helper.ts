@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { describeFailure, type ProcessRunner } from "../platform/index.js";
+import { describeFailure, errnoCode, type ProcessRunner } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 /** Where native/build.sh puts the helper when the daemon runs from its source tree. */
@@ -40,7 +40,16 @@ export class NsHelper {
    */
   async run(command: string, args: readonly (string | number)[]): Promise<Record<string, unknown>> {
     const argv = [command, ...args.map(String)];
-    const res = await this.runner.run(this.binary, argv);
+    const res = await this.runner.run(this.binary, argv).catch((err: unknown) => {
+      const code = errnoCode(err);
+      if (code === "ENOENT" || code === "EACCES") {
+        throw new LinuxOpError(
+          "failed-precondition",
+          `the namespace helper ${this.binary} is missing or not executable: build it with apps/ws-daemon/native/build.sh (needs gcc and the Linux headers)`,
+        );
+      }
+      throw err;
+    });
     if (res.exitCode === 0 && !res.signal) {
       const line = res.stdout.trim().split("\n").pop() ?? "{}";
       return JSON.parse(line) as Record<string, unknown>;

@@ -71,6 +71,25 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
 
+  readonly ready = new Gauge({
+    name: "wsd_ready",
+    help: "1 while every readiness check passes (health SERVING), else 0",
+    registers: [this.registry],
+  });
+
+  readonly readinessCheck = new Gauge({
+    name: "wsd_readiness_check_ok",
+    help: "1 when the readiness check (runtime, working-area-writable, disk-space) passed at its last run, else 0",
+    labelNames: ["check"] as const,
+    registers: [this.registry],
+  });
+
+  readonly workingAreaFreeBytes = new Gauge({
+    name: "wsd_working_area_free_bytes",
+    help: "Bytes free in the working area's filesystem at the last readiness check",
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: "wsd_" });

@@ -4,8 +4,10 @@
  */
 export * from "./clock.js";
 export * from "./concurrency/index.js";
+export * from "./confined-process-runner.js";
 export * from "./errors.js";
 export * from "./fs/index.js";
 export * from "./log.js";
 export * from "./proc.js";
 export * from "./process.js";
+export * from "./untrusted-content-runner.js";

@@ -10,6 +10,19 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Maximum bytes kept of stdout and of stderr each; the rest is dropped. */
   maxOutputBytes?: number;
+  /**
+   * What the process may see when the runner confines (ConfiningProcessRunner); runners that
+   * do not confine ignore it.
+   */
+  confinement?: Confinement;
+}
+
+/** The host paths a confined process sees, each at its own path. */
+export interface Confinement {
+  /** Directories it may read and write (opened without following links, then bound). */
+  writable: readonly string[];
+  /** Further paths it may read (e.g. the source of a file:// remote, a CA bundle). */
+  readable?: readonly string[];
 }
 
 export interface RunResult {
@@ -32,42 +45,56 @@ export const minimalEnv = (): Record<string, string> => ({
 
 export class NodeProcessRunner implements ProcessRunner {
   run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    const limit = options.maxOutputBytes ?? 16 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
-        cwd: options.cwd,
-        env: options.env ?? minimalEnv(),
-        signal: options.signal,
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let outLen = 0;
-      let errLen = 0;
-      child.stdout.on("data", (b: Buffer) => {
-        if (outLen < limit) out.push(b);
-        outLen += b.length;
-      });
-      child.stderr.on("data", (b: Buffer) => {
-        if (errLen < limit) err.push(b);
-        errLen += b.length;
-      });
-      child.on("error", reject);
-      child.on("close", (code, signal) => {
-        resolve({
-          exitCode: code ?? -1,
-          signal,
-          stdout: Buffer.concat(out).toString("utf8"),
-          stderr: Buffer.concat(err).toString("utf8"),
-        });
-      });
-      child.stdin.on("error", () => {
-        // the child may exit before reading its input; its exit code tells what happened
-      });
-      child.stdin.end(options.stdin ?? "");
-    });
+    return spawnCollecting(command, args, options);
   }
 }
+
+/**
+ * Starts a child and collects its output (at most `maxOutputBytes` of each stream). `extraFds`
+ * are handed to the child as descriptors 3, 4, ... (the confining runner passes directories
+ * opened without following links).
+ */
+export const spawnCollecting = (
+  command: string,
+  args: readonly string[],
+  options: RunOptions,
+  extraFds: readonly number[] = [],
+): Promise<RunResult> => {
+  const limit = options.maxOutputBytes ?? 16 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? minimalEnv(),
+      signal: options.signal,
+      stdio: ["pipe", "pipe", "pipe", ...extraFds],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    child.stdout?.on("data", (b: Buffer) => {
+      if (outLen < limit) out.push(b);
+      outLen += b.length;
+    });
+    child.stderr?.on("data", (b: Buffer) => {
+      if (errLen < limit) err.push(b);
+      errLen += b.length;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      resolve({
+        exitCode: code ?? -1,
+        signal,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+    child.stdin?.on("error", () => {
+      // the child may exit before reading its input; its exit code tells what happened
+    });
+    child.stdin?.end(options.stdin ?? "");
+  });
+};
 
 export interface CheckedRunOptions extends RunOptions {
   /** Exit codes that count as success; default [0]. */

@@ -1,22 +1,22 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  GitStatusSchema,
-  SnapshotState,
-  type WorkspaceContentService,
-  WorkspaceContentState,
-} from "@ws-daemon/api";
-import type { SnapshotRecord, WorkspaceContentManager, WorkspaceState } from "../content/index.js";
+import { GitStatusSchema, SnapshotState, type WorkspaceContentService } from "@ws-daemon/api";
+import type { SnapshotRecord, WorkspaceContentManager } from "../content/index.js";
 import { ContentError } from "../content/index.js";
 import type { GitStatusSummary } from "../git/index.js";
+import type { Clock } from "../platform/index.js";
+import type { WatchHub, WorkspaceSizes } from "../watch/index.js";
 import { toInitializerSpec } from "./initializer-conversion.js";
+import { listWorkspaces } from "./list-workspaces.js";
+import { states } from "./watch-conversion.js";
+import { watchWorkspace } from "./watch-workspace.js";
 
-const states: Record<WorkspaceState, WorkspaceContentState> = {
-  none: WorkspaceContentState.NONE,
-  "setting-up": WorkspaceContentState.SETTING_UP,
-  available: WorkspaceContentState.AVAILABLE,
-  "wrapping-up": WorkspaceContentState.WRAPPING_UP,
-};
+/** What WatchWorkspace and ListWorkspaces need besides the manager. */
+export interface ContentServiceWatch {
+  hub: WatchHub;
+  sizes: WorkspaceSizes;
+  clock: Clock;
+}
 
 const snapshotStates: Record<SnapshotRecord["state"], SnapshotState> = {
   queued: SnapshotState.RUNNING,
@@ -41,13 +41,32 @@ function toGitStatus(s: GitStatusSummary) {
 /**
  * WorkspaceContentService: converts wire messages to the content module's types and back.
  * Validation and state live in the content module; its errors carry kinds that the
- * observability interceptor maps to status codes.
+ * observability interceptor maps to status codes. InitWorkspace first asks `admitInit`
+ * (the node's free space), so new work is refused when the node could not finish it.
  */
+export interface ContentServiceOptions {
+  /**
+   * Whether the node can take a new workspace now: undefined = yes at once; a promise that
+   * rejects (e.g. RESOURCE_EXHAUSTED) = no. Synchronous when it can be, so that an admitted
+   * init registers its workspace before any later call is served.
+   */
+  admitInit?: () => Promise<void> | undefined;
+}
+
 export function createContentService(
   manager: WorkspaceContentManager,
+  watch: ContentServiceWatch,
+  options: ContentServiceOptions = {},
 ): ServiceImpl<typeof WorkspaceContentService> {
+  const deps = { manager, ...watch };
   return {
+    watchWorkspace: (req, ctx) => watchWorkspace(deps, req, ctx),
+    listWorkspaces: () => listWorkspaces(deps),
+
     async initWorkspace(req, ctx) {
+      // Refuse before anything is created: a workspace that cannot be filled must not start.
+      const admission = options.admitInit?.();
+      if (admission) await admission;
       const storageQuotaBytes = Number(req.storageQuotaBytes);
       await manager.init(
         {

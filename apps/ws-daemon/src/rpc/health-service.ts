@@ -9,6 +9,13 @@ import {
 export { Status as ServingStatus };
 
 /**
+ * The service name the liveness probe asks for: SERVING as long as the process answers, even
+ * while the node is not ready (restarting the daemon cannot free disk space or bring back the
+ * container runtime, so liveness must not depend on them).
+ */
+export const LIVENESS_SERVICE = "liveness";
+
+/**
  * The serving status of the server ("") and of each service, with change notification for
  * Health.Watch. Shutdown flips everything to NOT_SERVING first, so probes stop routing here.
  */
@@ -47,6 +54,19 @@ export class HealthBoard {
       signal.addEventListener("abort", done, { once: true });
     });
   }
+}
+
+/**
+ * Readiness on the board: the server ("") and the given services are SERVING only while the
+ * node can take work; the liveness entry is not touched.
+ */
+export function applyReadiness(
+  board: HealthBoard,
+  services: readonly string[],
+  ready: boolean,
+): void {
+  const status = ready ? Status.SERVING : Status.NOT_SERVING;
+  for (const service of ["", ...services]) board.set(service, status);
 }
 
 export function createHealthService(board: HealthBoard): ServiceImpl<typeof Health> {

@@ -1,6 +1,16 @@
-export { createContentService } from "./content-service.js";
+export { callScopeInterceptor } from "./call-scope-interceptor.js";
+export {
+  type ContentServiceOptions,
+  type ContentServiceWatch,
+  createContentService,
+} from "./content-service.js";
 export { codeOfKind, errorMappingInterceptor, toConnectError } from "./error-mapping.js";
-export { createHealthService, HealthBoard } from "./health-service.js";
+export {
+  applyReadiness,
+  createHealthService,
+  HealthBoard,
+  LIVENESS_SERVICE,
+} from "./health-service.js";
 export {
   createInWorkspaceService,
   createWorkspaceInfoService,

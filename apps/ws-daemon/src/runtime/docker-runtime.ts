@@ -73,7 +73,15 @@ export class DockerRuntime implements RuntimeDiscovery {
     return describeRootProcess(workspaceId, pid, id, this.opts.procRoot);
   }
 
-  private get(path: string): Promise<unknown> {
+  /** The Engine API's ping: "OK" when the engine answers. */
+  async checkReachable(): Promise<void> {
+    await this.get("/_ping", "text");
+  }
+
+  /** Each call opens its own connection: nothing stays open. */
+  close(): void {}
+
+  private get(path: string, as: "json" | "text" = "json"): Promise<unknown> {
     const prefix = this.opts.apiVersion ? `/${this.opts.apiVersion}` : "";
     return new Promise((resolve, reject) => {
       const req = request(
@@ -95,6 +103,7 @@ export class DockerRuntime implements RuntimeDiscovery {
                 new DockerApiError(`docker API ${path} answered ${res.statusCode}: ${body.trim()}`),
               );
             }
+            if (as === "text") return resolve(body);
             try {
               resolve(JSON.parse(body));
             } catch {

@@ -35,4 +35,9 @@ export class ProcessRuntime implements RuntimeDiscovery {
       );
     return describeRootProcess(workspaceId, pid, undefined, this.procRoot);
   }
+
+  /** Nothing to reach: the registrations are in memory. */
+  async checkReachable(): Promise<void> {}
+
+  close(): void {}
 }

@@ -15,10 +15,18 @@ export interface WorkspaceContainer {
   containerId?: string;
 }
 
-/** Finds the container of a workspace; containerd can be added behind this later. */
+/** Finds the container of a workspace through the node's container runtime. */
 export interface RuntimeDiscovery {
-  /** Throws WorkspaceContainerNotFound when the workspace has no running container. */
-  findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer>;
+  /**
+   * Throws WorkspaceContainerNotFound when the workspace has no running container. A runtime
+   * that can see a container coming (CRI) waits for it until `signal` aborts (or its own
+   * bound); without a signal it uses the current RPC's (see call-scope.ts).
+   */
+  findWorkspaceContainer(workspaceId: string, signal?: AbortSignal): Promise<WorkspaceContainer>;
+  /** Resolves when the runtime answers; throws a DomainError saying why not (readiness). */
+  checkReachable(signal?: AbortSignal): Promise<void>;
+  /** Releases connections; later calls may open them again. */
+  close(): void;
 }
 
 export class WorkspaceContainerNotFound extends DomainError {

@@ -339,7 +339,7 @@ export class ArchiveContentStore implements ContentStore {
         zstdPath: this.options.zstdPath,
         idShift: options.idShift,
         signal: options.signal,
-        onProgress: options.onProgress,
+        onProgress: withManifestTotals(manifest, options.onProgress),
       });
     } finally {
       if ("file" in source) await source.file.close();
@@ -375,3 +375,18 @@ export class ArchiveContentStore implements ContentStore {
     }
   }
 }
+
+/** Restore progress measured against what the manifest says the archive holds. */
+const withManifestTotals = (
+  manifest: ArchiveManifest,
+  onProgress: ArchiveOptions["onProgress"],
+): ArchiveOptions["onProgress"] =>
+  onProgress &&
+  ((p) =>
+    onProgress({
+      ...p,
+      filesTotal: manifest.fileCount,
+      ...(manifest.uncompressedSize !== undefined
+        ? { tarBytesTotal: manifest.uncompressedSize }
+        : {}),
+    }));

@@ -21,8 +21,16 @@ export interface ArchiveStats {
 }
 
 export interface ArchiveProgress {
+  /** Compressed bytes so far. */
   bytes: number;
+  /** Entries so far. */
   files: number;
+  /** Uncompressed tar bytes written (archive) or unpacked (restore) so far. */
+  tarBytes?: number;
+  /** Restore only: the archive's uncompressed tar bytes, from its manifest (when recorded). */
+  tarBytesTotal?: number;
+  /** Restore only: the archive's entries, from its manifest. */
+  filesTotal?: number;
 }
 
 export interface ArchiveOptions {

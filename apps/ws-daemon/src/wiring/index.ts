@@ -1,4 +1,5 @@
 export { createContentHooks } from "./content-hooks.js";
+export { startHealthProbe } from "./health-probe.js";
 export { nsHelperPath } from "./ns-helper-path.js";
 export {
   describeMissing,
@@ -6,5 +7,6 @@ export {
   type MissingTool,
   missingPrerequisites,
 } from "./prerequisites.js";
+export { type ReadinessWiring, startReadiness } from "./readiness.js";
 export { runtimeFromConfig } from "./runtime-from-config.js";
 export { startStorageJanitor } from "./storage-janitor.js";

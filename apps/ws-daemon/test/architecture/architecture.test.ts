@@ -18,10 +18,13 @@ describe("architecture", () => {
         { from: "archive/a.ts", to: "storage/index.ts" },
         { from: "storage/b.ts", to: "archive/index.ts" },
         { from: "daemon.ts", to: "rpc/index.ts" },
+        { from: "runtime/cri-runtime.ts", to: "gen/cri/runtime/v1/api_pb.ts" },
+        { from: "gen/cri/x_pb.ts", to: "runtime/index.ts" },
       ]),
     ).toEqual([
       "platform/errors.ts -> content/index.ts: platform (layer 0) imports content (layer 1) above it",
       "rpc/x.ts -> content/workspace-record.ts: enters content other than through content/index.ts",
+      "gen/cri/x_pb.ts -> runtime/index.ts: gen (layer 0) imports runtime (layer 1) above it",
       "dependency cycle: archive -> storage -> archive",
     ]);
   });

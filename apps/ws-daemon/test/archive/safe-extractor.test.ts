@@ -1,4 +1,5 @@
 import {
+  chmodSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -36,9 +37,13 @@ beforeEach(() => {
   writeFileSync(work.join("outside"), "outside\n");
 });
 
+/** What the last extract() counted. */
+let counted = { entries: 0, contentBytes: 0 };
+
 /** Extracts `entries` into `target`; the error, if any (everything else is the tree). */
 function extract(entries: Entry[], options: SafeExtractOptions = {}): unknown {
   const extractor = new SafeExtractor(target, { chown: false, ...options });
+  counted = extractor;
   try {
     for (const { body, noMtime, ...header } of entries) {
       const sink = extractor.entry(noMtime ? header : { mtimeSeconds: 1_600_000_000, ...header });
@@ -91,8 +96,12 @@ describe("entry paths", () => {
     expect(normalizeEntryPath(".")).toBe("");
     expect(normalizeEntryPath("./")).toBe("");
     expect(normalizeEntryPath("a..b/..c/c..")).toBe("a..b/..c/c..");
-    expectAccepted([file("./a//b/c.txt"), file("..hidden"), file("x/...")]);
+    expectAccepted([file("./a//b/c.txt"), file("..hidden", "xy"), file("x/...")]);
     expect(readFileSync(path.join(target, "a/b/c.txt"), "utf8")).toBe("x");
+    expect({ entries: counted.entries, contentBytes: counted.contentBytes }).toEqual({
+      entries: 3,
+      contentBytes: 4,
+    });
   });
 
   it("refuses an empty name", () => expectRefused([file("")], /empty or invalid path/));
@@ -183,6 +192,18 @@ describe("ids, modes and times", () => {
     expect([st(".").mtimeMs, st("ro").mtimeMs, st("ro/sub").mtimeMs]).toEqual([
       1_500_000_000_000, 1_500_000_100_000, 1_500_000_200_000,
     ]);
+  });
+
+  it("applies directory modes deepest first, so a parent without search permission does not lock its children out (visible when not root)", () => {
+    expectAccepted([
+      dir(".", { mode: 0o700 }),
+      dir("p", { mode: 0o600 }),
+      dir("p/c", { mode: 0o750 }),
+      file("p/c/f"),
+    ]);
+    expect(mode("p")).toBe(0o600);
+    chmodSync(path.join(target, "p"), 0o700);
+    expect(mode("p/c")).toBe(0o750);
   });
 
   it("gives symlinks their mtime", () => {
@@ -359,10 +380,17 @@ describe("symlinks", () => {
     expectRefused([symlink("s", "a\0b")], /empty or invalid symlink target/));
   it("refuses an absolute target when contained", () =>
     expectRefused([symlink("s", "/etc")], /absolute symlink target "\/etc" leaves/));
+  // refused as the link comes, before anything can be written below it
   it("refuses a target that leaves lexically: .. itself", () =>
-    expectRefused([symlink("s", "..")], /symlink target "\.\." leaves the restore target/));
+    expectRefused(
+      [symlink("s", ".."), file("s/x")],
+      /"s": symlink target "\.\." leaves the restore target$/,
+    ));
   it("refuses a target that leaves lexically: ../x from a subdirectory", () =>
-    expectRefused([symlink("d/s", "../../x")], /symlink target "\.\.\/\.\.\/x" leaves/));
+    expectRefused(
+      [symlink("d/s", "../../x"), file("d/s/y")],
+      /"d\/s": symlink target "\.\.\/\.\.\/x" leaves the restore target$/,
+    ));
   it("refuses a second symlink of the same name", () =>
     expectRefused([symlink("s", "a"), symlink("s", "b")], /conflicts with an earlier entry/));
 
@@ -392,7 +420,10 @@ describe("symlinks", () => {
 
   it("refuses a chain that only leaves when resolved, however it is ordered", () => {
     const chain = [symlink("evil", "a/../outside"), symlink("a", ".")];
-    expectRefused(chain, /"evil": symlink target "a\/\.\.\/outside" leaves the restore target/);
+    expectRefused(
+      chain,
+      /"evil": symlink target "a\/\.\.\/outside" leaves the restore target through other symlinks/,
+    );
     target = work.join("reversed");
     mkdirSync(target);
     expectRefused([...chain].reverse(), /"evil": symlink target/);
@@ -465,6 +496,12 @@ describe("symlinkEscapes", () => {
     const tree = links({ l: "deep/er" });
     expect(symlinkEscapes(tree, "x", "l/../../f")).toBe(false);
     expect(symlinkEscapes(tree, "x", "l/../../../f")).toBe(true);
+  });
+
+  it("starts from the directory the link is in", () => {
+    expect(symlinkEscapes(links({}), "dd/x", "../f")).toBe(false);
+    expect(symlinkEscapes(links({}), "dd/x", "../../f")).toBe(true);
+    expect(symlinkEscapes(links({}), "dd/ee/x", "../../f")).toBe(false);
   });
 
   it("skips empty and . components", () => {

@@ -29,7 +29,7 @@ describe("zstd -d | extract worker", () => {
     const archive = await craftArchive([{ name: "a.txt", body: "a\n" }]);
     const unpacking = extractInto(work);
     await pipeline(Readable.from([archive]), unpacking.stdin);
-    expect(await unpacking.done).toEqual({ entries: 1, contentBytes: 2 });
+    expect(await unpacking.done).toEqual({ entries: 1, contentBytes: 2, tarBytes: 2048 });
     expect(readdirSync(work)).toEqual(["a.txt"]);
   });
 

@@ -207,10 +207,12 @@ describe("GitClient.clone options", () => {
       customConfig: {
         "user.name": "Jane Doe",
         "core.autocrlf": "false",
-        "branch.main.description": "a b",
+        // was branch.main.description: custom_config is an allow-list now (issue 17)
+        "pull.rebase": "true",
       },
     });
     await env.client().clone(spec);
+    expect(git(spec.checkoutDir, "config", "--get", "pull.rebase")).toBe("true");
     expect(git(spec.checkoutDir, "config", "--get", "user.name")).toBe("Jane Doe");
     expect(git(spec.checkoutDir, "config", "--get", "core.autocrlf")).toBe("false");
     expect(git(spec.checkoutDir, "config", "--get-all", "user.name")).toBe("Jane Doe");

@@ -33,6 +33,10 @@ describe("ProcessRuntime", () => {
     expect(c.cgroupV1Paths).toEqual(own.v1);
   });
 
+  it("has nothing to reach: readiness never fails on it", async () => {
+    await expect(new ProcessRuntime().checkReachable()).resolves.toBeUndefined();
+  });
+
   it("refuses host pid 1 and nonsense as roots", () => {
     const rt = new ProcessRuntime();
     for (const bad of [1, 0, -3, 1.5]) expect(() => rt.register("ws", bad)).toThrow(RangeError);
@@ -69,6 +73,10 @@ describe("DockerRuntime against a fake Engine API on a Unix socket", () => {
     server = createServer((req, res) => {
       seen.push(req);
       const url = new URL(req.url ?? "/", "http://docker");
+      if (url.pathname === "/_ping") {
+        res.end("OK");
+        return;
+      }
       if (url.pathname.endsWith("/containers/json")) {
         const filters = JSON.parse(url.searchParams.get("filters") ?? "{}") as { label?: string[] };
         const wanted = filters.label?.[0] ?? "";
@@ -148,6 +156,15 @@ describe("DockerRuntime against a fake Engine API on a Unix socket", () => {
       { Id: "e2", Labels: { "ws-daemon.workspace-id": "ws-4" } },
     ];
     await expect(runtime().findWorkspaceContainer("ws-4")).rejects.toBeInstanceOf(DockerApiError);
+  });
+
+  it("checkReachable pings the engine (plain text, not JSON)", async () => {
+    await expect(runtime().checkReachable()).resolves.toBeUndefined();
+    expect(seen.map((r) => r.url)).toEqual(["/_ping"]);
+    const err = await new DockerRuntime({ socketPath: join(dir, "missing.sock") })
+      .checkReachable()
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(DockerApiError);
   });
 
   it("an unreachable engine is a DockerApiError naming the socket", async () => {

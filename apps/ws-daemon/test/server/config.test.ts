@@ -37,6 +37,36 @@ describe("configuration", () => {
     expect(config.shutdownGraceMs).toBe(5);
   });
 
+  it("a section without kind is of the default kind; keys of another kind are refused", async () => {
+    const local = await loadConfig({ argv: ["--storage.root=/srv/backups"] });
+    expect(local.storage).toEqual({ kind: "local", root: "/srv/backups" });
+    const processRuntime = await loadConfig({ env: { WSD_RUNTIME__WORKSPACES: '{"ws-1": 42}' } });
+    expect(processRuntime.runtime).toEqual({ kind: "process", workspaces: { "ws-1": 42 } });
+    await expect(loadConfig({ argv: ["--storage.bucket=b"] })).rejects.toThrow(
+      /storage: Unrecognized key: "bucket"/,
+    );
+    const s3 = await loadConfig({ argv: ["--storage.kind=s3", "--storage.bucket=bkt"] });
+    expect(s3.storage).toMatchObject({ kind: "s3", bucket: "bkt", region: "us-east-1" });
+  });
+
+  it("a flag's value may start with a dash", async () => {
+    const config = await loadConfig({ argv: ["--listen.host", "-bad-host-", "--metrics.enabled"] });
+    expect(config.listen.host).toBe("-bad-host-");
+    expect(config.metrics.enabled).toBe(true);
+    await expect(loadConfig({ argv: ["--listen.port", "-1"] })).rejects.toThrow(/listen\.port/);
+  });
+
+  it("reads the old logLevel key as log.level; log.format defaults to auto", async () => {
+    expect((await loadConfig({ argv: ["--logLevel=warn"] })).log).toEqual({
+      level: "warn",
+      format: "auto",
+    });
+    expect(
+      (await loadConfig({ argv: ["--logLevel=warn", "--log.level=debug", "--log.format=json"] }))
+        .log,
+    ).toEqual({ level: "debug", format: "json" });
+  });
+
   it("keeps workspace ids given through the environment as written", async () => {
     const config = await loadConfig({
       env: {

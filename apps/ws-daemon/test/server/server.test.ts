@@ -1,4 +1,3 @@
-import { rm } from "node:fs/promises";
 import * as net from "node:net";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -12,9 +11,9 @@ import {
   statusOf,
   WorkspaceContentState,
 } from "@ws-daemon/api";
+import { createTestPki, type TestPki } from "@ws-daemon/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
-import { makeTestCerts, type TestCerts } from "../support/tls-certs.js";
 
 const empty = { spec: { case: "empty" as const, value: {} } };
 const metadata = { owner: "owner-1", metaId: "meta-1" };
@@ -230,7 +229,12 @@ describe("node API server", () => {
     const files = found.value.fileDescriptorProto.map(
       (b) => fromBinary(FileDescriptorProtoSchema, b).name,
     );
-    expect(files).toEqual(["wsdaemon/daemon.proto", "contentservice/initializer.proto"]);
+    // the file itself, then every file it imports, well-known types included
+    expect(files).toEqual([
+      "wsdaemon/daemon.proto",
+      "contentservice/initializer.proto",
+      "google/protobuf/timestamp.proto",
+    ]);
     expect(all[2]?.messageResponse.case).toBe("errorResponse");
   });
 
@@ -288,15 +292,15 @@ describe("node API server", () => {
 });
 
 describe("TLS", () => {
-  let certs: TestCerts;
+  let certs: TestPki;
   beforeAll(async () => {
-    certs = await makeTestCerts();
+    certs = await createTestPki();
   });
-  afterAll(() => rm(certs.dir, { recursive: true, force: true }));
+  afterAll(() => certs.cleanup());
 
   it("serves over TLS", async () => {
     const t = await startTestDaemon({
-      tls: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
+      tls: { certFile: certs.files.server.cert, keyFile: certs.files.server.key },
     });
     try {
       expect(t.daemon.address.startsWith("https://127.0.0.1:")).toBe(true);
@@ -316,13 +320,15 @@ describe("TLS", () => {
   it("requires a client certificate from the configured CA with mutual TLS", async () => {
     const t = await startTestDaemon({
       tls: {
-        certFile: certs.serverCertFile,
-        keyFile: certs.serverKeyFile,
-        clientCaFile: certs.caFile,
+        certFile: certs.files.server.cert,
+        keyFile: certs.files.server.key,
+        clientCaFile: certs.files.ca,
       },
     });
     try {
-      const ok = t.clients({ tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
+      const ok = t.clients({
+        tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key },
+      });
       expect((await ok.health.check({})).status).toBe(Status.SERVING);
       const anonymous = t.clients({ tls: { ca: certs.ca } });
       expect(await anonymous.health.check({}).catch(statusOf)).toMatchObject({

@@ -3,12 +3,13 @@
  * line, the daemon starts and serves the content API. A machine without zstd: the daemon refuses
  * to start and says what to install.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Code, createDaemonTransport, createInWorkspaceClients, statusOf } from "@ws-daemon/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnDaemon } from "../support/daemon-process.js";
 
@@ -36,7 +37,11 @@ describe("without a C compiler", () => {
     const helper = path.join(out, "wsd-nshelper");
     expect(existsSync(helper)).toBe(false);
 
-    const daemon = await spawnDaemon(dir, [`--linux.nsHelperPath=${helper}`]);
+    const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+    const daemon = await spawnDaemon(dir, [
+      `--linux.nsHelperPath=${helper}`,
+      `--runtime.workspaces.ws-1=${sleeper.pid}`,
+    ]);
     try {
       const { content } = daemon.clients();
       await content.initWorkspace({
@@ -46,7 +51,21 @@ describe("without a C compiler", () => {
       });
       expect((await content.isWorkspaceExists({ id: "ws-1" })).exists).toBe(true);
       expect(daemon.lines.some((l) => l.includes("namespace helper missing"))).toBe(true);
+
+      // the in-workspace API says what is missing instead of failing obscurely
+      const socket = path.join(dir, ".ws-daemon-data/workspaces/.sockets/ws-1/daemon.sock");
+      const { inWorkspace } = createInWorkspaceClients(
+        createDaemonTransport({ address: `unix://${socket}` }),
+      );
+      const err = await inWorkspace
+        .mountProc({ pid: BigInt(sleeper.pid ?? 0), target: "/proc" })
+        .catch((e) => statusOf(e));
+      expect(err).toMatchObject({
+        code: Code.FailedPrecondition,
+        message: expect.stringContaining(`the namespace helper ${helper} is missing`),
+      });
     } finally {
+      sleeper.kill();
       daemon.child.kill("SIGTERM");
       await daemon.exited;
     }

@@ -9,6 +9,8 @@ const generatorInputs = [
   "proto",
   "buf.yaml",
   "buf.gen.yaml",
+  "buf.gen.cri.yaml",
+  "apps/ws-daemon/proto-cri",
   "tools/generate/src",
   "tools/generate/license-header.txt",
   "tsconfig.base.json",

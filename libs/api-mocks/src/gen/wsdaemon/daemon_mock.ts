@@ -20,9 +20,9 @@
 // back up and dispose of workspace content. Names and numbers are fixed by the public
 // Workspace Daemon API; additions are listed in proto/README.md.
 
-import type { ServiceMock, UnaryMock } from "../../service-mock.js";
+import type { ServerStreamingMock, ServiceMock, UnaryMock } from "../../service-mock.js";
 import { createServiceMock } from "../../service-mock.js";
-import { BackupWorkspaceRequestSchema, BackupWorkspaceResponseSchema, DisposeWorkspaceRequestSchema, DisposeWorkspaceResponseSchema, GetWorkspaceStateRequestSchema, GetWorkspaceStateResponseSchema, InitWorkspaceRequestSchema, InitWorkspaceResponseSchema, IsWorkspaceExistsRequestSchema, IsWorkspaceExistsResponseSchema, TakeSnapshotRequestSchema, TakeSnapshotResponseSchema, WaitForInitRequestSchema, WaitForInitResponseSchema, WorkspaceContentService } from "@ws-daemon/api";
+import { BackupWorkspaceRequestSchema, BackupWorkspaceResponseSchema, DisposeWorkspaceRequestSchema, DisposeWorkspaceResponseSchema, GetWorkspaceStateRequestSchema, GetWorkspaceStateResponseSchema, InitWorkspaceRequestSchema, InitWorkspaceResponseSchema, IsWorkspaceExistsRequestSchema, IsWorkspaceExistsResponseSchema, ListWorkspacesRequestSchema, ListWorkspacesResponseSchema, TakeSnapshotRequestSchema, TakeSnapshotResponseSchema, WaitForInitRequestSchema, WaitForInitResponseSchema, WatchWorkspaceRequestSchema, WatchWorkspaceResponseSchema, WorkspaceContentService } from "@ws-daemon/api";
 
 /**
  * A mock of wsdaemon.WorkspaceContentService: every method can be stubbed and records its calls.
@@ -37,6 +37,8 @@ export interface WorkspaceContentServiceMock extends ServiceMock<
     readonly disposeWorkspace: "DisposeWorkspace";
     readonly backupWorkspace: "BackupWorkspace";
     readonly getWorkspaceState: "GetWorkspaceState";
+    readonly watchWorkspace: "WatchWorkspace";
+    readonly listWorkspaces: "ListWorkspaces";
   }
 > {
   /**
@@ -67,6 +69,14 @@ export interface WorkspaceContentServiceMock extends ServiceMock<
    * Mock of rpc wsdaemon.WorkspaceContentService.GetWorkspaceState.
    */
   readonly getWorkspaceState: UnaryMock<typeof GetWorkspaceStateRequestSchema, typeof GetWorkspaceStateResponseSchema>;
+  /**
+   * Mock of rpc wsdaemon.WorkspaceContentService.WatchWorkspace.
+   */
+  readonly watchWorkspace: ServerStreamingMock<typeof WatchWorkspaceRequestSchema, typeof WatchWorkspaceResponseSchema>;
+  /**
+   * Mock of rpc wsdaemon.WorkspaceContentService.ListWorkspaces.
+   */
+  readonly listWorkspaces: UnaryMock<typeof ListWorkspacesRequestSchema, typeof ListWorkspacesResponseSchema>;
 }
 
 /**

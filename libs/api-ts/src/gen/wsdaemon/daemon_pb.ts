@@ -24,13 +24,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { GitStatus, WorkspaceInitializer } from "../contentservice/initializer_pb.js";
 import { file_contentservice_initializer } from "../contentservice/initializer_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file wsdaemon/daemon.proto.
  */
 export const file_wsdaemon_daemon: GenFile = /*@__PURE__*/
-  fileDesc("ChV3c2RhZW1vbi9kYWVtb24ucHJvdG8SCHdzZGFlbW9uIrUCChRJbml0V29ya3NwYWNlUmVxdWVzdBIKCgJpZBgBIAEoCRItCghtZXRhZGF0YRgCIAEoCzIbLndzZGFlbW9uLldvcmtzcGFjZU1ldGFkYXRhEjkKC2luaXRpYWxpemVyGAMgASgLMiQuY29udGVudHNlcnZpY2UuV29ya3NwYWNlSW5pdGlhbGl6ZXISHwoXcmVtb3RlX3N0b3JhZ2VfZGlzYWJsZWQYByABKAgSGwoTc3RvcmFnZV9xdW90YV9ieXRlcxgIIAEoA0oECAQQBUoECAUQBkoECAYQB0oECAkQClIVZnVsbF93b3Jrc3BhY2VfYmFja3VwUhBjb250ZW50X21hbmlmZXN0Ug91c2VyX25hbWVzcGFjZWRSF3BlcnNpc3RlbnRfdm9sdW1lX2NsYWltIjMKEVdvcmtzcGFjZU1ldGFkYXRhEg0KBW93bmVyGAEgASgJEg8KB21ldGFfaWQYAiABKAkiFwoVSW5pdFdvcmtzcGFjZVJlc3BvbnNlIiAKEldhaXRGb3JJbml0UmVxdWVzdBIKCgJpZBgBIAEoCSIVChNXYWl0Rm9ySW5pdFJlc3BvbnNlIiYKGElzV29ya3NwYWNlRXhpc3RzUmVxdWVzdBIKCgJpZBgBIAEoCSIrChlJc1dvcmtzcGFjZUV4aXN0c1Jlc3BvbnNlEg4KBmV4aXN0cxgBIAEoCCI9ChNUYWtlU25hcHNob3RSZXF1ZXN0EgoKAmlkGAEgASgJEhoKEnJldHVybl9pbW1lZGlhdGVseRgCIAEoCCIjChRUYWtlU25hcHNob3RSZXNwb25zZRILCgN1cmwYASABKAkiSgoXRGlzcG9zZVdvcmtzcGFjZVJlcXVlc3QSCgoCaWQYASABKAkSDgoGYmFja3VwGAIgASgIEhMKC2JhY2t1cF9sb2dzGAMgASgIIkkKGERpc3Bvc2VXb3Jrc3BhY2VSZXNwb25zZRItCgpnaXRfc3RhdHVzGAEgASgLMhkuY29udGVudHNlcnZpY2UuR2l0U3RhdHVzIiQKFkJhY2t1cFdvcmtzcGFjZVJlcXVlc3QSCgoCaWQYASABKAkiJgoXQmFja3VwV29ya3NwYWNlUmVzcG9uc2USCwoDdXJsGAEgASgJIiYKGEdldFdvcmtzcGFjZVN0YXRlUmVxdWVzdBIKCgJpZBgBIAEoCSLSAQoZR2V0V29ya3NwYWNlU3RhdGVSZXNwb25zZRIuCgVzdGF0ZRgBIAEoDjIfLndzZGFlbW9uLldvcmtzcGFjZUNvbnRlbnRTdGF0ZRItCghtZXRhZGF0YRgCIAEoCzIbLndzZGFlbW9uLldvcmtzcGFjZU1ldGFkYXRhEhIKCmluaXRfZXJyb3IYAyABKAkSEwoLaW5pdF9zb3VyY2UYBCABKAkSLQoJc25hcHNob3RzGAUgAygLMhoud3NkYWVtb24uU25hcHNob3RQcm9ncmVzcyJlChBTbmFwc2hvdFByb2dyZXNzEgsKA3VybBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLndzZGFlbW9uLlNuYXBzaG90U3RhdGUSDQoFZXJyb3IYAyABKAkSDQoFYnl0ZXMYBCABKAMqUQoVV29ya3NwYWNlQ29udGVudFN0YXRlEggKBE5PTkUQABIOCgpTRVRUSU5HX1VQEAESDQoJQVZBSUxBQkxFEAISDwoLV1JBUFBJTkdfVVAQAyp/Cg1TbmFwc2hvdFN0YXRlEh4KGlNOQVBTSE9UX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWU05BUFNIT1RfU1RBVEVfUlVOTklORxABEhcKE1NOQVBTSE9UX1NUQVRFX0RPTkUQAhIZChVTTkFQU0hPVF9TVEFURV9GQUlMRUQQAzKEBQoXV29ya3NwYWNlQ29udGVudFNlcnZpY2USUAoNSW5pdFdvcmtzcGFjZRIeLndzZGFlbW9uLkluaXRXb3Jrc3BhY2VSZXF1ZXN0Gh8ud3NkYWVtb24uSW5pdFdvcmtzcGFjZVJlc3BvbnNlEk8KC1dhaXRGb3JJbml0Ehwud3NkYWVtb24uV2FpdEZvckluaXRSZXF1ZXN0Gh0ud3NkYWVtb24uV2FpdEZvckluaXRSZXNwb25zZSIDkAIBEmEKEUlzV29ya3NwYWNlRXhpc3RzEiIud3NkYWVtb24uSXNXb3Jrc3BhY2VFeGlzdHNSZXF1ZXN0GiMud3NkYWVtb24uSXNXb3Jrc3BhY2VFeGlzdHNSZXNwb25zZSIDkAIBEk0KDFRha2VTbmFwc2hvdBIdLndzZGFlbW9uLlRha2VTbmFwc2hvdFJlcXVlc3QaHi53c2RhZW1vbi5UYWtlU25hcHNob3RSZXNwb25zZRJZChBEaXNwb3NlV29ya3NwYWNlEiEud3NkYWVtb24uRGlzcG9zZVdvcmtzcGFjZVJlcXVlc3QaIi53c2RhZW1vbi5EaXNwb3NlV29ya3NwYWNlUmVzcG9uc2USVgoPQmFja3VwV29ya3NwYWNlEiAud3NkYWVtb24uQmFja3VwV29ya3NwYWNlUmVxdWVzdBohLndzZGFlbW9uLkJhY2t1cFdvcmtzcGFjZVJlc3BvbnNlEmEKEUdldFdvcmtzcGFjZVN0YXRlEiIud3NkYWVtb24uR2V0V29ya3NwYWNlU3RhdGVSZXF1ZXN0GiMud3NkYWVtb24uR2V0V29ya3NwYWNlU3RhdGVSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_contentservice_initializer]);
+  fileDesc("ChV3c2RhZW1vbi9kYWVtb24ucHJvdG8SCHdzZGFlbW9uIrUCChRJbml0V29ya3NwYWNlUmVxdWVzdBIKCgJpZBgBIAEoCRItCghtZXRhZGF0YRgCIAEoCzIbLndzZGFlbW9uLldvcmtzcGFjZU1ldGFkYXRhEjkKC2luaXRpYWxpemVyGAMgASgLMiQuY29udGVudHNlcnZpY2UuV29ya3NwYWNlSW5pdGlhbGl6ZXISHwoXcmVtb3RlX3N0b3JhZ2VfZGlzYWJsZWQYByABKAgSGwoTc3RvcmFnZV9xdW90YV9ieXRlcxgIIAEoA0oECAQQBUoECAUQBkoECAYQB0oECAkQClIVZnVsbF93b3Jrc3BhY2VfYmFja3VwUhBjb250ZW50X21hbmlmZXN0Ug91c2VyX25hbWVzcGFjZWRSF3BlcnNpc3RlbnRfdm9sdW1lX2NsYWltIjMKEVdvcmtzcGFjZU1ldGFkYXRhEg0KBW93bmVyGAEgASgJEg8KB21ldGFfaWQYAiABKAkiFwoVSW5pdFdvcmtzcGFjZVJlc3BvbnNlIiAKEldhaXRGb3JJbml0UmVxdWVzdBIKCgJpZBgBIAEoCSIVChNXYWl0Rm9ySW5pdFJlc3BvbnNlIiYKGElzV29ya3NwYWNlRXhpc3RzUmVxdWVzdBIKCgJpZBgBIAEoCSIrChlJc1dvcmtzcGFjZUV4aXN0c1Jlc3BvbnNlEg4KBmV4aXN0cxgBIAEoCCI9ChNUYWtlU25hcHNob3RSZXF1ZXN0EgoKAmlkGAEgASgJEhoKEnJldHVybl9pbW1lZGlhdGVseRgCIAEoCCIjChRUYWtlU25hcHNob3RSZXNwb25zZRILCgN1cmwYASABKAkiSgoXRGlzcG9zZVdvcmtzcGFjZVJlcXVlc3QSCgoCaWQYASABKAkSDgoGYmFja3VwGAIgASgIEhMKC2JhY2t1cF9sb2dzGAMgASgIIkkKGERpc3Bvc2VXb3Jrc3BhY2VSZXNwb25zZRItCgpnaXRfc3RhdHVzGAEgASgLMhkuY29udGVudHNlcnZpY2UuR2l0U3RhdHVzIiQKFkJhY2t1cFdvcmtzcGFjZVJlcXVlc3QSCgoCaWQYASABKAkiJgoXQmFja3VwV29ya3NwYWNlUmVzcG9uc2USCwoDdXJsGAEgASgJIiYKGEdldFdvcmtzcGFjZVN0YXRlUmVxdWVzdBIKCgJpZBgBIAEoCSLSAQoZR2V0V29ya3NwYWNlU3RhdGVSZXNwb25zZRIuCgVzdGF0ZRgBIAEoDjIfLndzZGFlbW9uLldvcmtzcGFjZUNvbnRlbnRTdGF0ZRItCghtZXRhZGF0YRgCIAEoCzIbLndzZGFlbW9uLldvcmtzcGFjZU1ldGFkYXRhEhIKCmluaXRfZXJyb3IYAyABKAkSEwoLaW5pdF9zb3VyY2UYBCABKAkSLQoJc25hcHNob3RzGAUgAygLMhoud3NkYWVtb24uU25hcHNob3RQcm9ncmVzcyJlChBTbmFwc2hvdFByb2dyZXNzEgsKA3VybBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLndzZGFlbW9uLlNuYXBzaG90U3RhdGUSDQoFZXJyb3IYAyABKAkSDQoFYnl0ZXMYBCABKAMiSwoVV2F0Y2hXb3Jrc3BhY2VSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBmZvbGxvdxgCIAEoCBIWCg5hd2FpdF9jcmVhdGlvbhgDIAEoCCLZAgoWV2F0Y2hXb3Jrc3BhY2VSZXNwb25zZRIvCghzbmFwc2hvdBgBIAEoCzIbLndzZGFlbW9uLldvcmtzcGFjZVNuYXBzaG90SAASNgoMc3RhdGVfY2hhbmdlGAIgASgLMh4ud3NkYWVtb24uV29ya3NwYWNlU3RhdGVDaGFuZ2VIABI3ChFvcGVyYXRpb25fc3RhcnRlZBgDIAEoCzIaLndzZGFlbW9uLk9wZXJhdGlvblN0YXJ0ZWRIABIvCghwcm9ncmVzcxgEIAEoCzIbLndzZGFlbW9uLk9wZXJhdGlvblByb2dyZXNzSAASOQoSb3BlcmF0aW9uX2ZpbmlzaGVkGAUgASgLMhsud3NkYWVtb24uT3BlcmF0aW9uRmluaXNoZWRIABIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVldmVudCJxChFXb3Jrc3BhY2VTbmFwc2hvdBItCgl3b3Jrc3BhY2UYASABKAsyGi53c2RhZW1vbi5Xb3Jrc3BhY2VTdW1tYXJ5Ei0KCHByb2dyZXNzGAIgASgLMhsud3NkYWVtb24uT3BlcmF0aW9uUHJvZ3Jlc3MikgEKFFdvcmtzcGFjZVN0YXRlQ2hhbmdlEi0KBGZyb20YASABKA4yHy53c2RhZW1vbi5Xb3Jrc3BhY2VDb250ZW50U3RhdGUSKwoCdG8YAiABKA4yHy53c2RhZW1vbi5Xb3Jrc3BhY2VDb250ZW50U3RhdGUSDwoHcmVtb3ZlZBgDIAEoCBINCgVlcnJvchgEIAEoCSJDChBPcGVyYXRpb25TdGFydGVkEi8KCW9wZXJhdGlvbhgBIAEoDjIcLndzZGFlbW9uLldvcmtzcGFjZU9wZXJhdGlvbiKyAgoRT3BlcmF0aW9uUHJvZ3Jlc3MSLwoJb3BlcmF0aW9uGAEgASgOMhwud3NkYWVtb24uV29ya3NwYWNlT3BlcmF0aW9uEicKBXBoYXNlGAIgASgOMhgud3NkYWVtb24uT3BlcmF0aW9uUGhhc2USEwoLaW5pdGlhbGl6ZXIYAyABKAkSEgoKYnl0ZXNfZG9uZRgEIAEoAxITCgtieXRlc190b3RhbBgFIAEoAxISCgpmaWxlc19kb25lGAYgASgDEhMKC2ZpbGVzX3RvdGFsGAcgASgDEhgKEGJ5dGVzX3Blcl9zZWNvbmQYCCABKAESEwoGZXRhX21zGAkgASgDSACIAQESEgoKZWxhcHNlZF9tcxgKIAEoAxIOCgZkZXRhaWwYCyABKAlCCQoHX2V0YV9tcyKEAQoRT3BlcmF0aW9uRmluaXNoZWQSLwoJb3BlcmF0aW9uGAEgASgOMhwud3NkYWVtb24uV29ya3NwYWNlT3BlcmF0aW9uEgwKBGNvZGUYAiABKAUSDwoHbWVzc2FnZRgDIAEoCRISCgplbGFwc2VkX21zGAQgASgDEgsKA3VybBgFIAEoCSIXChVMaXN0V29ya3NwYWNlc1JlcXVlc3QiSAoWTGlzdFdvcmtzcGFjZXNSZXNwb25zZRIuCgp3b3Jrc3BhY2VzGAEgAygLMhoud3NkYWVtb24uV29ya3NwYWNlU3VtbWFyeSLqAgoQV29ya3NwYWNlU3VtbWFyeRIKCgJpZBgBIAEoCRItCghtZXRhZGF0YRgCIAEoCzIbLndzZGFlbW9uLldvcmtzcGFjZU1ldGFkYXRhEi4KBXN0YXRlGAMgASgOMh8ud3NkYWVtb24uV29ya3NwYWNlQ29udGVudFN0YXRlEhIKCnNpemVfYnl0ZXMYBCABKAMSNAoQc2l6ZV9tZWFzdXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoLbGFzdF9iYWNrdXAYBiABKAsyFy53c2RhZW1vbi5CYWNrdXBTdW1tYXJ5Ei8KCW9wZXJhdGlvbhgHIAEoDjIcLndzZGFlbW9uLldvcmtzcGFjZU9wZXJhdGlvbhISCgppbml0X2Vycm9yGAggASgJEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKDUJhY2t1cFN1bW1hcnkSCwoDdXJsGAEgASgJEg0KBWJ5dGVzGAIgASgDEi8KC2ZpbmlzaGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpRChVXb3Jrc3BhY2VDb250ZW50U3RhdGUSCAoETk9ORRAAEg4KClNFVFRJTkdfVVAQARINCglBVkFJTEFCTEUQAhIPCgtXUkFQUElOR19VUBADKn8KDVNuYXBzaG90U3RhdGUSHgoaU05BUFNIT1RfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZTTkFQU0hPVF9TVEFURV9SVU5OSU5HEAESFwoTU05BUFNIT1RfU1RBVEVfRE9ORRACEhkKFVNOQVBTSE9UX1NUQVRFX0ZBSUxFRBADKroBChJXb3Jrc3BhY2VPcGVyYXRpb24SIwofV09SS1NQQUNFX09QRVJBVElPTl9VTlNQRUNJRklFRBAAEhwKGFdPUktTUEFDRV9PUEVSQVRJT05fSU5JVBABEiAKHFdPUktTUEFDRV9PUEVSQVRJT05fU05BUFNIT1QQAhIeChpXT1JLU1BBQ0VfT1BFUkFUSU9OX0JBQ0tVUBADEh8KG1dPUktTUEFDRV9PUEVSQVRJT05fRElTUE9TRRAEKsYCCg5PcGVyYXRpb25QaGFzZRIfChtPUEVSQVRJT05fUEhBU0VfVU5TUEVDSUZJRUQQABIaChZPUEVSQVRJT05fUEhBU0VfUVVFVUVEEAESHQoZT1BFUkFUSU9OX1BIQVNFX1BSRVBBUklORxACEhsKF09QRVJBVElPTl9QSEFTRV9DTE9OSU5HEAMSHQoZT1BFUkFUSU9OX1BIQVNFX1JFU1RPUklORxAEEh8KG09QRVJBVElPTl9QSEFTRV9ET1dOTE9BRElORxAFEh0KGU9QRVJBVElPTl9QSEFTRV9BUkNISVZJTkcQBhIeChpPUEVSQVRJT05fUEhBU0VfR0lUX1NUQVRVUxAHEhwKGE9QRVJBVElPTl9QSEFTRV9ERUxFVElORxAIEh4KGk9QRVJBVElPTl9QSEFTRV9GSU5BTElaSU5HEAkyugYKF1dvcmtzcGFjZUNvbnRlbnRTZXJ2aWNlElAKDUluaXRXb3Jrc3BhY2USHi53c2RhZW1vbi5Jbml0V29ya3NwYWNlUmVxdWVzdBofLndzZGFlbW9uLkluaXRXb3Jrc3BhY2VSZXNwb25zZRJPCgtXYWl0Rm9ySW5pdBIcLndzZGFlbW9uLldhaXRGb3JJbml0UmVxdWVzdBodLndzZGFlbW9uLldhaXRGb3JJbml0UmVzcG9uc2UiA5ACARJhChFJc1dvcmtzcGFjZUV4aXN0cxIiLndzZGFlbW9uLklzV29ya3NwYWNlRXhpc3RzUmVxdWVzdBojLndzZGFlbW9uLklzV29ya3NwYWNlRXhpc3RzUmVzcG9uc2UiA5ACARJNCgxUYWtlU25hcHNob3QSHS53c2RhZW1vbi5UYWtlU25hcHNob3RSZXF1ZXN0Gh4ud3NkYWVtb24uVGFrZVNuYXBzaG90UmVzcG9uc2USWQoQRGlzcG9zZVdvcmtzcGFjZRIhLndzZGFlbW9uLkRpc3Bvc2VXb3Jrc3BhY2VSZXF1ZXN0GiIud3NkYWVtb24uRGlzcG9zZVdvcmtzcGFjZVJlc3BvbnNlElYKD0JhY2t1cFdvcmtzcGFjZRIgLndzZGFlbW9uLkJhY2t1cFdvcmtzcGFjZVJlcXVlc3QaIS53c2RhZW1vbi5CYWNrdXBXb3Jrc3BhY2VSZXNwb25zZRJhChFHZXRXb3Jrc3BhY2VTdGF0ZRIiLndzZGFlbW9uLkdldFdvcmtzcGFjZVN0YXRlUmVxdWVzdBojLndzZGFlbW9uLkdldFdvcmtzcGFjZVN0YXRlUmVzcG9uc2UiA5ACARJaCg5XYXRjaFdvcmtzcGFjZRIfLndzZGFlbW9uLldhdGNoV29ya3NwYWNlUmVxdWVzdBogLndzZGFlbW9uLldhdGNoV29ya3NwYWNlUmVzcG9uc2UiA5ACATABElgKDkxpc3RXb3Jrc3BhY2VzEh8ud3NkYWVtb24uTGlzdFdvcmtzcGFjZXNSZXF1ZXN0GiAud3NkYWVtb24uTGlzdFdvcmtzcGFjZXNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_contentservice_initializer, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message wsdaemon.InitWorkspaceRequest
@@ -405,6 +407,425 @@ export const SnapshotProgressSchema: GenMessage<SnapshotProgress> = /*@__PURE__*
   messageDesc(file_wsdaemon_daemon, 15);
 
 /**
+ * @generated from message wsdaemon.WatchWorkspaceRequest
+ */
+export type WatchWorkspaceRequest = Message<"wsdaemon.WatchWorkspaceRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Keep the stream open across operations until the workspace is disposed or the client
+   * cancels, instead of ending it with the running operation.
+   *
+   * @generated from field: bool follow = 2;
+   */
+  follow: boolean;
+
+  /**
+   * Wait for a workspace that does not exist yet instead of answering NOT_FOUND, e.g. to watch
+   * an InitWorkspace call sent at the same time.
+   *
+   * @generated from field: bool await_creation = 3;
+   */
+  awaitCreation: boolean;
+};
+
+/**
+ * Describes the message wsdaemon.WatchWorkspaceRequest.
+ * Use `create(WatchWorkspaceRequestSchema)` to create a new message.
+ */
+export const WatchWorkspaceRequestSchema: GenMessage<WatchWorkspaceRequest> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 16);
+
+/**
+ * @generated from message wsdaemon.WatchWorkspaceResponse
+ */
+export type WatchWorkspaceResponse = Message<"wsdaemon.WatchWorkspaceResponse"> & {
+  /**
+   * @generated from oneof wsdaemon.WatchWorkspaceResponse.event
+   */
+  event: {
+    /**
+     * Always the first message (and the first after a workspace with the id appears).
+     *
+     * @generated from field: wsdaemon.WorkspaceSnapshot snapshot = 1;
+     */
+    value: WorkspaceSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * @generated from field: wsdaemon.WorkspaceStateChange state_change = 2;
+     */
+    value: WorkspaceStateChange;
+    case: "stateChange";
+  } | {
+    /**
+     * @generated from field: wsdaemon.OperationStarted operation_started = 3;
+     */
+    value: OperationStarted;
+    case: "operationStarted";
+  } | {
+    /**
+     * @generated from field: wsdaemon.OperationProgress progress = 4;
+     */
+    value: OperationProgress;
+    case: "progress";
+  } | {
+    /**
+     * @generated from field: wsdaemon.OperationFinished operation_finished = 5;
+     */
+    value: OperationFinished;
+    case: "operationFinished";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * When the daemon produced the event.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 6;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message wsdaemon.WatchWorkspaceResponse.
+ * Use `create(WatchWorkspaceResponseSchema)` to create a new message.
+ */
+export const WatchWorkspaceResponseSchema: GenMessage<WatchWorkspaceResponse> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 17);
+
+/**
+ * WorkspaceSnapshot is the workspace as it is when a watch starts.
+ *
+ * @generated from message wsdaemon.WorkspaceSnapshot
+ */
+export type WorkspaceSnapshot = Message<"wsdaemon.WorkspaceSnapshot"> & {
+  /**
+   * @generated from field: wsdaemon.WorkspaceSummary workspace = 1;
+   */
+  workspace?: WorkspaceSummary | undefined;
+
+  /**
+   * The latest progress of the running operation; unset when none runs.
+   *
+   * @generated from field: wsdaemon.OperationProgress progress = 2;
+   */
+  progress?: OperationProgress | undefined;
+};
+
+/**
+ * Describes the message wsdaemon.WorkspaceSnapshot.
+ * Use `create(WorkspaceSnapshotSchema)` to create a new message.
+ */
+export const WorkspaceSnapshotSchema: GenMessage<WorkspaceSnapshot> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 18);
+
+/**
+ * @generated from message wsdaemon.WorkspaceStateChange
+ */
+export type WorkspaceStateChange = Message<"wsdaemon.WorkspaceStateChange"> & {
+  /**
+   * @generated from field: wsdaemon.WorkspaceContentState from = 1;
+   */
+  from: WorkspaceContentState;
+
+  /**
+   * @generated from field: wsdaemon.WorkspaceContentState to = 2;
+   */
+  to: WorkspaceContentState;
+
+  /**
+   * Set when the workspace is gone (disposed); `to` is then NONE.
+   *
+   * @generated from field: bool removed = 3;
+   */
+  removed: boolean;
+
+  /**
+   * Why the workspace went to NONE when an init failed.
+   *
+   * @generated from field: string error = 4;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message wsdaemon.WorkspaceStateChange.
+ * Use `create(WorkspaceStateChangeSchema)` to create a new message.
+ */
+export const WorkspaceStateChangeSchema: GenMessage<WorkspaceStateChange> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 19);
+
+/**
+ * @generated from message wsdaemon.OperationStarted
+ */
+export type OperationStarted = Message<"wsdaemon.OperationStarted"> & {
+  /**
+   * @generated from field: wsdaemon.WorkspaceOperation operation = 1;
+   */
+  operation: WorkspaceOperation;
+};
+
+/**
+ * Describes the message wsdaemon.OperationStarted.
+ * Use `create(OperationStartedSchema)` to create a new message.
+ */
+export const OperationStartedSchema: GenMessage<OperationStarted> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 20);
+
+/**
+ * OperationProgress describes how far the running operation is. Totals are 0 when unknown (e.g.
+ * a git clone), and rate and ETA are then unset.
+ *
+ * @generated from message wsdaemon.OperationProgress
+ */
+export type OperationProgress = Message<"wsdaemon.OperationProgress"> & {
+  /**
+   * @generated from field: wsdaemon.WorkspaceOperation operation = 1;
+   */
+  operation: WorkspaceOperation;
+
+  /**
+   * @generated from field: wsdaemon.OperationPhase phase = 2;
+   */
+  phase: OperationPhase;
+
+  /**
+   * The initializer running now (init only): its kind, with its place in a composite, e.g.
+   * "git", "backup" or "composite[1] download".
+   *
+   * @generated from field: string initializer = 3;
+   */
+  initializer: string;
+
+  /**
+   * @generated from field: int64 bytes_done = 4;
+   */
+  bytesDone: bigint;
+
+  /**
+   * @generated from field: int64 bytes_total = 5;
+   */
+  bytesTotal: bigint;
+
+  /**
+   * @generated from field: int64 files_done = 6;
+   */
+  filesDone: bigint;
+
+  /**
+   * @generated from field: int64 files_total = 7;
+   */
+  filesTotal: bigint;
+
+  /**
+   * Bytes per second over the last seconds of the phase.
+   *
+   * @generated from field: double bytes_per_second = 8;
+   */
+  bytesPerSecond: number;
+
+  /**
+   * Estimated milliseconds until the phase is done; unset when unknown.
+   *
+   * @generated from field: optional int64 eta_ms = 9;
+   */
+  etaMs?: bigint | undefined;
+
+  /**
+   * Milliseconds since the operation started.
+   *
+   * @generated from field: int64 elapsed_ms = 10;
+   */
+  elapsedMs: bigint;
+
+  /**
+   * Free text about the current step, e.g. the checkout location being cloned.
+   *
+   * @generated from field: string detail = 11;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message wsdaemon.OperationProgress.
+ * Use `create(OperationProgressSchema)` to create a new message.
+ */
+export const OperationProgressSchema: GenMessage<OperationProgress> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 21);
+
+/**
+ * @generated from message wsdaemon.OperationFinished
+ */
+export type OperationFinished = Message<"wsdaemon.OperationFinished"> & {
+  /**
+   * @generated from field: wsdaemon.WorkspaceOperation operation = 1;
+   */
+  operation: WorkspaceOperation;
+
+  /**
+   * The operation's outcome as a gRPC status code (0 = OK) and its message.
+   *
+   * @generated from field: int32 code = 2;
+   */
+  code: number;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * @generated from field: int64 elapsed_ms = 4;
+   */
+  elapsedMs: bigint;
+
+  /**
+   * Archives only: where the snapshot or backup went.
+   *
+   * @generated from field: string url = 5;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message wsdaemon.OperationFinished.
+ * Use `create(OperationFinishedSchema)` to create a new message.
+ */
+export const OperationFinishedSchema: GenMessage<OperationFinished> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 22);
+
+/**
+ * @generated from message wsdaemon.ListWorkspacesRequest
+ */
+export type ListWorkspacesRequest = Message<"wsdaemon.ListWorkspacesRequest"> & {
+};
+
+/**
+ * Describes the message wsdaemon.ListWorkspacesRequest.
+ * Use `create(ListWorkspacesRequestSchema)` to create a new message.
+ */
+export const ListWorkspacesRequestSchema: GenMessage<ListWorkspacesRequest> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 23);
+
+/**
+ * @generated from message wsdaemon.ListWorkspacesResponse
+ */
+export type ListWorkspacesResponse = Message<"wsdaemon.ListWorkspacesResponse"> & {
+  /**
+   * Ordered by id.
+   *
+   * @generated from field: repeated wsdaemon.WorkspaceSummary workspaces = 1;
+   */
+  workspaces: WorkspaceSummary[];
+};
+
+/**
+ * Describes the message wsdaemon.ListWorkspacesResponse.
+ * Use `create(ListWorkspacesResponseSchema)` to create a new message.
+ */
+export const ListWorkspacesResponseSchema: GenMessage<ListWorkspacesResponse> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 24);
+
+/**
+ * WorkspaceSummary is one workspace as ListWorkspaces and WatchWorkspace report it.
+ *
+ * @generated from message wsdaemon.WorkspaceSummary
+ */
+export type WorkspaceSummary = Message<"wsdaemon.WorkspaceSummary"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: wsdaemon.WorkspaceMetadata metadata = 2;
+   */
+  metadata?: WorkspaceMetadata | undefined;
+
+  /**
+   * @generated from field: wsdaemon.WorkspaceContentState state = 3;
+   */
+  state: WorkspaceContentState;
+
+  /**
+   * Apparent bytes of the content's regular files, measured at most a few seconds ago
+   * (size_measured_at); 0 when the content could not be measured.
+   *
+   * @generated from field: int64 size_bytes = 4;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp size_measured_at = 5;
+   */
+  sizeMeasuredAt?: Timestamp | undefined;
+
+  /**
+   * Unset when the workspace was never backed up by this daemon.
+   *
+   * @generated from field: wsdaemon.BackupSummary last_backup = 6;
+   */
+  lastBackup?: BackupSummary | undefined;
+
+  /**
+   * The operation running now; UNSPECIFIED when none.
+   *
+   * @generated from field: wsdaemon.WorkspaceOperation operation = 7;
+   */
+  operation: WorkspaceOperation;
+
+  /**
+   * Set when the last init failed (state is then NONE).
+   *
+   * @generated from field: string init_error = 8;
+   */
+  initError: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message wsdaemon.WorkspaceSummary.
+ * Use `create(WorkspaceSummarySchema)` to create a new message.
+ */
+export const WorkspaceSummarySchema: GenMessage<WorkspaceSummary> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 25);
+
+/**
+ * @generated from message wsdaemon.BackupSummary
+ */
+export type BackupSummary = Message<"wsdaemon.BackupSummary"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Compressed bytes.
+   *
+   * @generated from field: int64 bytes = 2;
+   */
+  bytes: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 3;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message wsdaemon.BackupSummary.
+ * Use `create(BackupSummarySchema)` to create a new message.
+ */
+export const BackupSummarySchema: GenMessage<BackupSummary> = /*@__PURE__*/
+  messageDesc(file_wsdaemon_daemon, 26);
+
+/**
  * WorkspaceContentState is the lifecycle of a workspace's content.
  *
  * @generated from enum wsdaemon.WorkspaceContentState
@@ -475,6 +896,117 @@ export enum SnapshotState {
  */
 export const SnapshotStateSchema: GenEnum<SnapshotState> = /*@__PURE__*/
   enumDesc(file_wsdaemon_daemon, 1);
+
+/**
+ * @generated from enum wsdaemon.WorkspaceOperation
+ */
+export enum WorkspaceOperation {
+  /**
+   * @generated from enum value: WORKSPACE_OPERATION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WORKSPACE_OPERATION_INIT = 1;
+   */
+  INIT = 1,
+
+  /**
+   * @generated from enum value: WORKSPACE_OPERATION_SNAPSHOT = 2;
+   */
+  SNAPSHOT = 2,
+
+  /**
+   * @generated from enum value: WORKSPACE_OPERATION_BACKUP = 3;
+   */
+  BACKUP = 3,
+
+  /**
+   * @generated from enum value: WORKSPACE_OPERATION_DISPOSE = 4;
+   */
+  DISPOSE = 4,
+}
+
+/**
+ * Describes the enum wsdaemon.WorkspaceOperation.
+ */
+export const WorkspaceOperationSchema: GenEnum<WorkspaceOperation> = /*@__PURE__*/
+  enumDesc(file_wsdaemon_daemon, 2);
+
+/**
+ * @generated from enum wsdaemon.OperationPhase
+ */
+export enum OperationPhase {
+  /**
+   * @generated from enum value: OPERATION_PHASE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Waiting for a free slot (limits.maxConcurrentInits / maxConcurrentArchives).
+   *
+   * @generated from enum value: OPERATION_PHASE_QUEUED = 1;
+   */
+  QUEUED = 1,
+
+  /**
+   * Preparing the content directory and its quota.
+   *
+   * @generated from enum value: OPERATION_PHASE_PREPARING = 2;
+   */
+  PREPARING = 2,
+
+  /**
+   * @generated from enum value: OPERATION_PHASE_CLONING = 3;
+   */
+  CLONING = 3,
+
+  /**
+   * Unpacking a backup or snapshot (the restore of an init).
+   *
+   * @generated from enum value: OPERATION_PHASE_RESTORING = 4;
+   */
+  RESTORING = 4,
+
+  /**
+   * @generated from enum value: OPERATION_PHASE_DOWNLOADING = 5;
+   */
+  DOWNLOADING = 5,
+
+  /**
+   * Writing and uploading an archive (snapshot, backup, the final backup of a dispose).
+   *
+   * @generated from enum value: OPERATION_PHASE_ARCHIVING = 6;
+   */
+  ARCHIVING = 6,
+
+  /**
+   * Reading the git status of a disposed workspace.
+   *
+   * @generated from enum value: OPERATION_PHASE_GIT_STATUS = 7;
+   */
+  GIT_STATUS = 7,
+
+  /**
+   * Removing a disposed workspace's content.
+   *
+   * @generated from enum value: OPERATION_PHASE_DELETING = 8;
+   */
+  DELETING = 8,
+
+  /**
+   * Ready marker, quota and state, the last step of an init.
+   *
+   * @generated from enum value: OPERATION_PHASE_FINALIZING = 9;
+   */
+  FINALIZING = 9,
+}
+
+/**
+ * Describes the enum wsdaemon.OperationPhase.
+ */
+export const OperationPhaseSchema: GenEnum<OperationPhase> = /*@__PURE__*/
+  enumDesc(file_wsdaemon_daemon, 3);
 
 /**
  * WorkspaceContentService manages the files of the workspaces on this node.
@@ -555,6 +1087,31 @@ export const WorkspaceContentService: GenService<{
     methodKind: "unary";
     input: typeof GetWorkspaceStateRequestSchema;
     output: typeof GetWorkspaceStateResponseSchema;
+  },
+  /**
+   * WatchWorkspace streams a workspace's state transitions and the progress of the operation
+   * running on it (init, restore, snapshot, backup, dispose). The first message describes the
+   * workspace as it is; the stream ends after the running operation has ended (or at once when
+   * none runs), unless `follow` is set, or when the client cancels. NOT_FOUND for an unknown id
+   * unless `await_creation` is set. Progress is coalesced for slow watchers; state transitions
+   * and operation starts and ends are never dropped (proto/README.md). Extension.
+   *
+   * @generated from rpc wsdaemon.WorkspaceContentService.WatchWorkspace
+   */
+  watchWorkspace: {
+    methodKind: "server_streaming";
+    input: typeof WatchWorkspaceRequestSchema;
+    output: typeof WatchWorkspaceResponseSchema;
+  },
+  /**
+   * ListWorkspaces reports every workspace this daemon holds. Extension.
+   *
+   * @generated from rpc wsdaemon.WorkspaceContentService.ListWorkspaces
+   */
+  listWorkspaces: {
+    methodKind: "unary";
+    input: typeof ListWorkspacesRequestSchema;
+    output: typeof ListWorkspacesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_wsdaemon_daemon, 0);

@@ -11,7 +11,17 @@ export interface KeyPair {
   key: string;
 }
 
+/** Paths of a key pair's PEM files. */
+export interface KeyPairFiles {
+  cert: string;
+  key: string;
+}
+
 export interface TestPki {
+  /** The directory holding every PEM file (removed by cleanup). */
+  dir: string;
+  /** The same material as files, for servers configured by path. */
+  files: { ca: string; server: KeyPairFiles; client: KeyPairFiles };
   /** The CA that signed `server` and `client`. */
   ca: string;
   /** A second, unrelated CA: trusting only this one must make TLS fail. */
@@ -103,7 +113,10 @@ async function makeLeaf(
   };
 }
 
-/** Creates a throwaway PKI with the openssl CLI, so no certificate is committed to the repo. */
+/**
+ * Creates a throwaway PKI with the openssl CLI (EC P-256, valid two days), so no certificate is
+ * committed to the repository.
+ */
 export async function createTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), "wsd-api-pki-"));
   try {
@@ -118,7 +131,17 @@ export async function createTestPki(): Promise<TestPki> {
       makeLeaf(dir, "test-client", "test-ca", "extendedKeyUsage=clientAuth\n"),
       makeLeaf(dir, "stranger-client", "other-ca", "extendedKeyUsage=clientAuth\n"),
     ]);
+    const pair = (name: string) => ({
+      cert: join(dir, `${name}.crt`),
+      key: join(dir, `${name}.key`),
+    });
     return {
+      dir,
+      files: {
+        ca: join(dir, "test-ca.crt"),
+        server: pair("test-server"),
+        client: pair("test-client"),
+      },
       ca: await readFile(join(dir, "test-ca.crt"), "utf8"),
       otherCa: await readFile(join(dir, "other-ca.crt"), "utf8"),
       server,
