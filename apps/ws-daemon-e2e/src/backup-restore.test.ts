@@ -13,7 +13,7 @@ import {
 } from "./support/daemon-container.js";
 import { createRepository } from "./support/git-server.js";
 import { runCommand } from "./support/run-command.js";
-import { treeManifest } from "./support/tree-manifest.js";
+import { ownedByWorkspaceUser, treeManifest } from "./support/tree-manifest.js";
 import { uniqueWorkspaceId } from "./support/workspace-ids.js";
 
 const image = inject("daemonImage");
@@ -130,6 +130,7 @@ describe.skipIf(inject("placeholderBundle"))("backup, dispose with git status, r
     });
     const state = await content.getWorkspaceState({ id: second });
     expect(state.state).toBe(WorkspaceContentState.AVAILABLE);
-    expect(await treeManifest(daemon.contentDir(second))).toEqual(before);
+    // identical, except that everything restored belongs to the workspace user (issue 17)
+    expect(await treeManifest(daemon.contentDir(second))).toEqual(ownedByWorkspaceUser(before));
   });
 });

@@ -94,9 +94,13 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // Symlinks come back as they were ("inert"): a workspace may legitimately hold absolute links
   // (e.g. a virtualenv's python). Extraction never writes through any symlink, so nothing lands
   // outside the workspace; refusing them would make such a backup impossible to restore.
+  // Everything restored belongs to the workspace's uid/gid, never to whom the archive names.
+  const { deadlineBaseMs, deadlineMsPerGib, keepSetid, ...archiveLimits } = config.archive;
   const store = createContentStore(storage, {
     maxConcurrentArchives: config.limits.maxConcurrentArchives,
-    restore: { symlinks: "inert" },
+    limits: archiveLimits,
+    deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
+    restore: { symlinks: "inert", owner: config.content, keepSetid },
     log: logFor("storage"),
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,

@@ -44,3 +44,18 @@ export async function treeManifest(
   await walk(root);
   return lines;
 }
+
+/** The workspace user of Gitpod images: restores give it everything (config content.uid/gid). */
+export const WORKSPACE_UID = 33333;
+
+/**
+ * `manifest` as a restore leaves that tree: every entry owned by the workspace user, whoever owned
+ * it when it was archived (a restore never creates files of root or of ids an archive names).
+ */
+export const ownedByWorkspaceUser = (manifest: string[]): string[] =>
+  manifest.map((line) =>
+    line.replace(
+      /^(.* (?:link|dir|file|other) [0-7]+) \d+:\d+/,
+      `$1 ${WORKSPACE_UID}:${WORKSPACE_UID}`,
+    ),
+  );

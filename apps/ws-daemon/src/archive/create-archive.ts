@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { type Readable, Transform } from "node:stream";
+import { ArchiveDeadlineError, ArchiveTreeChangedError } from "./archive-errors.js";
+import { ArchiveLimitError, type SomeArchiveLimits } from "./archive-limits.js";
 import type { TarJob, TarProgress } from "./tar-worker.js";
-import type { TarWriteSummary } from "./tar-writer.js";
+import { emptySummary, type TarWriteSummary } from "./tar-writer.js";
+import { deserializeError, type SerializedError } from "./worker-job.js";
 import { ZstdPipeline } from "./zstd-pipeline.js";
 
 export interface CreateArchiveOptions {
@@ -13,6 +16,20 @@ export interface CreateArchiveOptions {
   /** `tarBytes`: uncompressed tar bytes written so far. */
   onProgress?: ((p: { bytes: number; files: number; tarBytes: number }) => void) | undefined;
   zstdPath?: string | undefined;
+  /** What the archive may hold: the limits its restore applies (ArchiveLimitError beyond them). */
+  limits?: SomeArchiveLimits | undefined;
+  /** Abandon the archive (ArchiveDeadlineError) once it runs longer than this allows. */
+  deadline?: ArchiveDeadline | undefined;
+}
+
+/**
+ * How long an archive may run: baseMs plus msPerGiB for every GiB of tar the walk has begun (the
+ * file being read counted in full, so a large file gets its time up front and a read that never
+ * returns does not earn more). Bounds the time an archive holds its slot, whatever the tree does.
+ */
+export interface ArchiveDeadline {
+  baseMs: number;
+  msPerGiB: number;
 }
 
 export interface ArchiveResult {
@@ -64,7 +81,7 @@ function startArchive(
   options: CreateArchiveOptions,
   output: "pipe" | number,
 ): RunningArchive {
-  const summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] };
+  const summary = emptySummary();
   const hash = createHash("sha256");
   let size = 0;
   let lastProgress = 0;
@@ -79,12 +96,15 @@ function startArchive(
   const pipeline = ZstdPipeline.compress<TarProgress, TarWriteSummary>(
     {
       entry: "tar-worker",
-      job: (fifo) => ({ root: dir, fifo, idShift: options.idShift }) satisfies TarJob,
+      job: (fifo) =>
+        ({ root: dir, fifo, idShift: options.idShift, limits: options.limits }) satisfies TarJob,
       onProgress: (p) => {
         summary.entries = p.entries;
         summary.bytes = p.bytes;
+        summary.plannedBytes = p.plannedBytes;
         progress(false);
       },
+      reviveError: reviveTarError,
     },
     { level: options.level ?? DEFAULT_ZSTD_LEVEL, output, zstdPath: options.zstdPath },
   );
@@ -99,13 +119,19 @@ function startArchive(
     else internal.signal.addEventListener("abort", onAbort, { once: true });
   });
   aborted.catch(() => {});
+  const stopDeadline = options.deadline
+    ? watchDeadline(options.deadline, dir, summary, (err) => internal.abort(err))
+    : () => {};
   const produced = Promise.race([
     pipeline.done.then((s) => Object.assign(summary, s)),
     aborted,
   ]).then(
-    () => undefined,
+    () => stopDeadline(),
     (err: unknown) => {
-      // the tar worker may be deep in a large tree: it is stopped rather than waited for
+      stopDeadline();
+      // the tar worker may be deep in a large tree, or stuck in a read: it is stopped rather than
+      // waited for (a thread stuck in a system call ends once the call returns; the slot and the
+      // previous archive do not wait for that)
       pipeline.terminate();
       throw err;
     },
@@ -259,6 +285,46 @@ export async function writeArchiveToFile(
   } finally {
     running.detach();
   }
+}
+
+const GiB = 1024 ** 3;
+
+/**
+ * Aborts through `abort` once the archive runs past its deadline, which grows with the tar bytes
+ * the worker reported as begun (summary.plannedBytes). Returns the function that stops watching.
+ */
+function watchDeadline(
+  deadline: ArchiveDeadline,
+  dir: string,
+  summary: TarWriteSummary,
+  abort: (err: Error) => void,
+): () => void {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    const allowedMs = Math.round(
+      deadline.baseMs + (deadline.msPerGiB * summary.plannedBytes) / GiB,
+    );
+    const elapsed = Date.now() - started;
+    if (elapsed < allowedMs) {
+      timer = setTimeout(check, allowedMs - elapsed);
+      return;
+    }
+    abort(
+      new ArchiveDeadlineError(
+        `archive of ${dir} abandoned after ${elapsed} ms: its deadline was ${allowedMs} ms for ${summary.plannedBytes} bytes begun (archive.deadlineBaseMs + archive.deadlineMsPerGib); the previous archive stays`,
+      ),
+    );
+  };
+  timer = setTimeout(check, deadline.baseMs);
+  return () => clearTimeout(timer);
+}
+
+/** The tar worker's errors with their classes back (they do not cross the thread boundary). */
+function reviveTarError(e: SerializedError): Error {
+  if (e.name === "ArchiveLimitError") return new ArchiveLimitError(e.message);
+  if (e.name === "ArchiveTreeChangedError") return new ArchiveTreeChangedError(e.message);
+  return deserializeError(e);
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

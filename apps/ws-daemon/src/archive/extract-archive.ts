@@ -207,8 +207,11 @@ function extractOptionsOf(o: SafeExtractOptions): SafeExtractOptions {
     maxEntryBytes: o.maxEntryBytes,
     maxTotalBytes: o.maxTotalBytes,
     maxEntries: o.maxEntries,
+    maxPathBytes: o.maxPathBytes,
     idShift: o.idShift,
     chown: o.chown,
+    owner: o.owner,
+    keepSetid: o.keepSetid,
     symlinks: o.symlinks,
   };
 }

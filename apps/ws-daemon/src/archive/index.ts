@@ -2,8 +2,19 @@
  * Archives of workspace trees: tar | zstd streams or files (create-archive), restores that refuse
  * hostile content (extract-archive), and the manifest stored next to every archive.
  */
-export { HostileArchiveError } from "./archive-errors.js";
 export {
+  ArchiveDeadlineError,
+  ArchiveTreeChangedError,
+  HostileArchiveError,
+} from "./archive-errors.js";
+export {
+  ArchiveLimitError,
+  type ArchiveLimits,
+  DEFAULT_ARCHIVE_LIMITS,
+  type SomeArchiveLimits,
+} from "./archive-limits.js";
+export {
+  type ArchiveDeadline,
   type ArchiveResult,
   type ArchiveStream,
   type ArchiveToFileOptions,
@@ -24,4 +35,4 @@ export {
   MANIFEST_FORMAT_VERSION,
   parseManifest,
 } from "./manifest.js";
-export type { ExtractLimits, SafeExtractOptions } from "./safe-extractor.js";
+export type { ExtractLimits, RestorePolicy, SafeExtractOptions } from "./safe-extractor.js";

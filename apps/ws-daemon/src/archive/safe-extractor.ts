@@ -2,36 +2,25 @@ import {
   chmodSync,
   closeSync,
   constants,
-  fchmodSync,
-  fchownSync,
-  futimesSync,
   lchownSync,
   linkSync,
-  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
   symlinkSync,
-  writeSync,
 } from "node:fs";
 import path from "node:path";
 import { HostileArchiveError } from "./archive-errors.js";
+import { archiveLimitsOf, LimitBudget, type SomeArchiveLimits } from "./archive-limits.js";
+import { fileSink } from "./file-sink.js";
+import type { Segment } from "./sparse-map.js";
 import type { EntryBodySink, TarParserHandler } from "./tar-parser.js";
 
-export interface ExtractLimits {
-  /** Largest single file accepted (bytes). Default 64 GiB. */
-  maxEntryBytes?: number | undefined;
-  /** Largest total of file contents accepted (bytes). Default unlimited. */
-  maxTotalBytes?: number | undefined;
-  /** Most entries accepted. Default 10 million. */
-  maxEntries?: number | undefined;
-}
+/** The limits a restore applies (the same ArchiveLimits the writer applies). */
+export type ExtractLimits = SomeArchiveLimits;
 
-export interface SafeExtractOptions extends ExtractLimits {
-  /** on-disk id = stored id + idShift. */
-  idShift?: number | undefined;
-  /** Apply stored ownership; defaults to true when running as root (it would fail otherwise). */
-  chown?: boolean | undefined;
+/** How a restore treats what the archive says about symlinks, owners and set-id bits. */
+export interface RestorePolicy {
   /**
    * "contained" (default) refuses symlinks whose target resolves outside the restore target,
    * absolute ones included. "inert" restores any symlink target as data: extraction never writes
@@ -39,6 +28,26 @@ export interface SafeExtractOptions extends ExtractLimits {
    * where workspaces legitimately hold absolute links (e.g. Python virtualenvs).
    */
   symlinks?: "contained" | "inert" | undefined;
+  /**
+   * The owner of everything restored, whatever the archive says (the workspace's uid/gid): an
+   * archive cannot make a restore running as root create files owned by root or anyone else.
+   */
+  owner?: { uid: number; gid: number } | undefined;
+  /**
+   * Restore setuid/setgid bits of regular files as archived. Off by default: the content may not
+   * be on a nosuid mount, and an archive must not be able to plant a set-id program.
+   */
+  keepSetid?: boolean | undefined;
+}
+
+export interface SafeExtractOptions extends ExtractLimits, RestorePolicy {
+  /** on-disk id = stored id + idShift. */
+  idShift?: number | undefined;
+  /**
+   * Apply ownership; defaults to true when running as root (it would fail otherwise): `owner`
+   * when set, else the stored ids (shifted by idShift).
+   */
+  chown?: boolean | undefined;
 }
 
 /** The parsed header fields the extractor needs. */
@@ -54,6 +63,11 @@ export interface ParsedTarHeader {
   linkname?: string | null;
   /** pax extended header records, if any (already applied to the fields above by the parser). */
   pax?: unknown;
+  /**
+   * A sparse file: its size with holes and where its data goes; `size` is then the data bytes
+   * that follow, segment after segment.
+   */
+  sparse?: { realSize: number; segments: readonly Segment[] };
 }
 
 interface DirMeta {
@@ -66,6 +80,7 @@ interface DirMeta {
 
 const CREATE_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const SETID_BITS = 0o6000;
 
 /**
  * Writes tar entries into an initially empty directory and refuses anything that could write
@@ -80,14 +95,11 @@ export class SafeExtractor implements TarParserHandler {
   private readonly symlinks = new Map<string, string>();
   private readonly regularFiles = new Set<string>();
   private readonly dirs: DirMeta[] = [];
-  private rootMeta: DirMeta | undefined;
   private readonly chownEnabled: boolean;
   private readonly idShift: number;
-  private readonly limits: Record<keyof ExtractLimits, number>;
+  private readonly budget: LimitBudget;
   /** The regular file whose content is being written, between entry() and its sink's end(). */
   private openFile: number | undefined;
-  entries = 0;
-  contentBytes = 0;
 
   constructor(
     private readonly root: string,
@@ -95,11 +107,17 @@ export class SafeExtractor implements TarParserHandler {
   ) {
     this.chownEnabled = options.chown ?? process.getuid?.() === 0;
     this.idShift = options.idShift ?? 0;
-    this.limits = {
-      maxEntryBytes: options.maxEntryBytes ?? 64 * 1024 ** 3,
-      maxTotalBytes: options.maxTotalBytes ?? Number.POSITIVE_INFINITY,
-      maxEntries: options.maxEntries ?? 10_000_000,
-    };
+    this.budget = new LimitBudget(archiveLimitsOf(options));
+  }
+
+  /** Entries taken so far. */
+  get entries(): number {
+    return this.budget.entries;
+  }
+
+  /** Content bytes of the files taken so far (holes excluded). */
+  get contentBytes(): number {
+    return this.budget.contentBytes;
   }
 
   /**
@@ -109,10 +127,9 @@ export class SafeExtractor implements TarParserHandler {
   entry(header: ParsedTarHeader): EntryBodySink | undefined {
     const name = header.name;
     if (this.openFile) throw new Error(`entry ${name} started before the previous file ended`);
-    if (++this.entries > this.limits.maxEntries) {
-      throw new HostileArchiveError(name, `more than ${this.limits.maxEntries} entries`);
-    }
     const rel = normalizeEntryPath(name);
+    const violation = this.budget.entry(rel);
+    if (violation) throw new HostileArchiveError(name, violation.reason);
     const meta = this.metaOf(header, rel);
     switch (header.type) {
       case "directory":
@@ -120,7 +137,7 @@ export class SafeExtractor implements TarParserHandler {
         return undefined;
       case "file":
       case "contiguous-file":
-        return this.addFile(rel, header.size ?? 0, meta);
+        return this.addFile(rel, header.size ?? 0, meta, header.sparse);
       case "symlink":
         this.addSymlink(rel, header.linkname ?? "", meta);
         return undefined;
@@ -151,17 +168,16 @@ export class SafeExtractor implements TarParserHandler {
   finish(): void {
     if (this.options.symlinks !== "inert") {
       for (const [rel, target] of this.symlinks) {
-        if (this.escapes(rel, target)) {
+        if (symlinkEscapes(this.symlinks, rel, target)) {
           throw new HostileArchiveError(
             rel,
-            `symlink target ${JSON.stringify(target)} leaves the restore target`,
+            `symlink target ${JSON.stringify(target)} leaves the restore target through other symlinks`,
           );
         }
       }
     }
-    // deepest first, then the root; order only matters for read-only directories we still enter
+    // deepest first, the root last; order only matters for read-only directories we still enter
     const ordered = [...this.dirs].sort((a, b) => depth(b.rel) - depth(a.rel));
-    if (this.rootMeta) ordered.push(this.rootMeta);
     for (const d of ordered) {
       const abs = this.abs(d.rel);
       if (this.chownEnabled) lchownSync(abs, d.uid, d.gid);
@@ -172,7 +188,7 @@ export class SafeExtractor implements TarParserHandler {
   }
 
   private abs(rel: string): string {
-    return rel === "" ? this.root : path.join(this.root, rel);
+    return path.join(this.root, rel);
   }
 
   private metaOf(header: ParsedTarHeader, rel: string): DirMeta {
@@ -189,17 +205,20 @@ export class SafeExtractor implements TarParserHandler {
     if (!validId(meta.uid) || !validId(meta.gid) || !Number.isFinite(mtime)) {
       throw new HostileArchiveError(header.name, "invalid uid, gid or mtime");
     }
-    return meta;
+    return { ...meta, ...this.options.owner };
   }
 
-  /** Creates missing parents; refuses parents that are symlinks or files from this archive. */
+  /**
+   * Creates the missing parents of `rel`, one by one; refuses parents that are symlinks or files
+   * from this archive. Nothing else exists in the target (it started empty), so creating one that
+   * this extraction does not know fails.
+   */
   private ensureParent(rel: string, name: string): void {
-    const parent = path.posix.dirname(rel);
-    const parentRel = parent === "." ? "" : parent;
-    if (this.knownDirs.has(parentRel)) return;
+    const parents = rel.split("/").slice(0, -1);
     let prefix = "";
-    for (const seg of parentRel.split("/")) {
+    for (const seg of parents) {
       prefix = prefix === "" ? seg : `${prefix}/${seg}`;
+      if (this.knownDirs.has(prefix)) continue;
       if (this.symlinks.has(prefix)) {
         throw new HostileArchiveError(
           name,
@@ -209,51 +228,39 @@ export class SafeExtractor implements TarParserHandler {
       if (this.regularFiles.has(prefix)) {
         throw new HostileArchiveError(name, `parent ${prefix} is a file`);
       }
-    }
-    mkdirSync(this.abs(parentRel), { recursive: true, mode: 0o755 });
-    prefix = "";
-    for (const seg of parentRel.split("/")) {
-      prefix = prefix === "" ? seg : `${prefix}/${seg}`;
-      this.knownDirs.add(prefix);
+      this.makeDirectory(prefix, 0o755);
     }
   }
 
-  private addDirectory(rel: string, meta: DirMeta): void {
-    if (rel === "") {
-      this.rootMeta = meta;
-      return;
+  private makeDirectory(rel: string, mode: number): void {
+    try {
+      mkdirSync(this.abs(rel), { mode });
+    } catch (err) {
+      throw conflict(rel, err);
     }
+    this.knownDirs.add(rel);
+  }
+
+  /** A directory entry; its metadata is applied by finish(), once its children are in. */
+  private addDirectory(rel: string, meta: DirMeta): void {
     if (this.symlinks.has(rel) || this.regularFiles.has(rel)) {
       throw new HostileArchiveError(rel, "directory conflicts with an earlier entry");
     }
     this.ensureParent(rel, rel);
-    if (!this.knownDirs.has(rel)) {
-      try {
-        mkdirSync(this.abs(rel), { mode: 0o700 });
-      } catch (err) {
-        if (errCode(err) !== "EEXIST" || !lstatSync(this.abs(rel)).isDirectory())
-          throw conflict(rel, err);
-      }
-      this.knownDirs.add(rel);
-    }
+    // the root and directories listed before (or created as parents) exist already
+    if (!this.knownDirs.has(rel)) this.makeDirectory(rel, 0o700);
     this.dirs.push(meta);
   }
 
-  private addFile(rel: string, size: number, meta: DirMeta): EntryBodySink {
+  private addFile(
+    rel: string,
+    size: number,
+    meta: DirMeta,
+    sparse: ParsedTarHeader["sparse"],
+  ): EntryBodySink {
     if (rel === "") throw new HostileArchiveError(rel, "a file cannot replace the restore target");
-    if (size > this.limits.maxEntryBytes) {
-      throw new HostileArchiveError(
-        rel,
-        `${size} bytes exceeds the entry limit of ${this.limits.maxEntryBytes}`,
-      );
-    }
-    if (this.contentBytes + size > this.limits.maxTotalBytes) {
-      throw new HostileArchiveError(
-        rel,
-        `archive content exceeds the limit of ${this.limits.maxTotalBytes} bytes`,
-      );
-    }
-    this.contentBytes += size;
+    const violation = this.budget.file(sparse?.realSize ?? size, size);
+    if (violation) throw new HostileArchiveError(rel, violation.reason);
     this.ensureParent(rel, rel);
     let fd: number;
     try {
@@ -262,20 +269,12 @@ export class SafeExtractor implements TarParserHandler {
       throw conflict(rel, err);
     }
     this.openFile = fd;
-    return {
-      write: (c) => {
-        let off = 0;
-        while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-      },
-      end: () => {
-        if (this.chownEnabled) fchownSync(fd, meta.uid, meta.gid);
-        fchmodSync(fd, meta.mode);
-        futimesSync(fd, meta.mtime, meta.mtime);
-        this.openFile = undefined;
-        closeSync(fd);
-        this.regularFiles.add(rel);
-      },
-    };
+    const mode = this.options.keepSetid ? meta.mode : meta.mode & ~SETID_BITS;
+    return fileSink(fd, sparse, () => {
+      this.openFile = undefined;
+      this.regularFiles.add(rel);
+      return { ...meta, mode, chown: this.chownEnabled };
+    });
   }
 
   private addSymlink(rel: string, target: string, meta: DirMeta): void {
@@ -337,36 +336,44 @@ export class SafeExtractor implements TarParserHandler {
     }
     this.regularFiles.add(rel);
   }
+}
 
-  /** Resolves a symlink through the final symlink set; true if any step leaves the root. */
-  private escapes(linkRel: string, target: string): boolean {
-    let hops = 0;
-    const walk = (base: string[], t: string): string[] | null => {
-      if (t.startsWith("/")) return null;
-      const stack = [...base];
-      for (const part of t.split("/")) {
-        if (part === "" || part === ".") continue;
-        if (part === "..") {
-          if (stack.length === 0) return null;
-          stack.pop();
-          continue;
-        }
-        stack.push(part);
-        const next = this.symlinks.get(stack.join("/"));
-        if (next !== undefined) {
-          // the kernel gives up after 40 links (ELOOP), so a longer chain cannot lead anywhere
-          if (++hops > 40) return stack;
-          stack.pop();
-          const resolved = walk(stack, next);
-          if (resolved === null) return null;
-          stack.splice(0, stack.length, ...resolved);
-        }
+/**
+ * Whether the symlink at `linkRel` pointing at `target` leaves the root when resolved as the
+ * kernel would, through `symlinks` (every symlink of the tree: relative path -> target): at any
+ * step, not just lexically ("a/../x" with a -> "." is the parent of the root). A chain of more
+ * than 40 links resolves nowhere (the kernel answers ELOOP), so it does not escape.
+ */
+export function symlinkEscapes(
+  symlinks: ReadonlyMap<string, string>,
+  linkRel: string,
+  target: string,
+): boolean {
+  let hops = 0;
+  const walk = (base: string[], t: string): string[] | null => {
+    if (t.startsWith("/")) return null;
+    const stack = [...base];
+    for (const part of t.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (stack.length === 0) return null;
+        stack.pop();
+        continue;
       }
-      return stack;
-    };
-    const dir = path.posix.dirname(linkRel);
-    return walk(dir === "." ? [] : dir.split("/"), target) === null;
-  }
+      stack.push(part);
+      const next = symlinks.get(stack.join("/"));
+      if (next !== undefined) {
+        if (++hops > 40) return stack;
+        stack.pop();
+        const resolved = walk(stack, next);
+        if (resolved === null) return null;
+        stack.splice(0, stack.length, ...resolved);
+      }
+    }
+    return stack;
+  };
+  const dir = path.posix.dirname(linkRel);
+  return walk(dir === "." ? [] : dir.split("/"), target) === null;
 }
 
 /**
@@ -390,15 +397,13 @@ function depth(rel: string): number {
   return rel === "" ? 0 : rel.split("/").length;
 }
 
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** EEXIST/ELOOP/ENOTDIR while creating means the archive tried to reuse a path: hostile or broken. */
+/**
+ * EEXIST while creating means the archive tried to reuse a path (every entry is known and the
+ * target started empty): hostile or broken. Anything else is the file system's own error.
+ */
 function conflict(rel: string, err: unknown): Error {
-  const code = errCode(err);
-  if (code === "EEXIST" || code === "ELOOP" || code === "ENOTDIR") {
-    return new HostileArchiveError(rel, `conflicts with an earlier entry (${code})`);
+  if ((err as NodeJS.ErrnoException | undefined)?.code === "EEXIST") {
+    return new HostileArchiveError(rel, "conflicts with an earlier entry (EEXIST)");
   }
   return err as Error;
 }

@@ -22,6 +22,11 @@ export interface TarEntryHeader {
   /** Modification time in milliseconds since the epoch, fractional part kept. */
   mtimeMs: number;
   linkname?: string;
+  /**
+   * A sparse file (GNU sparse 1.0, see sparse-map.ts): `size` is what follows the header (map
+   * plus data), realSize the file's size with its holes.
+   */
+  sparse?: { realSize: number };
 }
 
 const TYPEFLAG: Record<TarEntryType, string> = {
@@ -44,7 +49,14 @@ export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
 export function encodeEntryHeader(h: TarEntryHeader): Buffer {
   const pax: [string, string][] = [];
   const nameBytes = Buffer.byteLength(h.name);
-  if (nameBytes > 100) pax.push(["path", h.name]);
+  if (h.sparse) {
+    pax.push(
+      ["GNU.sparse.major", "1"],
+      ["GNU.sparse.minor", "0"],
+      ["GNU.sparse.name", h.name],
+      ["GNU.sparse.realsize", String(h.sparse.realSize)],
+    );
+  } else if (nameBytes > 100) pax.push(["path", h.name]);
   if (h.linkname !== undefined && Buffer.byteLength(h.linkname) > 100) {
     pax.push(["linkpath", h.linkname]);
   }
@@ -56,7 +68,8 @@ export function encodeEntryHeader(h: TarEntryHeader): Buffer {
     pax.push(["mtime", formatPaxTime(h.mtimeMs)]);
   }
   const ustar = encodeUstar({
-    name: h.name,
+    // GNU tar's stand-in name for a sparse file; readers that know the format use GNU.sparse.name
+    name: h.sparse ? `GNUSparseFile.0/${lastSegment(h.name)}` : h.name,
     typeflag: TYPEFLAG[h.type],
     mode: h.mode & 0o7777,
     uid: Math.min(h.uid, MAX_OCTAL_7),

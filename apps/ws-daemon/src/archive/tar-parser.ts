@@ -5,10 +5,12 @@
  * no promise per entry (the async parser cost more than the file system work of a restore).
  *
  * Reads ustar, pax ('x' per entry; 'g' global headers are accepted and ignored), GNU long names
- * ('L'/'K') and GNU base-256 numbers. Every header's checksum is verified.
+ * ('L'/'K'), GNU base-256 numbers and GNU sparse 1.0 files (sparse-map.ts; the map is read and
+ * checked here, the entry then carries it and only the data). Every header's checksum is verified.
  */
 
 import type { ParsedTarHeader } from "./safe-extractor.js";
+import { SparseMapError, SparseMapReader } from "./sparse-map.js";
 import { BLOCK } from "./tar-header.js";
 
 export class TarFormatError extends Error {
@@ -53,6 +55,13 @@ type State =
   | { kind: "body"; remaining: number; padding: number; sink: EntryBodySink | undefined }
   | { kind: "meta"; type: string; remaining: number; padding: number; parts: Buffer[] }
   | { kind: "padding"; remaining: number }
+  | {
+      kind: "sparse-map";
+      header: ParsedTarHeader;
+      map: SparseMapReader;
+      /** Bytes of the entry: map plus data. */
+      size: number;
+    }
   | { kind: "ended" };
 
 export class TarParser {
@@ -127,6 +136,16 @@ export class TarParser {
           }
           break;
         }
+        case "sparse-map": {
+          const n = chunk.copy(this.partial, this.partialUsed, off, off + BLOCK - this.partialUsed);
+          this.partialUsed += n;
+          off += n;
+          if (this.partialUsed === BLOCK) {
+            this.partialUsed = 0;
+            this.sparseMapBlock(s, this.partial);
+          }
+          break;
+        }
         case "padding": {
           const n = Math.min(s.remaining, chunk.length - off);
           off += n;
@@ -194,6 +213,12 @@ export class TarParser {
     if (pax?.path !== undefined) name = pax.path;
     if (pax?.linkpath !== undefined) linkname = pax.linkpath;
     const entrySize = pax?.size !== undefined ? paxInteger(pax, "size") : size;
+    const sparse = pax?.["GNU.sparse.major"] === "1" && pax["GNU.sparse.minor"] === "0";
+    if (sparse) {
+      const sparseName = pax["GNU.sparse.name"];
+      if (sparseName === undefined) throw new TarFormatError("sparse file without GNU.sparse.name");
+      name = sparseName;
+    }
     // pre-POSIX archives mark directories only by a trailing slash
     if (type === "file" && name.endsWith("/")) type = "directory";
     this.pax = undefined;
@@ -213,14 +238,61 @@ export class TarParser {
       linkname: linkname === "" ? null : linkname,
       pax: pax ?? null,
     };
+    if (sparse) {
+      const realSize = paxInteger(pax, "GNU.sparse.realsize");
+      this.state = {
+        kind: "sparse-map",
+        header,
+        map: new SparseMapReader(realSize),
+        size: entrySize,
+      };
+      return;
+    }
+    this.startBody(header, entrySize);
+  }
+
+  /** Hands the entry to the handler; `stored` content bytes follow (then padding to a block). */
+  private startBody(header: ParsedTarHeader, stored: number): void {
+    const entrySize = header.size ?? 0;
     const sink = this.handler.entry(header);
-    const entryPadding = (BLOCK - (entrySize % BLOCK)) % BLOCK;
+    const padding = (BLOCK - (stored % BLOCK)) % BLOCK;
     if (entrySize === 0) {
       sink?.end();
-      this.state = { kind: "header" };
+      this.state = padding > 0 ? { kind: "padding", remaining: padding } : { kind: "header" };
     } else {
-      this.state = { kind: "body", remaining: entrySize, padding: entryPadding, sink };
+      this.state = { kind: "body", remaining: entrySize, padding, sink };
     }
+  }
+
+  /** One block of a sparse file's map; once complete, the entry starts with the data after it. */
+  private sparseMapBlock(s: Extract<State, { kind: "sparse-map" }>, block: Buffer): void {
+    let complete: boolean;
+    try {
+      complete = s.map.push(block);
+    } catch (err) {
+      if (err instanceof SparseMapError)
+        throw new TarFormatError(`${s.header.name}: ${err.message}`);
+      throw err;
+    }
+    const dataBytes = s.size - s.map.bytes;
+    if (!complete) {
+      if (dataBytes <= 0)
+        throw new TarFormatError(`${s.header.name}: sparse map runs past its entry`);
+      return;
+    }
+    if (dataBytes !== s.map.dataBytes) {
+      throw new TarFormatError(
+        `${s.header.name}: sparse map names ${s.map.dataBytes} data bytes, the entry holds ${dataBytes}`,
+      );
+    }
+    this.startBody(
+      {
+        ...s.header,
+        size: dataBytes,
+        sparse: { realSize: s.map.realSize, segments: s.map.segments },
+      },
+      s.size,
+    );
   }
 
   private meta(type: string, body: Buffer): void {

@@ -5,28 +5,34 @@
  * backpressure.
  */
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import { type TarWriteSummary, tarDirectorySync } from "./tar-writer.js";
+import type { SomeArchiveLimits } from "./archive-limits.js";
+import { emptySummary, type TarWriteSummary, tarDirectorySync } from "./tar-writer.js";
 import { serveWorkerJobs } from "./worker-job.js";
 
 export interface TarJob {
   root: string;
   fifo: string;
   idShift?: number | undefined;
+  limits?: SomeArchiveLimits | undefined;
 }
 
-export type TarProgress = { entries: number; bytes: number };
+export type TarProgress = { entries: number; bytes: number; plannedBytes: number };
 
 serveWorkerJobs<TarJob, TarProgress, TarWriteSummary>((job, report) => {
-  const summary: TarWriteSummary = { entries: 0, bytes: 0, warnings: [] };
+  const summary = emptySummary();
   // blocks until zstd opened its end for reading
   const fd = openSync(job.fifo, constants.O_WRONLY);
   report.opened();
   try {
-    const batches = tarDirectorySync(job.root, { idShift: job.idShift ?? 0 }, summary, true);
-    for (const batch of batches) {
+    const options = { idShift: job.idShift ?? 0, limits: job.limits };
+    for (const batch of tarDirectorySync(job.root, options, summary, true)) {
       let off = 0;
       while (off < batch.length) off += writeSync(fd, batch, off, batch.length - off);
-      report.progress({ entries: summary.entries, bytes: summary.bytes });
+      report.progress({
+        entries: summary.entries,
+        bytes: summary.bytes,
+        plannedBytes: summary.plannedBytes,
+      });
     }
   } finally {
     closeSync(fd);

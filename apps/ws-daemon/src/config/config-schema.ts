@@ -148,6 +148,77 @@ const health = z
   })
   .strict();
 
+const MINUTE_MS = 60_000;
+
+/** Shared by backups (refused beyond them) and restores (refused beyond them): see src/archive. */
+const archiveSchema = z
+  .object({
+    maxEntryBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(64 * GIB)
+      .describe(
+        "Largest file a backup or snapshot may hold, by its size with holes: a tree with a larger one is refused at backup time (the previous backup stays), an archive with one at restore.",
+      ),
+    maxTotalBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(1024 * GIB)
+      .describe(
+        "Most content bytes one archive may hold (holes of sparse files not counted); beyond it a backup is refused, and so is a restore.",
+      ),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000_000)
+      .describe(
+        "Most entries (files, directories, links) one archive may hold; beyond it a backup is refused, and so is a restore.",
+      ),
+    maxPathBytes: z
+      .number()
+      .int()
+      .min(255)
+      .max(4000)
+      .default(3072)
+      .describe(
+        "Longest path inside a workspace an archive may hold (bytes); leaves room under the kernel's 4095 for the restore target's own path.",
+      ),
+    deadlineBaseMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(10 * MINUTE_MS)
+      .describe(
+        "A backup or snapshot is abandoned (DEADLINE_EXCEEDED; the previous one stays) after this long plus deadlineMsPerGib per GiB it has begun to archive.",
+      ),
+    deadlineMsPerGib: z
+      .number()
+      .int()
+      .min(0)
+      .default(2 * MINUTE_MS)
+      .describe("What each GiB of archive adds to deadlineBaseMs."),
+    keepSetid: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Restore setuid/setgid bits of files as archived; by default restores strip them (workspace content need not be on a nosuid mount).",
+      ),
+  })
+  .strict()
+  .default({
+    maxEntryBytes: 64 * GIB,
+    maxTotalBytes: 1024 * GIB,
+    maxEntries: 10_000_000,
+    maxPathBytes: 3072,
+    deadlineBaseMs: 10 * MINUTE_MS,
+    deadlineMsPerGib: 2 * MINUTE_MS,
+    keepSetid: false,
+  });
+
+
 export const configSchema = z
   .object({
     workingArea: z
@@ -220,6 +291,7 @@ export const configSchema = z
       })
       .strict()
       .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
+    archive: archiveSchema,
     idMapping: z
       .object({
         hostRangeStart: z
@@ -278,7 +350,7 @@ export const configSchema = z
           .max(4_294_967_294)
           .default(33333)
           .describe(
-            "Owner of workspace content (the workspace user). When the daemon runs as root, git runs as this user, confined to the one workspace; never 0.",
+            "Owner of workspace content (the workspace user): restored backups and snapshots belong to it, whatever the archive says. When the daemon runs as root, git runs as this user, confined to the one workspace; never 0.",
           ),
         gid: z
           .number()

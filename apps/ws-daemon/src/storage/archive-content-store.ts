@@ -1,12 +1,14 @@
 import {
+  type ArchiveDeadline,
   type ArchiveManifest,
   DEFAULT_ZSTD_LEVEL,
-  type ExtractLimits,
   type ExtractResult,
   encodeManifest,
   extractArchive,
   MANIFEST_FORMAT_VERSION,
   parseManifest,
+  type RestorePolicy,
+  type SomeArchiveLimits,
 } from "../archive/index.js";
 import {
   type Clock,
@@ -53,8 +55,15 @@ export interface ArchiveContentStoreOptions {
    */
   maxConcurrentArchives?: number;
   clock?: Clock;
-  /** Limits and symlink policy applied when restoring. */
-  restore?: ExtractLimits & { symlinks?: "contained" | "inert" };
+  /**
+   * What an archive may hold, applied alike when archiving and when restoring: a tree a restore
+   * would refuse is refused by its backup, which then leaves the previous backup current.
+   */
+  limits?: SomeArchiveLimits;
+  /** How long a backup or snapshot may run before it is abandoned (the previous one stays). */
+  deadline?: ArchiveDeadline;
+  /** How restores treat symlinks, ownership and set-id bits. */
+  restore?: RestorePolicy;
   /**
    * Backup data objects without a manifest are deleted by the next backup once older than this
    * (ms). Default DEFAULT_SWEEP_GRACE_MS (24 h): S3 dates a multipart object by the start of its
@@ -294,6 +303,8 @@ export class ArchiveContentStore implements ContentStore {
         idShift: options.idShift,
         signal: options.signal,
         onProgress: options.onProgress,
+        limits: this.options.limits,
+        deadline: this.options.deadline,
       },
       this.log,
     );
@@ -323,6 +334,7 @@ export class ArchiveContentStore implements ContentStore {
     try {
       result = await extractArchive(source, targetDir, {
         ...this.options.restore,
+        ...this.options.limits,
         expected: { sha256: manifest.sha256, size: manifest.size },
         zstdPath: this.options.zstdPath,
         idShift: options.idShift,

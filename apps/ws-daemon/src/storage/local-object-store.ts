@@ -28,15 +28,30 @@ import {
 /** Temp files start with "." which valid keys never do, so list() and readers never see them. */
 const TEMP_PREFIX = ".tmp-";
 
+export interface LocalObjectStoreOptions {
+  /** fsyncs a directory (its entries); replaceable so tests can see which ones are made durable. */
+  syncDirectory?: (dir: string) => Promise<void>;
+}
+
 /**
  * Objects as files below `root` (the embedded default backend). A put streams into a temp file in
  * the destination directory, fsyncs it, renames it over the key and fsyncs the directory, so an
- * object appears atomically and survives a crash once put() resolved.
+ * object appears atomically and survives a crash once put() resolved. Directories it creates on
+ * the way are made durable too (their parents fsynced), or a first backup's manifest could vanish
+ * with its new directory after a power loss.
  */
 export class LocalDirectoryObjectStore implements ObjectStore {
-  constructor(readonly root: string) {
+  private readonly syncDirectory: (dir: string) => Promise<void>;
+  /** Directories this store created whose parents are being fsynced, with that work. */
+  private readonly newDirectories = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly root: string,
+    options: LocalObjectStoreOptions = {},
+  ) {
     if (!path.isAbsolute(root))
       throw new Error(`local object store root must be absolute: ${root}`);
+    this.syncDirectory = options.syncDirectory ?? syncDirectory;
   }
 
   describe(): string {
@@ -78,7 +93,7 @@ export class LocalDirectoryObjectStore implements ObjectStore {
   private async createFile(key: string): Promise<LocalObjectWriter> {
     const dest = this.pathOf(key);
     const dir = path.dirname(dest);
-    await mkdir(dir, { recursive: true });
+    await this.makeDirectory(dir);
     const tmp = path.join(
       dir,
       `${TEMP_PREFIX}${path.basename(dest)}-${randomBytes(6).toString("hex")}`,
@@ -98,7 +113,7 @@ export class LocalDirectoryObjectStore implements ObjectStore {
         await rename(tmp, dest);
         state = "committed";
         await file.close();
-        await syncDirectory(dir);
+        await this.syncDirectory(dir);
         return { size };
       },
       abort: async () => {
@@ -109,6 +124,39 @@ export class LocalDirectoryObjectStore implements ObjectStore {
         await unlink(tmp).catch(() => {});
       },
     };
+  }
+
+  /**
+   * Creates `dir` and whatever is missing above it, and returns once every directory on the way
+   * that is new (made by this call or by another one still at it) has its entry on disk.
+   */
+  private async makeDirectory(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined) {
+      const created: string[] = [];
+      for (let d = dir; ; d = path.dirname(d)) {
+        created.push(d);
+        if (d === first || d === path.dirname(d)) break;
+      }
+      // deepest first; each parent's fsync makes its new child's entry durable
+      const syncing = (async () => {
+        for (const d of created) await this.syncDirectory(path.dirname(d));
+      })();
+      for (const d of created) this.newDirectories.set(d, syncing);
+      // once settled, later writers need not wait (a failure is this call's to report)
+      const forget = () => {
+        for (const d of created) {
+          if (this.newDirectories.get(d) === syncing) this.newDirectories.delete(d);
+        }
+      };
+      syncing.then(forget, forget);
+    }
+    const pending: Promise<void>[] = [];
+    for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+      const syncing = this.newDirectories.get(d);
+      if (syncing) pending.push(syncing);
+    }
+    await Promise.all(pending);
   }
 
   private async openFile(key: string): Promise<FileHandle> {

@@ -32,7 +32,13 @@ describe("archive round trip", () => {
       expected: { sha256: result.sha256, size: result.size },
     });
     expect(restored.entries).toBe(result.fileCount);
+    // setuid/setgid are stripped on restore unless asked to keep them (issue 17, finding 7)
+    expect(lstatSync(path.join(src, "src/setgid-tool")).mode & 0o7777).toBe(0o2755);
+    expect(lstatSync(path.join(out, "src/setgid-tool")).mode & 0o7777).toBe(0o755);
     expectSameTree(out, src);
+    const kept = work.join("kept");
+    await extractArchive(createReadStream(file), kept, { keepSetid: true });
+    expectSameTree(kept, src, { setid: "kept" });
     expect(lstatSync(path.join(out, "src/index.ts")).ino).toBe(
       lstatSync(path.join(out, "nested/hardlink-2.ts")).ino,
     );
@@ -43,7 +49,7 @@ describe("archive round trip", () => {
     const byGnu = work.join("by-gnu");
     mkdirSync(byGnu);
     execFileSync("sh", ["-c", `zstd -dc '${ours}' | tar -x --numeric-owner -p -C '${byGnu}'`]);
-    expectSameTree(byGnu, src);
+    expectSameTree(byGnu, src, { setid: "kept" });
 
     const gnu = work.join("gnu.tar.zst");
     execFileSync("sh", [

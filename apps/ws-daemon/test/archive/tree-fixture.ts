@@ -136,11 +136,13 @@ export function snapshotTree(root: string): Map<string, EntrySnapshot> {
 /**
  * Asserts two trees are equal in content, types, modes, ids, link targets, hard link groups and
  * mtimes. mtimes may differ by < 2 µs: Node passes times to utimes as a double of seconds.
+ * `setid`: "stripped" (the default: what a restore does unless told to keep them) expects regular
+ * files to have lost their setuid/setgid bits; "kept" expects them as in `expectedRoot`.
  */
 export function expectSameTree(
   actualRoot: string,
   expectedRoot: string,
-  opts: { ignoreOwnership?: boolean; idDelta?: number } = {},
+  opts: { ignoreOwnership?: boolean; idDelta?: number; setid?: "stripped" | "kept" } = {},
 ): void {
   const actual = snapshotTree(actualRoot);
   const expected = snapshotTree(expectedRoot);
@@ -150,6 +152,7 @@ export function expectSameTree(
     if (act === undefined) throw new Error(`${rel} is missing (the key lists differ)`);
     const { mtimeMs: am, uid: au, gid: ag, ...arest } = act;
     const { mtimeMs: em, uid: eu, gid: eg, ...erest } = exp;
+    if ((opts.setid ?? "stripped") === "stripped" && erest.type === "file") erest.mode &= ~0o6000;
     expect({ rel, ...arest }).toEqual({ rel, ...erest });
     expect(Math.abs(am - em), `mtime of ${rel}: ${am} vs ${em}`).toBeLessThan(0.002);
     if (!opts.ignoreOwnership) {

@@ -86,3 +86,69 @@ describe("local backups written by zstd directly", () => {
     });
   });
 });
+
+/**
+ * Finding 7 of issue 17: a first backup creates its directories; unless their parents are
+ * fsynced, a power loss can take the new directory, and the manifest in it, although put()
+ * resolved. Observed through the store's directory sync.
+ */
+describe("directories the local store creates are made durable", () => {
+  const recordingStore = (storeRoot: string, hold?: Promise<void>) => {
+    const synced: string[] = [];
+    const store = new LocalDirectoryObjectStore(storeRoot, {
+      syncDirectory: async (dir) => {
+        if (hold && dir === storeRoot) await hold;
+        synced.push(path.relative(root, dir) || ".");
+      },
+    });
+    return { store, synced };
+  };
+  const body = () => Readable.from([Buffer.from("{}")]);
+
+  it("fsyncs the parent of every directory a put creates, and the key's directory", async () => {
+    const storeRoot = path.join(root, "durable");
+    const { store, synced } = recordingStore(storeRoot);
+    await store.put("workspaces/o/m/backup/full/manifest.json", body());
+    // parents of the new directories, deepest first, then the key's directory after the rename
+    expect(synced).toEqual([
+      "durable/workspaces/o/m/backup",
+      "durable/workspaces/o/m",
+      "durable/workspaces/o",
+      "durable/workspaces",
+      "durable",
+      ".",
+      "durable/workspaces/o/m/backup/full",
+    ]);
+    synced.length = 0;
+    await store.put("workspaces/o/m/backup/full/data.tar.zst", body());
+    expect(synced).toEqual(["durable/workspaces/o/m/backup/full"]);
+    await store.put("workspaces/o/m/snapshots/s/manifest.json", body());
+    expect(synced).toEqual([
+      "durable/workspaces/o/m/backup/full",
+      "durable/workspaces/o/m/snapshots",
+      "durable/workspaces/o/m",
+      "durable/workspaces/o/m/snapshots/s",
+    ]);
+  });
+
+  it("a put into a directory another put just created waits until that one is durable", async () => {
+    const storeRoot = path.join(root, "racing");
+    let release = () => {};
+    const hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { store, synced } = recordingStore(storeRoot, hold);
+    const first = store.put("a/b/one", body());
+    // the first put is now fsyncing the new directories' parents, held at the store root
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    let secondDone = false;
+    const second = store.put("a/b/two", body()).then(() => {
+      secondDone = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(secondDone).toBe(false);
+    release();
+    await Promise.all([first, second]);
+    expect(synced).toContain("racing");
+  });
+});
