@@ -1,4 +1,4 @@
-import type { Clock } from "../platform/index.js";
+import type { Clock, RemoveTreeOptions } from "../platform/index.js";
 import type { QuotaEnforcer } from "../quota/index.js";
 import type { ContentStore } from "../storage/index.js";
 import type { InitializerSpec } from "./initializer-spec.js";
@@ -36,6 +36,8 @@ export interface WorkspaceContentManagerDeps {
   hooks?: ContentHooks;
   /** Enforces storageQuotaBytes. Default: a NoQuotaEnforcer (quotas are only recorded). */
   quota?: QuotaEnforcer;
+  /** Fault hooks of the walk that deletes content (wipe, dispose, failed inits), for tests. */
+  removeOptions?: RemoveTreeOptions;
 }
 
 export interface InitWorkspaceRequest {

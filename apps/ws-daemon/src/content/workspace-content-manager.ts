@@ -77,6 +77,7 @@ export class WorkspaceContentManager {
     backToAvailable: [],
     unreadable: [],
     orphans: [],
+    trash: [],
   };
 
   private constructor(
@@ -97,6 +98,7 @@ export class WorkspaceContentManager {
       config.workingArea,
       deps.quota ?? new NoQuotaEnforcer("no quota enforcer configured"),
       this.safe.log,
+      deps.removeOptions,
     );
     this.initContext = {
       disk: this.disk,

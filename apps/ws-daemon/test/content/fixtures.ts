@@ -11,7 +11,12 @@ import {
   type WorkspaceRecord,
 } from "../../src/content/index.js";
 import { GitClient } from "../../src/git/index.js";
-import { type Deferred, deferred, NodeProcessRunner } from "../../src/platform/index.js";
+import {
+  type Deferred,
+  deferred,
+  NodeProcessRunner,
+  type RemoveTreeOptions,
+} from "../../src/platform/index.js";
 import type { QuotaEnforcer } from "../../src/quota/index.js";
 import { type ContentStore, createContentStore } from "../../src/storage/index.js";
 import { HttpFileServer, type ServedFile } from "../support/http-file-server.js";
@@ -50,6 +55,7 @@ export interface OpenManagerOptions {
   git?: ContentGit;
   hooks?: ContentHooks;
   quota?: QuotaEnforcer;
+  removeOptions?: RemoveTreeOptions;
   config?: Partial<WorkspaceContentManagerConfig>;
 }
 
@@ -70,6 +76,7 @@ export const openManager = (
       git: options.git ?? makeGit(),
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.quota ? { quota: options.quota } : {}),
+      ...(options.removeOptions ? { removeOptions: options.removeOptions } : {}),
     },
   );
 
