@@ -149,6 +149,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       maxConcurrentInits: config.limits.maxConcurrentInits,
       maxConcurrentArchives: config.limits.maxConcurrentArchives,
       gitStatusMaxListed: config.gitStatusMaxListed,
+      downloadAllowPrivateNetworks: config.downloads.allowPrivateNetworks,
+      downloadMaxBytes: config.downloads.maxBytes,
     },
     {
       store,

@@ -27,6 +27,7 @@ export interface InitializerContext {
   downloadAttempts?: number;
   downloadRetryDelayMs?: number;
   downloadTimeoutMs?: number;
+  downloadMaxBytes?: number;
   log?: Log;
 }
 
@@ -168,6 +169,7 @@ const runLeaf = async (
           signal: ctx.signal,
           ...(ctx.downloadAttempts !== undefined ? { attempts: ctx.downloadAttempts } : {}),
           ...(ctx.downloadTimeoutMs !== undefined ? { timeoutMs: ctx.downloadTimeoutMs } : {}),
+          ...(ctx.downloadMaxBytes !== undefined ? { maxBytes: ctx.downloadMaxBytes } : {}),
           ...(ctx.downloadRetryDelayMs !== undefined
             ? { retryDelayMs: ctx.downloadRetryDelayMs }
             : {}),

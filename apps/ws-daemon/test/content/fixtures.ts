@@ -14,6 +14,7 @@ import { GitClient } from "../../src/git/index.js";
 import {
   type Deferred,
   deferred,
+  type NetworkPolicy,
   NodeProcessRunner,
   type RemoveTreeOptions,
 } from "../../src/platform/index.js";
@@ -56,6 +57,8 @@ export interface OpenManagerOptions {
   hooks?: ContentHooks;
   quota?: QuotaEnforcer;
   removeOptions?: RemoveTreeOptions;
+  /** Instead of the one from config.downloadAllowPrivateNetworks. */
+  networkPolicy?: NetworkPolicy;
   config?: Partial<WorkspaceContentManagerConfig>;
 }
 
@@ -69,6 +72,8 @@ export const openManager = (
       maxConcurrentInits: 4,
       maxConcurrentArchives: 2,
       downloadRetryDelayMs: 10,
+      // The test servers listen on 127.0.0.1 (download-policy.test.ts tests the default).
+      downloadAllowPrivateNetworks: true,
       ...options.config,
     },
     {
@@ -77,12 +82,14 @@ export const openManager = (
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.quota ? { quota: options.quota } : {}),
       ...(options.removeOptions ? { removeOptions: options.removeOptions } : {}),
+      ...(options.networkPolicy ? { networkPolicy: options.networkPolicy } : {}),
     },
   );
 
 /** What the tests of a file use of the HTTP file server. */
 export interface FileServer {
   readonly baseUrl: string;
+  readonly port: number;
   serve(path: string, file: ServedFile | string | Buffer): string;
   /** Paths requested, in order. */
   readonly requests: string[];
@@ -99,6 +106,9 @@ export const useFileServer = (): FileServer => {
   return {
     get baseUrl() {
       return current().baseUrl;
+    },
+    get port() {
+      return current().port;
     },
     serve: (path, file) => current().serve(path, file),
     get requests() {
