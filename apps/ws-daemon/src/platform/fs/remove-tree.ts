@@ -30,6 +30,8 @@ const DIRECTORY_NO_FOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constan
 const MAX_PASSES = 8;
 /** Deeper directories are moved up to the top of the tree instead of holding more descriptors. */
 const MAX_OPEN_DEPTH = 32;
+/** Files of one directory unlinked at once (the thread pool does the work). */
+const PARALLEL_UNLINKS = 32;
 
 const through = (dir: FileHandle, name?: string): string =>
   name === undefined ? `/proc/self/fd/${dir.fd}` : `/proc/self/fd/${dir.fd}/${name}`;
@@ -91,25 +93,45 @@ class TreeRemoval {
         );
       }
       await this.options.afterList?.({ path: through(dir), names });
-      for (const name of names) await this.removeEntry(dir, name, depth, `${shown}/${name}`);
+      // Files and links go in parallel (one lstat and one unlink each); directories one at a
+      // time, which bounds the descriptors held open to one per level.
+      const directories: { name: string; seen: Stats }[] = [];
+      for (let i = 0; i < names.length; i += PARALLEL_UNLINKS) {
+        await Promise.all(
+          names.slice(i, i + PARALLEL_UNLINKS).map(async (name) => {
+            const seen = await this.unlinkUnlessDirectory(through(dir, name));
+            if (seen) directories.push({ name, seen });
+          }),
+        );
+      }
+      for (const { name, seen } of directories) {
+        await this.removeDirectory(dir, name, seen, depth, `${shown}/${name}`);
+      }
     }
   }
 
-  /** Removes one entry of `parent`. Whatever changed under us is left for the next pass. */
-  private async removeEntry(
+  /** Unlinks a file or link; returns the lstat of a directory, which is left for the caller. */
+  private async unlinkUnlessDirectory(path: string): Promise<Stats | undefined> {
+    const seen = await lstatIfPresent(path);
+    if (!seen) return undefined;
+    if (seen.isDirectory()) return seen;
+    // EISDIR: replaced by a directory since the lstat; the next pass sees it.
+    await tolerating(unlink(path), ["ENOENT", "EISDIR"]);
+    return undefined;
+  }
+
+  /**
+   * Removes the directory `name` of `parent`, classified by `seen`. Whatever changed under us
+   * is left for the next pass of the parent.
+   */
+  private async removeDirectory(
     parent: FileHandle,
     name: string,
+    seen: Stats,
     depth: number,
     shown: string,
   ): Promise<void> {
     const path = through(parent, name);
-    const seen = await lstatIfPresent(path);
-    if (!seen) return;
-    if (!seen.isDirectory()) {
-      // EISDIR: replaced by a directory since the lstat.
-      await tolerating(unlink(path), ["ENOENT", "EISDIR"]);
-      return;
-    }
     if (seen.dev !== this.dev) {
       throw new DomainError(
         "failed-precondition",
