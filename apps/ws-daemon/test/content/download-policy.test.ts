@@ -55,7 +55,9 @@ describe("download redirects (attack)", () => {
     const err = await initError(m, "dl-loopback", download(url, sha256Digest(SECRET)));
     expect(err).toMatchObject({
       kind: "permission-denied",
-      message: expect.stringContaining("127.0.0.1"),
+      message: expect.stringContaining(
+        `redirected to http://127.0.0.1:${internal.port}/secret: 127.0.0.1 is a loopback address, which the network policy refuses`,
+      ),
     });
     expect(internal.requests.length).toBe(before);
     await expect(lstat(m.contentDir("dl-loopback"))).rejects.toMatchObject({ code: "ENOENT" });

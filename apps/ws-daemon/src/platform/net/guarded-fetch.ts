@@ -110,7 +110,12 @@ export const guardedFetch =
           `${redirects === 0 ? "" : "redirected to "}a ${current.protocol} URL: only http and https are fetched`,
         );
       }
-      const target = await resolveChecked(current, options.policy, options.resolve);
+      const target = await resolveChecked(current, options.policy, options.resolve).catch(
+        (err: unknown) => {
+          if (redirects === 0 || !(err instanceof NetworkPolicyError)) throw err;
+          throw new NetworkPolicyError(`redirected to ${shown(current)}: ${err.message}`);
+        },
+      );
       const res = await get(current, target, init.signal, options.ca);
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return toResponse(res);

@@ -83,9 +83,7 @@ export const resolveChecked = async (
   for (const { address } of answers) {
     const why = policy.refusal(address, port);
     if (why !== undefined) {
-      throw new NetworkPolicyError(
-        literal !== 0 ? `${url.host}: ${why}` : `${url.host} resolves to ${why}`,
-      );
+      throw new NetworkPolicyError(literal !== 0 ? why : `${url.hostname} resolves to ${why}`);
     }
   }
   return { address: first.address, family: first.family === 6 ? 6 : 4, port };
