@@ -52,3 +52,33 @@ describe.skipIf(!isRoot)("removeTree and a mount inside the tree", () => {
     expect(await readdir(mount)).toEqual(["foreign"]);
   });
 });
+
+describe.skipIf(!isRoot)("Trash.empty with an entry that cannot be deleted", () => {
+  let root: string;
+  let mounted: string | undefined;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), "wsd-trash-mount-"));
+  });
+  afterEach(async () => {
+    if (mounted) await run("umount", [mounted]).catch(() => undefined);
+    mounted = undefined;
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("deletes the others, then fails naming how many it could not delete", async () => {
+    const trash = new Trash(join(root, ".trash"));
+    await trash.ensure();
+    const stuck = join(root, ".trash", "a-stuck", "mnt");
+    await mkdir(stuck, { recursive: true });
+    await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", stuck]);
+    mounted = stuck;
+    await writeFile(join(stuck, "foreign"), "x");
+    await mkdir(join(root, ".trash", "b-fine", "deep"), { recursive: true });
+    await expect(trash.empty()).rejects.toMatchObject({
+      kind: "failed-precondition",
+      message: expect.stringContaining("1 of 2 entries"),
+    });
+    expect(await readdir(join(root, ".trash"))).toEqual(["a-stuck"]);
+    expect(await readdir(stuck)).toEqual(["foreign"]);
+  });
+});

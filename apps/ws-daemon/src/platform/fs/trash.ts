@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, readdir, rename } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { DomainError, errnoCode } from "../errors.js";
+import { DomainError, errnoCode, errorMessage } from "../errors.js";
 import { type RemoveTreeOptions, removeChild, removeTree } from "./remove-tree.js";
 
 /**
@@ -50,7 +50,10 @@ export class Trash {
     await removeTree(entry, this.options);
   }
 
-  /** Deletes what interrupted discards left behind; returns their names. */
+  /**
+   * Deletes what interrupted discards left behind; returns their names. One entry that cannot
+   * be deleted (e.g. a mount inside it) does not keep the others: it fails after trying all.
+   */
   async empty(): Promise<string[]> {
     let names: string[];
     try {
@@ -59,7 +62,17 @@ export class Trash {
       if (errnoCode(err) === "ENOENT") return [];
       throw err;
     }
-    for (const name of names) await removeChild(this.dir, name, this.options);
+    const failures: unknown[] = [];
+    for (const name of names) {
+      await removeChild(this.dir, name, this.options).catch((err: unknown) => failures.push(err));
+    }
+    if (failures.length > 0) {
+      throw new DomainError(
+        "failed-precondition",
+        `${failures.length} of ${names.length} entries of ${this.dir} cannot be deleted: ${errorMessage(failures[0])}`,
+        { cause: failures[0] },
+      );
+    }
     return names;
   }
 }
