@@ -128,7 +128,6 @@ async function mutate(cli: string, node: string, module: MutationModule): Promis
     tempDirName: ".stryker-tmp",
     cleanTempDir: "always",
     concurrency: 2,
-    timeoutMS: 60_000,
     thresholds: { high: 90, low: 80, break: null },
   };
   const configFile = path.join(out, "stryker.config.json");
