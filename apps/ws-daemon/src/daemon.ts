@@ -187,6 +187,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       maxConcurrentArchives: config.limits.maxConcurrentArchives,
       gitStatusMaxListed: config.gitStatusMaxListed,
       ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
+      downloadAllowPrivateNetworks: config.downloads.allowPrivateNetworks,
+      downloadMaxBytes: config.downloads.maxBytes,
     },
     {
       store,

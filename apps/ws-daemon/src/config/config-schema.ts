@@ -218,7 +218,6 @@ const archiveSchema = z
     keepSetid: false,
   });
 
-
 export const configSchema = z
   .object({
     workingArea: z
@@ -373,6 +372,25 @@ export const configSchema = z
       })
       .strict()
       .default({ allowFileRemotes: false }),
+    downloads: z
+      .object({
+        allowPrivateNetworks: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Download initializers (and every redirect they follow) may reach loopback, private, link-local and unique-local addresses; default only public ones. Metadata (169.254.169.254, fd00:ec2::254), unspecified and multicast addresses stay refused.",
+          ),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(4 * 1024 ** 3)
+          .describe(
+            "Largest file a download initializer accepts; a larger body is stopped while it streams (RESOURCE_EXHAUSTED).",
+          ),
+      })
+      .strict()
+      .default({ allowPrivateNetworks: false, maxBytes: 4 * 1024 ** 3 }),
     gitStatusMaxListed: z
       .number()
       .int()

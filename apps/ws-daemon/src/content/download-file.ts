@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { type Clock, errorMessage, retry } from "../platform/index.js";
+import { type Clock, errorMessage, isDomainError, retry } from "../platform/index.js";
 import { ContentError } from "./content-error.js";
 import { redactUrl } from "./initializer-spec.js";
 import type { FetchLike } from "./ports.js";
@@ -24,12 +24,22 @@ export interface DownloadOptions {
   retryDelayMs?: number;
   /** Per attempt: a server that never finishes must not hold the init forever. */
   timeoutMs?: number;
+  /** Largest body accepted; more is refused while streaming (config `downloads.maxBytes`). */
+  maxBytes?: number;
 }
 
 /** Worth another attempt: a network error, a 5xx, a body that broke off, a timed-out attempt. */
 class TransientDownloadError extends Error {}
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** 4 GiB; the configuration's default of `downloads.maxBytes` (a config test keeps them equal). */
+export const DEFAULT_DOWNLOAD_MAX_BYTES = 4 * 1024 ** 3;
+
+const tooLarge = (shownUrl: string, what: string, maxBytes: number): ContentError =>
+  new ContentError(
+    "resource-exhausted",
+    `download ${shownUrl}: ${what} the limit of ${maxBytes} bytes (downloads.maxBytes)`,
+  );
 
 /**
  * Streams the body to a hidden temp file next to the destination while hashing it, and renames
@@ -91,6 +101,10 @@ const downloadWithSignal = async (
     response = await options.fetch(options.url, { signal: options.signal });
   } catch (err) {
     if (options.signal.aborted) throw err;
+    // The network policy (a refused address, too many redirects): another attempt cannot help.
+    if (isDomainError(err)) {
+      throw new ContentError(err.kind, `download ${shownUrl}: ${err.message}`, { cause: err });
+    }
     throw new TransientDownloadError(`download ${shownUrl}: ${errorMessage(err)}`, {
       cause: err,
     });
@@ -105,6 +119,13 @@ const downloadWithSignal = async (
     );
   }
 
+  const maxBytes = options.maxBytes ?? DEFAULT_DOWNLOAD_MAX_BYTES;
+  const announced = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (announced > maxBytes) {
+    await response.body.cancel().catch(() => undefined);
+    throw tooLarge(shownUrl, `the server announces ${announced} bytes, more than`, maxBytes);
+  }
+
   const destination = options.destination;
   const temp = join(
     dirname(destination),
@@ -114,8 +135,13 @@ const downloadWithSignal = async (
   let bytes = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
       bytes += chunk.length;
+      // Counted as it streams: an endless body stops here, not at the timeout or the disk's end.
+      if (bytes > maxBytes) {
+        callback(tooLarge(shownUrl, "the body is larger than", maxBytes));
+        return;
+      }
+      hash.update(chunk);
       callback(null, chunk);
     },
   });
@@ -126,7 +152,7 @@ const downloadWithSignal = async (
         signal: options.signal,
       });
     } catch (err) {
-      if (options.signal.aborted) throw err;
+      if (options.signal.aborted || err instanceof ContentError) throw err;
       throw new TransientDownloadError(`download ${shownUrl}: ${errorMessage(err)}`, {
         cause: err,
       });
@@ -140,9 +166,11 @@ const downloadWithSignal = async (
     }
     const actual = `sha256:${hash.digest("hex")}`;
     if (actual !== options.digest) {
+      // The digest of what was fetched is not told: it would let a caller learn (or confirm a
+      // guess of) what a URL serves without ever seeing it.
       throw new ContentError(
         "data-loss",
-        `download ${shownUrl}: digest mismatch, expected ${options.digest}, got ${actual}`,
+        `download ${shownUrl}: digest mismatch, the content is not ${options.digest}`,
       );
     }
     await rename(temp, destination);

@@ -9,6 +9,7 @@ export {
   isContentError,
   toContentError,
 } from "./content-error.js";
+export { DEFAULT_DOWNLOAD_MAX_BYTES } from "./download-file.js";
 export {
   type CloneTargetMode,
   checkoutLocations,

@@ -1,6 +1,12 @@
-import { mkdir, readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { type Clock, entryCount, type Log, measureTree, resolveInside } from "../platform/index.js";
+import { mkdir, readdir } from "node:fs/promises";
+import {
+  type Clock,
+  emptyDirectory,
+  entryCount,
+  type Log,
+  measureTree,
+  resolveInside,
+} from "../platform/index.js";
 import type { ArchiveOptions, ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
@@ -22,6 +28,7 @@ export interface InitializerContext {
   downloadAttempts?: number;
   downloadRetryDelayMs?: number;
   downloadTimeoutMs?: number;
+  downloadMaxBytes?: number;
   log?: Log;
   /** Told of each leaf's phase and of archive and download progress (WatchWorkspace). */
   progress?: InitializerProgress;
@@ -66,11 +73,6 @@ const requireEmptyRoot = async (ctx: InitializerContext, what: string): Promise<
       `${what} must be restored into an empty workspace: put it first in a composite initializer`,
     );
   }
-};
-
-const clearRoot = async (dir: string): Promise<void> => {
-  for (const name of await readdir(dir))
-    await rm(join(dir, name), { recursive: true, force: true });
 };
 
 const cloneGit = async (
@@ -181,6 +183,7 @@ const runLeaf = async (
           signal: ctx.signal,
           ...(ctx.downloadAttempts !== undefined ? { attempts: ctx.downloadAttempts } : {}),
           ...(ctx.downloadTimeoutMs !== undefined ? { timeoutMs: ctx.downloadTimeoutMs } : {}),
+          ...(ctx.downloadMaxBytes !== undefined ? { maxBytes: ctx.downloadMaxBytes } : {}),
           ...(ctx.downloadRetryDelayMs !== undefined
             ? { retryDelayMs: ctx.downloadRetryDelayMs }
             : {}),
@@ -219,7 +222,8 @@ const runPrebuild = async (
       ctx.log?.("warn", "prebuild snapshot could not be restored, falling back to git clone", {
         err,
       });
-      await clearRoot(ctx.contentDir);
+      // What the failed restore left is archive content: deleted without following its links.
+      await emptyDirectory(ctx.contentDir);
     }
     if (restored) {
       for (const [i, g] of spec.git.entries()) {

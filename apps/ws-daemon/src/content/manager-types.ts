@@ -1,4 +1,4 @@
-import type { Clock } from "../platform/index.js";
+import type { Clock, NetworkPolicy, RemoveTreeOptions } from "../platform/index.js";
 import type { QuotaEnforcer } from "../quota/index.js";
 import type { ContentStore } from "../storage/index.js";
 import type { InitializerSpec } from "./initializer-spec.js";
@@ -18,6 +18,13 @@ export interface WorkspaceContentManagerConfig {
   downloadRetryDelayMs?: number;
   /** Per download attempt; default 10 minutes. */
   downloadTimeoutMs?: number;
+  /** Largest file a download initializer accepts; default DEFAULT_DOWNLOAD_MAX_BYTES (4 GiB). */
+  downloadMaxBytes?: number;
+  /**
+   * Downloads (and their redirects) may reach loopback and private networks. Default false: only
+   * public addresses (see platform's networkPolicy). Ignored when deps.fetch is given.
+   */
+  downloadAllowPrivateNetworks?: boolean;
   /** Snapshot records kept per workspace (oldest finished ones are dropped). Default 20. */
   snapshotHistory?: number;
   /**
@@ -36,11 +43,16 @@ export interface WorkspaceContentManagerConfig {
 export interface WorkspaceContentManagerDeps {
   store: ContentStore;
   git: ContentGit;
+  /** Default: guardedFetch with the network policy (deps.networkPolicy or the config's). */
   fetch?: FetchLike;
+  /** The policy every download hop is checked against; default from downloadAllowPrivateNetworks. */
+  networkPolicy?: NetworkPolicy;
   clock?: Clock;
   hooks?: ContentHooks;
   /** Enforces storageQuotaBytes. Default: a NoQuotaEnforcer (quotas are only recorded). */
   quota?: QuotaEnforcer;
+  /** Fault hooks of the walk that deletes content (wipe, dispose, failed inits), for tests. */
+  removeOptions?: RemoveTreeOptions;
 }
 
 export interface InitWorkspaceRequest {

@@ -1,6 +1,7 @@
 /**
  * What the content module needs from the outside, as small interfaces. The daemon wires the real
- * implementations (src/git GitClient, src/storage ContentStore, global fetch, systemClock).
+ * implementations (src/git GitClient, src/storage ContentStore, the platform's guardedFetch,
+ * systemClock).
  */
 import type { GitCheckoutSpec, GitStatusOptions, GitStatusSummary } from "../git/index.js";
 import type { Log } from "../platform/index.js";

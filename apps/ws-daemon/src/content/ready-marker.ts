@@ -1,11 +1,12 @@
-import { lstat, mkdir, rm } from "node:fs/promises";
+import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../platform/index.js";
+import { removeChild, writeFileAtomic } from "../platform/index.js";
 import type { InitializerStats, InitSource } from "./workspace-record.js";
 
 /** Directory inside every workspace that belongs to the daemon. */
 export const DAEMON_DIR = ".ws-daemon";
-export const READY_MARKER = `${DAEMON_DIR}/ready.json`;
+const READY_FILE = "ready.json";
+export const READY_MARKER = `${DAEMON_DIR}/${READY_FILE}`;
 
 export interface ReadyMarker {
   source: InitSource;
@@ -24,7 +25,7 @@ const ensureDaemonDir = async (contentDir: string, create: boolean): Promise<boo
     if (err.code === "ENOENT") return undefined;
     throw err;
   });
-  if (stats && !stats.isDirectory()) await rm(dir, { force: true, recursive: true });
+  if (stats && !stats.isDirectory()) await removeChild(contentDir, DAEMON_DIR);
   if (stats?.isDirectory()) return true;
   if (!create) return false;
   await mkdir(dir, { mode: 0o755 });
@@ -40,10 +41,10 @@ export const writeReadyMarker = async (contentDir: string, marker: ReadyMarker):
 /**
  * A restored backup/snapshot contains the marker of the workspace it was taken from; it must not
  * signal readiness before this init has finished, so it goes as soon as the archive is unpacked.
- * (rm of a symlinked marker removes the link, not its target.)
+ * (A symlinked marker goes itself, never its target; the walk below `.ws-daemon` follows no link.)
  */
 export const removeStaleReadyMarker = async (contentDir: string): Promise<void> => {
   if (await ensureDaemonDir(contentDir, false)) {
-    await rm(join(contentDir, READY_MARKER), { force: true, recursive: true });
+    await removeChild(join(contentDir, DAEMON_DIR), READY_FILE);
   }
 };

@@ -15,6 +15,8 @@ export interface RecoveryReport {
   unreadable: UnreadableStateFile[];
   /** Directories in the working area without a workspace record (removed if configured). */
   orphans: string[];
+  /** Entries that interrupted deletes left in the working area's trash; deleted now. */
+  trash: string[];
 }
 
 export interface StartupRecoveryContext {
@@ -41,11 +43,34 @@ export const recoverWorkspaces = async (ctx: StartupRecoveryContext): Promise<Re
     backToAvailable: [],
     unreadable: [],
     orphans: [],
+    trash: [],
   };
+  await emptyTrash(ctx, report);
   await loadRecords(ctx, report);
   await restoreQuotas(ctx);
   await sweepOrphans(ctx, report);
   return report;
+};
+
+/** A crash during a delete leaves the renamed tree in the trash; nothing there is kept. */
+const emptyTrash = async (ctx: StartupRecoveryContext, report: RecoveryReport): Promise<void> => {
+  try {
+    report.trash = await ctx.disk.emptyTrash();
+  } catch (err) {
+    ctx.log(
+      "error",
+      "cannot empty the trash of the working area; it is tried again at the next start",
+      {
+        err,
+      },
+    );
+    return;
+  }
+  if (report.trash.length > 0) {
+    ctx.log("info", "deleted what interrupted deletes left in the trash", {
+      entries: report.trash,
+    });
+  }
 };
 
 const loadRecords = async (ctx: StartupRecoveryContext, report: RecoveryReport): Promise<void> => {

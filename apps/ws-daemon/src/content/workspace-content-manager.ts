@@ -3,7 +3,9 @@ import { DEFAULT_STATUS_MAX_LISTED } from "../git/index.js";
 import {
   type Clock,
   deferred,
+  guardedFetch,
   KeyedMutex,
+  networkPolicy,
   raceAbort,
   Semaphore,
   systemClock,
@@ -78,6 +80,7 @@ export class WorkspaceContentManager {
     backToAvailable: [],
     unreadable: [],
     orphans: [],
+    trash: [],
   };
 
   private constructor(
@@ -99,6 +102,7 @@ export class WorkspaceContentManager {
       deps.quota ?? new NoQuotaEnforcer("no quota enforcer configured"),
       this.safe.log,
       config.contentOwner,
+      deps.removeOptions,
     );
     this.initContext = {
       disk: this.disk,
@@ -106,12 +110,19 @@ export class WorkspaceContentManager {
       initializers: {
         store: deps.store,
         git: deps.git,
-        fetch: deps.fetch ?? ((url, init) => fetch(url, init)),
+        fetch:
+          deps.fetch ??
+          guardedFetch({
+            policy:
+              deps.networkPolicy ??
+              networkPolicy({ allowPrivateNetworks: config.downloadAllowPrivateNetworks ?? false }),
+          }),
         clock: this.clock,
         ...pickDefined({
           downloadAttempts: config.downloadAttempts,
           downloadRetryDelayMs: config.downloadRetryDelayMs,
           downloadTimeoutMs: config.downloadTimeoutMs,
+          downloadMaxBytes: config.downloadMaxBytes,
         }),
       },
       hooks: this.safe,

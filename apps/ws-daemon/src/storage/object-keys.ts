@@ -52,21 +52,27 @@ export const backupManifestKey = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
   `${backupPrefix(ws)}manifest.json`;
 export const newBackupDataKey = (ws: Pick<WorkspaceRef, "owner" | "metaId">, now: number) =>
   `${backupPrefix(ws)}data-${timestampId(now)}.tar.zst`;
+/** `<workspace>/backup/full/data-<x>.tar.zst` or `<workspace>/snapshots/<id>/data.tar.zst`. */
+const ARCHIVE_DATA_KEY =
+  /^(workspaces\/[^/]+\/[^/]+)\/(?:(backup\/full\/)data-[^/]+\.tar\.zst|(snapshots\/[^/]+\/)data\.tar\.zst)$/;
+
 /** Where a key's archive belongs, if it is archive data: `<prefix>manifest.json` must name it. */
 export function archiveDataOf(
   key: string,
 ): { workspacePrefix: string; manifestKey: string; kind: "backup" | "snapshot" } | undefined {
-  const m =
-    /^(?<workspace>workspaces\/[^/]+\/[^/]+)\/(?:(?<backup>backup\/full\/)data-[^/]+\.tar\.zst|(?<snapshot>snapshots\/[^/]+\/)data\.tar\.zst)$/.exec(
-      key,
-    );
-  const workspace = m?.groups?.["workspace"];
-  const dir = m?.groups?.["backup"] ?? m?.groups?.["snapshot"];
-  if (workspace === undefined || dir === undefined) return undefined;
+  const m = ARCHIVE_DATA_KEY.exec(key);
+  if (!m) return undefined;
+  // A match always has the workspace and exactly one of the two directories.
+  const [, workspace, backupDir, snapshotDir] = m as unknown as [
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
   return {
     workspacePrefix: workspace,
-    manifestKey: `${workspace}/${dir}manifest.json`,
-    kind: m?.groups?.["backup"] ? "backup" : "snapshot",
+    manifestKey: `${workspace}/${backupDir ?? snapshotDir}manifest.json`,
+    kind: backupDir ? "backup" : "snapshot",
   };
 }
 
@@ -96,14 +102,11 @@ export const backupUrl = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
 
 /** The workspace a backup URL names; throws InvalidContentUrlError for anything else. */
 export function parseBackupUrl(url: string): Pick<WorkspaceRef, "owner" | "metaId"> {
-  const m = /^workspaces\/(?<owner>[^/]+)\/(?<metaId>[^/]+)\/backup\/full$/.exec(
-    url.startsWith(BACKUP_URL_SCHEME) ? url.slice(BACKUP_URL_SCHEME.length) : "",
-  );
-  const owner = m?.groups?.["owner"];
-  const metaId = m?.groups?.["metaId"];
-  if (owner === undefined || metaId === undefined) {
-    throw new InvalidContentUrlError(`malformed backup URL ${JSON.stringify(url)}`);
-  }
+  const m = url.startsWith(BACKUP_URL_SCHEME)
+    ? /^workspaces\/([^/]+)\/([^/]+)\/backup\/full$/.exec(url.slice(BACKUP_URL_SCHEME.length))
+    : null;
+  if (!m) throw new InvalidContentUrlError(`malformed backup URL ${JSON.stringify(url)}`);
+  const [, owner, metaId] = m as unknown as [string, string, string];
   assertKeyComponent("owner", owner);
   assertKeyComponent("metaId", metaId);
   return { owner, metaId };
@@ -116,19 +119,11 @@ export function parseSnapshotUrl(url: string): SnapshotLocation {
       `snapshot URL must start with ${SNAPSHOT_URL_SCHEME}: ${JSON.stringify(url)}`,
     );
   }
+  const malformed = new InvalidContentUrlError(`malformed snapshot URL ${JSON.stringify(url)}`);
   const parts = url.slice(SNAPSHOT_URL_SCHEME.length).split("/");
-  const [ws, owner, metaId, snapshots, id] = parts;
-  if (
-    parts.length !== 5 ||
-    ws !== "workspaces" ||
-    snapshots !== "snapshots" ||
-    owner === undefined ||
-    metaId === undefined ||
-    id === undefined ||
-    !SNAPSHOT_ID.test(id)
-  ) {
-    throw new InvalidContentUrlError(`malformed snapshot URL ${JSON.stringify(url)}`);
-  }
+  if (parts.length !== 5) throw malformed;
+  const [ws, owner, metaId, snapshots, id] = parts as [string, string, string, string, string];
+  if (ws !== "workspaces" || snapshots !== "snapshots" || !SNAPSHOT_ID.test(id)) throw malformed;
   assertKeyComponent("owner", owner);
   assertKeyComponent("metaId", metaId);
   return snapshotLocation(`workspaces/${owner}/${metaId}/snapshots/${id}`);

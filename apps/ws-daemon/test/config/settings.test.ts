@@ -8,6 +8,7 @@ import {
   listSettings,
   loadConfig,
 } from "../../src/config/index.js";
+import { DEFAULT_DOWNLOAD_MAX_BYTES } from "../../src/content/index.js";
 
 describe("settings listing", () => {
   it("docs/configuration.md is current (run `npm run docs:config -w @ws-daemon/daemon` after a schema change)", () => {
@@ -56,5 +57,15 @@ describe("settings listing", () => {
     const help = helpText("1.2.3");
     expect(help.split("\n")[0]).toMatch(/^ws-daemon 1.2.3: /);
     for (const s of listSettings()) expect(help).toContain(`--${s.key} <`);
+  });
+});
+
+describe("downloads settings", () => {
+  it("default to public addresses only and the content domain's size limit", () => {
+    const { downloads } = configSchema.parse({});
+    expect(downloads).toEqual({
+      allowPrivateNetworks: false,
+      maxBytes: DEFAULT_DOWNLOAD_MAX_BYTES,
+    });
   });
 });

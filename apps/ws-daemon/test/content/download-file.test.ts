@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type DownloadOptions, downloadVerified } from "../../src/content/download-file.js";
-import { type Clock, systemClock } from "../../src/platform/index.js";
+import { type Clock, NetworkPolicyError, systemClock } from "../../src/platform/index.js";
 import { sha256Digest } from "../support/http-file-server.js";
 import { useContentArea, useFileServer } from "./fixtures.js";
 
@@ -49,9 +49,13 @@ describe("downloadVerified", () => {
   it("a digest mismatch leaves an existing file untouched and no temp file behind", async () => {
     await writeFile(join(target, "file"), "previous");
     const url = server.serve("/mismatch", "new content");
-    await expect(download(url, "something else", "file")).rejects.toMatchObject({
+    const err = await download(url, "something else", "file").catch((e: unknown) => e);
+    expect(err).toMatchObject({
       kind: "data-loss",
+      message: `download ${url}: digest mismatch, the content is not ${sha256Digest("something else")}`,
     });
+    // not the digest of what was fetched: that would tell what the URL serves
+    expect((err as Error).message).not.toContain(sha256Digest("new content").slice(7));
     expect(await readFile(join(target, "file"), "utf8")).toBe("previous");
     expect(await readdir(target)).toEqual(["file"]);
   });
@@ -97,6 +101,38 @@ describe("downloadVerified", () => {
       message: `download ${url}: server answered HTTP 404`,
     });
     expect(sleeps).toEqual([]);
+  });
+
+  it("does not retry a refusal of the network policy, and keeps its kind", async () => {
+    const { clock, sleeps } = recordingClock();
+    const refusing = async () => {
+      throw new NetworkPolicyError(
+        "127.0.0.1 is a loopback address, which the network policy refuses",
+      );
+    };
+    await expect(
+      download(`${server.baseUrl}/x`, "x", "refused", { clock, fetch: refusing }),
+    ).rejects.toMatchObject({
+      kind: "permission-denied",
+      message: expect.stringContaining("loopback address"),
+    });
+    expect(sleeps).toEqual([]);
+    expect(await readdir(target)).toEqual([]);
+  });
+
+  it("stops a body at maxBytes while it streams and is not retried", async () => {
+    const url = server.serve("/endless", { body: Buffer.alloc(4096, "e"), endless: true });
+    const { clock, sleeps } = recordingClock();
+    const before = server.requests.length;
+    await expect(download(url, "x", "endless", { clock, maxBytes: 100_000 })).rejects.toMatchObject(
+      {
+        kind: "resource-exhausted",
+        message: `download ${url}: the body is larger than the limit of 100000 bytes (downloads.maxBytes)`,
+      },
+    );
+    expect(sleeps).toEqual([]);
+    expect(server.requests.length - before).toBe(1);
+    expect(await readdir(target)).toEqual([]);
   });
 
   it("stops when the caller aborts, leaving no temp file", async () => {

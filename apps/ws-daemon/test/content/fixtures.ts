@@ -11,7 +11,13 @@ import {
   type WorkspaceRecord,
 } from "../../src/content/index.js";
 import { GitClient } from "../../src/git/index.js";
-import { type Deferred, deferred, NodeProcessRunner } from "../../src/platform/index.js";
+import {
+  type Deferred,
+  deferred,
+  type NetworkPolicy,
+  NodeProcessRunner,
+  type RemoveTreeOptions,
+} from "../../src/platform/index.js";
 import type { QuotaEnforcer } from "../../src/quota/index.js";
 import { type ContentStore, createContentStore } from "../../src/storage/index.js";
 import { HttpFileServer, type ServedFile } from "../support/http-file-server.js";
@@ -50,6 +56,9 @@ export interface OpenManagerOptions {
   git?: ContentGit;
   hooks?: ContentHooks;
   quota?: QuotaEnforcer;
+  removeOptions?: RemoveTreeOptions;
+  /** Instead of the one from config.downloadAllowPrivateNetworks. */
+  networkPolicy?: NetworkPolicy;
   config?: Partial<WorkspaceContentManagerConfig>;
 }
 
@@ -63,6 +72,8 @@ export const openManager = (
       maxConcurrentInits: 4,
       maxConcurrentArchives: 2,
       downloadRetryDelayMs: 10,
+      // The test servers listen on 127.0.0.1 (download-policy.test.ts tests the default).
+      downloadAllowPrivateNetworks: true,
       ...options.config,
     },
     {
@@ -70,12 +81,15 @@ export const openManager = (
       git: options.git ?? makeGit(),
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.quota ? { quota: options.quota } : {}),
+      ...(options.removeOptions ? { removeOptions: options.removeOptions } : {}),
+      ...(options.networkPolicy ? { networkPolicy: options.networkPolicy } : {}),
     },
   );
 
 /** What the tests of a file use of the HTTP file server. */
 export interface FileServer {
   readonly baseUrl: string;
+  readonly port: number;
   serve(path: string, file: ServedFile | string | Buffer): string;
   /** Paths requested, in order. */
   readonly requests: string[];
@@ -92,6 +106,9 @@ export const useFileServer = (): FileServer => {
   return {
     get baseUrl() {
       return current().baseUrl;
+    },
+    get port() {
+      return current().port;
     },
     serve: (path, file) => current().serve(path, file),
     get requests() {

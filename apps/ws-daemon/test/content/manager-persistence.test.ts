@@ -43,6 +43,7 @@ describe("state persistence", () => {
       backToAvailable: [],
       unreadable: [],
       orphans: [],
+      trash: [],
     });
     expect(second.get("p1")).toMatchObject({
       state: "available",

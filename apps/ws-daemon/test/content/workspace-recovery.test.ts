@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { SnapshotRecord, WorkspaceRecord } from "../../src/content/index.js";
@@ -194,6 +194,7 @@ describe("recoverWorkspaces", () => {
       backToAvailable: ["wrapping"],
       unreadable: [],
       orphans: [],
+      trash: [],
     });
     expect(await readdir(workingArea)).toEqual(expect.arrayContaining(["wrapping", "ready"]));
     expect(await readdir(workingArea)).not.toContain("setting");
@@ -313,6 +314,38 @@ describe("recoverWorkspaces", () => {
     const removed = await recover({ removeOrphanedContent: true });
     expect(removed.report.orphans).toEqual(["orphan"]);
     expect(quota.released).toEqual(["orphan"]);
-    expect((await readdir(workingArea)).sort()).toEqual([".daemon-own", ".state", "known"]);
+    // Removed through the trash (issue 17, finding 3), which stays behind, empty.
+    expect((await readdir(workingArea)).sort()).toEqual([
+      ".daemon-own",
+      ".state",
+      ".trash",
+      "known",
+    ]);
+    expect(await readdir(join(workingArea, ".trash"))).toEqual([]);
+  });
+
+  it("deletes what an interrupted delete left in the trash, following no link in it", async () => {
+    await persist(workspaceRecord("known"));
+    await withContent("known");
+    const canary = join(workingArea, "..", "canary");
+    await mkdir(canary, { recursive: true });
+    await writeFile(join(canary, "work.txt"), "canary");
+    const leftover = join(workingArea, ".trash", "gone-1a2b3c");
+    await mkdir(join(leftover, "deep", "er"), { recursive: true });
+    await writeFile(join(leftover, "deep", "er", "file"), "x");
+    await symlink(canary, join(leftover, "deep", "link"));
+    await writeFile(join(workingArea, ".trash", "stray"), "x");
+
+    const { report } = await recover();
+
+    expect(report.trash.sort()).toEqual(["gone-1a2b3c", "stray"]);
+    expect(await readdir(join(workingArea, ".trash"))).toEqual([]);
+    expect(await readFile(join(canary, "work.txt"), "utf8")).toBe("canary");
+    expect(await readFile(join(workingArea, "known", "work.txt"), "utf8")).toBe("work of known");
+    expect(logs).toContainEqual({
+      level: "info",
+      message: "deleted what interrupted deletes left in the trash",
+      fields: { entries: report.trash },
+    });
   });
 });

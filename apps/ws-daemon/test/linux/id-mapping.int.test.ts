@@ -64,3 +64,21 @@ describe.skipIf(!isRoot)("writeIdMapping on a real user namespace", () => {
     expect(res).toMatchObject({ ok: false, code: "ENOENT", errno: 2 });
   });
 });
+
+describe.skipIf(!isRoot)("writeIdMapping with denySetgroups on a real user namespace", () => {
+  const c = containerForSuite(["unshare --user sleep 3612"], ["sleep 3612"]);
+
+  it("writes `deny` to setgroups before the gid map, and the kernel keeps both", async () => {
+    const target = await c().find("sleep 3612");
+    const maps = [{ containerId: 0, hostId: 133332, size: 1 }];
+    expect(await writeIdMapping(target.hostPid, "gid", maps, { denySetgroups: true })).toEqual({
+      ok: true,
+    });
+    expect((await readFile(`/proc/${target.hostPid}/setgroups`, "utf8")).trim()).toBe("deny");
+    const line = (await readFile(`/proc/${target.hostPid}/gid_map`, "utf8")).trim();
+    expect(line.split(/\s+/).map(Number)).toEqual([0, 133332, 1]);
+    // setgroups can no longer be allowed once a gid map exists
+    const again = await writeIdMapping(target.hostPid, "gid", maps, { denySetgroups: true });
+    expect(again).toMatchObject({ ok: false, code: "EPERM" });
+  });
+});

@@ -41,6 +41,8 @@ export async function startTestDaemon(
     listen: { host: "127.0.0.1", port: 0 },
     metrics: { enabled: true, host: "127.0.0.1", port: 0 },
     log: { level: "debug", format: "json" },
+    // The tests' download servers listen on 127.0.0.1, which the default policy refuses.
+    downloads: { allowPrivateNetworks: true },
     ...overrides,
   });
   const daemon = await startDaemon(config, createLogger(config.log.level, sink));

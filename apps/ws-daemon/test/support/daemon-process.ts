@@ -28,6 +28,8 @@ export async function spawnDaemon(
       path.join(appRoot, "src", "main.ts"),
       "--listen.port=0",
       "--metrics.enabled=false",
+      // The tests' download servers listen on 127.0.0.1, which the default policy refuses.
+      "--downloads.allowPrivateNetworks=true",
       ...args,
     ],
     { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...env, NODE_OPTIONS: "" } },

@@ -9,17 +9,25 @@ export interface ServedFile {
   gate?: Promise<void>;
   /** Send only this many bytes of the body, then destroy the connection. */
   truncateAt?: number;
+  /** Extra response headers (e.g. `location` for a redirect). */
+  headers?: Record<string, string>;
+  /** Repeat the body forever (no content-length), until the client goes away. */
+  endless?: boolean;
 }
 
-/** A plain HTTP server on 127.0.0.1 serving in-memory files by path; unknown paths are 404. */
+/** A plain HTTP server (on 127.0.0.1 unless told otherwise) serving in-memory files by path; unknown paths are 404. */
 export class HttpFileServer {
   private readonly files = new Map<string, ServedFile>();
   /** Paths requested, in order. */
   readonly requests: string[] = [];
 
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly host: string,
+  ) {}
 
-  static async start(): Promise<HttpFileServer> {
+  /** Listens on `host` (default 127.0.0.1) and `port` (default: any free one). */
+  static async start(host = "127.0.0.1", port = 0): Promise<HttpFileServer> {
     let self: HttpFileServer | undefined;
     const server = createServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
@@ -31,24 +39,42 @@ export class HttpFileServer {
       }
       const send = () => {
         const body = Buffer.from(file.body);
+        const status = file.status ?? 200;
+        if (file.endless) {
+          res.writeHead(status, { ...file.headers });
+          const more = (): void => {
+            while (!res.destroyed && res.write(body));
+            if (!res.destroyed) res.once("drain", more);
+          };
+          res.on("close", () => res.removeAllListeners("drain"));
+          more();
+          return;
+        }
+        const headers = { "content-length": String(body.length), ...file.headers };
         if (file.truncateAt !== undefined) {
-          res.writeHead(file.status ?? 200, { "content-length": String(body.length) });
+          res.writeHead(status, headers);
           res.write(body.subarray(0, file.truncateAt), () => res.destroy());
           return;
         }
-        res.writeHead(file.status ?? 200, { "content-length": String(body.length) }).end(body);
+        res.writeHead(status, headers).end(body);
       };
       if (file.gate) file.gate.then(send, () => res.destroy());
       else send();
     });
-    self = new HttpFileServer(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    self = new HttpFileServer(server, host);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, resolve);
+    });
     return self;
   }
 
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
   get baseUrl(): string {
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   /** Serves `file` at `path` and returns its URL. */

@@ -1,5 +1,12 @@
 export { removeFileDurably, writeFileAtomic } from "./atomic-file.js";
+export {
+  emptyDirectory,
+  type RemoveTreeOptions,
+  removeChild,
+  removeTree,
+} from "./remove-tree.js";
 export { relativePathSegments, resolveInside } from "./safe-path.js";
+export { Trash } from "./trash.js";
 export {
   entryCount,
   type MeasureTreeOptions,

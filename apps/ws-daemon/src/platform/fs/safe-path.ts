@@ -1,6 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
-import { DomainError } from "../errors.js";
+import { DomainError, errnoCode } from "../errors.js";
 
 /**
  * Splits a client-supplied workspace-relative path into segments, refusing anything that could
@@ -49,7 +49,13 @@ export const resolveInside = async (
     try {
       stats = await lstat(current);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return join(root, ...segments);
+      // Fail closed: only ENOENT means "not there yet". Any other failure (EACCES, EIO, ...)
+      // says nothing about what is there, so nothing is resolved.
+      const code = errnoCode(err);
+      if (code === "ENOENT") return join(root, ...segments);
+      if (code === "ENAMETOOLONG") {
+        throw new DomainError("invalid-argument", `${field}: a name in the path is too long`);
+      }
       throw err;
     }
     if (stats.isSymbolicLink()) {
