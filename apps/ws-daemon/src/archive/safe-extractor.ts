@@ -176,8 +176,9 @@ export class SafeExtractor implements TarParserHandler {
         }
       }
     }
-    // deepest first, the root last; order only matters for read-only directories we still enter
-    const ordered = [...this.dirs].sort((a, b) => depth(b.rel) - depth(a.rel));
+    // children before their parents, the root last (a child's path is longer than its parent's);
+    // order only matters for directories without search permission that we still enter
+    const ordered = [...this.dirs].sort((a, b) => b.rel.length - a.rel.length);
     for (const d of ordered) {
       const abs = this.abs(d.rel);
       if (this.chownEnabled) lchownSync(abs, d.uid, d.gid);
@@ -391,10 +392,6 @@ export function normalizeEntryPath(name: string): string {
     parts.push(part);
   }
   return parts.join("/");
-}
-
-function depth(rel: string): number {
-  return rel === "" ? 0 : rel.split("/").length;
 }
 
 /**

@@ -338,9 +338,15 @@ describe("files", () => {
   });
 
   it("passes the file system's own errors through as they are", () => {
-    const err = extract([file("x".repeat(300))]);
-    expect(err).not.toBeInstanceOf(HostileArchiveError);
-    expect(err).toMatchObject({ code: "ENAMETOOLONG" });
+    for (const entries of [
+      [file("x".repeat(300))],
+      [dir("y".repeat(300))],
+      [file(`${"z".repeat(300)}/f`)],
+    ]) {
+      const err = extract(entries);
+      expect(err).not.toBeInstanceOf(HostileArchiveError);
+      expect(err).toMatchObject({ code: "ENAMETOOLONG" });
+    }
   });
 });
 
