@@ -72,10 +72,13 @@ export async function startContainer(
     }
     return out;
   };
+  // A job the root shell forks is a copy of the root shell (its command line holds every child's
+  // command) until it execs: never take such a copy for the child itself.
+  const launcherScript = ["sh", "-c", script].join(" ");
+  const isChild = (c: string, marker: string) =>
+    c.includes(marker) && !c.startsWith("unshare") && c !== launcherScript;
   const find = async (marker: string) => {
-    const hit = (await descendants()).find(
-      (d) => d.cmdline.join(" ").includes(marker) && d.cmdline[0] !== "unshare",
-    );
+    const hit = (await descendants()).find((d) => isChild(d.cmdline.join(" "), marker));
     if (!hit) throw new Error(`no container process with ${marker}`);
     return hit;
   };
@@ -84,8 +87,7 @@ export async function startContainer(
     if (rootPid) {
       const all = (await descendants()).map((d) => d.cmdline.join(" "));
       const ready =
-        all.some((c) => c === "sleep 3600") &&
-        markers.every((m) => all.some((c) => c.includes(m) && !c.startsWith("unshare")));
+        all.some((c) => c === "sleep 3600") && markers.every((m) => all.some((c) => isChild(c, m)));
       if (ready) break;
     }
     await sleep(10);
