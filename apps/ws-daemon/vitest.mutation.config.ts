@@ -10,6 +10,7 @@ if (tests.length === 0) throw new Error("WSD_MUTATION_TESTS names no test files"
 export default defineConfig({
   test: {
     include: tests,
+    setupFiles: ["scripts/mutation/worker-mutant-env.ts"],
     exclude: ["**/*.int.test.ts", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -121,7 +121,7 @@ async function mutate(cli: string, node: string, module: MutationModule): Promis
     plugins: ["@stryker-mutator/vitest-runner"],
     vitest: { configFile: "vitest.mutation.config.ts", related: false },
     mutate: module.mutate,
-    coverageAnalysis: "perTest",
+    coverageAnalysis: module.coverageAnalysis ?? "perTest",
     reporters: ["clear-text", "html", "json"],
     htmlReporter: { fileName: path.join(out, "index.html") },
     jsonReporter: { fileName: path.join(out, "mutation.json") },
