@@ -1,14 +1,9 @@
-import { lstat, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DomainError,
-  errnoCode,
-  relativePathSegments,
-  resolveInside,
-} from "../../src/platform/index.js";
+import { DomainError, relativePathSegments, resolveInside } from "../../src/platform/index.js";
 
 /**
  * Path confinement as properties (issue 17): for generated names (`..`, `.`, empty, absolute,
@@ -84,14 +79,25 @@ interface Entry {
   target: string;
 }
 
+const TREE_NAMES = ["a", "b", "dir", "file", "link", "ü"];
+
 const entry = fc.record({
-  path: fc.array(fc.constantFrom("a", "b", "dir", "file", "link", "ü"), {
+  path: fc.array(fc.constantFrom(...TREE_NAMES), {
     minLength: 1,
     maxLength: 3,
   }),
   kind: fc.constantFrom<Entry["kind"]>("dir", "file", "link"),
   target: fc.constantFrom("..", "../..", ".", "a", "a/b", "/", "/etc", "@root", "@outside", "nope"),
 });
+
+/** Entries named like the trees' entries in the places their links point to. */
+const strayNames = async (): Promise<string[]> => {
+  const out: string[] = [];
+  for (const dir of ["/", "/etc", tmpdir()]) {
+    for (const name of await readdir(dir)) if (TREE_NAMES.includes(name)) out.push(join(dir, name));
+  }
+  return out.sort();
+};
 
 describe("resolveInside on real trees with symlinks (property)", () => {
   let base: string;
@@ -104,27 +110,33 @@ describe("resolveInside on real trees with symlinks (property)", () => {
   });
   afterAll(() => rm(base, { recursive: true, force: true }));
 
-  /** Creates what it can of the entries (a parent that is a file or link just fails). */
+  /**
+   * Creates what it can of the entries inside a fresh root. The builder itself never goes
+   * through a link: each parent is created or checked with lstat, one component at a time, and
+   * an entry whose parent is a link or a file is skipped (the links point at `/`, `/etc`, `..`).
+   */
   const makeTree = async (entries: Entry[]): Promise<string> => {
     const root = join(base, `root-${run++}`);
     await mkdir(root);
     for (const e of entries) {
-      const at = join(root, ...e.path);
       const target = e.target === "@root" ? root : e.target === "@outside" ? outside : e.target;
-      try {
-        await mkdir(dirname(at), { recursive: true });
-        if (e.kind === "dir") await mkdir(at);
-        else if (e.kind === "file") await writeFile(at, "x");
-        else await symlink(target, at);
-      } catch (err) {
-        // ELOOP: a parent is a link that points (through itself) nowhere a directory can be made
-        if (
-          !["EEXIST", "EISDIR", "ENOTDIR", "ENOENT", "ELOOP", "ENAMETOOLONG"].includes(
-            errnoCode(err) ?? "",
-          )
-        )
-          throw err;
+      let parent: string | undefined = root;
+      for (const name of e.path.slice(0, -1)) {
+        const next = join(parent, name);
+        const stats = await lstat(next).catch(() => undefined);
+        if (!stats) await mkdir(next);
+        else if (!stats.isDirectory()) {
+          parent = undefined;
+          break;
+        }
+        parent = next;
       }
+      if (parent === undefined) continue;
+      const at = join(parent, e.path.at(-1) ?? "");
+      if (await lstat(at).catch(() => undefined)) continue;
+      if (e.kind === "dir") await mkdir(at);
+      else if (e.kind === "file") await writeFile(at, "x", { flag: "wx" });
+      else await symlink(target, at);
     }
     return root;
   };
@@ -145,6 +157,7 @@ describe("resolveInside on real trees with symlinks (property)", () => {
   };
 
   it("never resolves outside the root or through a link, and refuses exactly what the rules say", async () => {
+    const before = await strayNames();
     await fc.assert(
       fc.asyncProperty(
         fc.array(entry, { maxLength: 8 }),
@@ -179,5 +192,7 @@ describe("resolveInside on real trees with symlinks (property)", () => {
       ),
       { numRuns: 150 },
     );
+    // The trees' links point at `/`, `/etc` and the temp dir: the test itself wrote nothing there.
+    expect(await strayNames()).toEqual(before);
   });
 });
