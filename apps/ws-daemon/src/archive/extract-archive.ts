@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { type FileHandle, mkdir, readdir, realpath, rm } from "node:fs/promises";
-import path from "node:path";
+import { type FileHandle, mkdir, readdir, realpath } from "node:fs/promises";
 import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ContentCorruptError } from "../platform/index.js";
+import { ContentCorruptError, emptyDirectory } from "../platform/index.js";
 import { HostileArchiveError } from "./archive-errors.js";
 import type { ExtractJob, ExtractJobResult, ExtractProgress } from "./extract-worker.js";
 import { restoreFailureCause } from "./restore-failure.js";
@@ -160,7 +159,8 @@ export async function extractArchive(
     await Promise.allSettled([feed, unpacking.outcome()]);
     // a leftover that cannot be removed now must not hide why the restore failed; the next init
     // of the workspace empties its folder anyway
-    await clearDirectory(root).catch(() => {});
+    // the partial tree holds archive-controlled links: delete by descriptor, never through a link
+    await emptyDirectory(root).catch(() => {});
     throw err;
   } finally {
     options.signal?.removeEventListener("abort", stopAll);
@@ -234,7 +234,3 @@ async function hashFile(
 }
 
 /** Removes everything inside `dir` (never following symlinks), keeping `dir` itself. */
-async function clearDirectory(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.map((n) => rm(path.join(dir, n), { recursive: true, force: true })));
-}
