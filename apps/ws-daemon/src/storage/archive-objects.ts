@@ -11,8 +11,9 @@ import { ObjectNotFoundError, type ObjectStore } from "./object-store.js";
 /**
  * Archives `dir` into the data object `dataKey`: on a store of local files zstd writes the
  * object's file itself (as `tar | zstd > file` does), elsewhere the compressed stream is put. The
- * result is returned only once the store holds exactly the bytes streamed; on any failure the
- * object is deleted again (a failed delete is logged: the janitor takes it later).
+ * result is returned only once the store holds exactly the bytes streamed and the caller has not
+ * aborted; on any failure the object is deleted again (a failed delete is logged: the janitor
+ * takes it later).
  */
 export async function writeArchiveObject(
   objects: ObjectStore,
@@ -31,6 +32,10 @@ export async function writeArchiveObject(
         `upload verification of ${dataKey} failed: streamed ${result.size} bytes, store reports ${head?.size ?? "nothing"}`,
       );
     }
+    // the manifest comes next and is the commit point: an abort that arrived while the data was
+    // being finished must still stop the archive, or the caller is told "cancelled" of a backup
+    // that replaced the previous one
+    options.signal?.throwIfAborted();
     return result;
   } catch (err) {
     await objects

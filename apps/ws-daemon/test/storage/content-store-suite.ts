@@ -17,7 +17,7 @@ import { backupPrefix, workspacePrefix } from "../../src/storage/object-keys.js"
 import { getBytes, putBytes } from "../../src/storage/object-store.js";
 import { buildFullTree, expectSameTree } from "../archive/tree-fixture.js";
 import { useWorkDir } from "../archive/work-dir.js";
-import { FailingPutStore } from "./object-store-faults.js";
+import { DataStoredHook, FailingPutStore } from "./object-store-faults.js";
 
 export interface StoreFactory {
   /** A new ObjectStore instance on the shared backend (a second one acts like another daemon). */
@@ -208,7 +208,8 @@ export function defineContentStoreSuite(name: string, factory: () => StoreFactor
       await expect(store.backup(ws, src, { signal: cancelled.signal })).rejects.toThrow(
         /before start/,
       );
-      // aborted from the first progress report, i.e. while data is streaming
+      // aborted from the first progress report: while data streams, or (a small tree on a quick
+      // machine) once zstd has written it all, which is still before the commit point
       const midBackup = new AbortController();
       const onProgress = () => midBackup.abort(new Error("cancelled mid-stream"));
       await expect(store.backup(ws, src, { signal: midBackup.signal, onProgress })).rejects.toThrow(
@@ -231,6 +232,32 @@ export function defineContentStoreSuite(name: string, factory: () => StoreFactor
       expect(readdirSync(dir("out"))).toEqual([]);
       await store.restoreBackup(ws, dir("out"));
       expectSameTree(dir("out"), src);
+    });
+
+    it("honours an abort that arrives after the data is stored and before the commit point", async () => {
+      const { objects, store, ws } = await backedUp();
+      const keys = await listKeys(objects, backupPrefix(ws));
+      const late = new AbortController();
+      const hooked = new ArchiveContentStore(
+        new DataStoredHook(objects, () => late.abort(new Error("cancelled after the data"))),
+      );
+      await expect(hooked.backup(ws, src, { signal: late.signal })).rejects.toThrow(
+        /^cancelled after the data$/,
+      );
+      expect(await listKeys(objects, backupPrefix(ws))).toEqual(keys);
+      await store.restoreBackup(ws, dir("out"));
+      expectSameTree(dir("out"), src);
+
+      const snapshotAbort = new AbortController();
+      const hookedSnapshots = new ArchiveContentStore(
+        new DataStoredHook(objects, () =>
+          snapshotAbort.abort(new Error("cancelled after the data")),
+        ),
+      );
+      await expect(
+        hookedSnapshots.snapshot(ws, src, { signal: snapshotAbort.signal }),
+      ).rejects.toThrow(/^cancelled after the data$/);
+      expect(await listKeys(objects, `${workspacePrefix(ws)}/snapshots/`)).toEqual([]);
     });
 
     it("the janitor removes archive data no manifest names, once past the grace period", async () => {

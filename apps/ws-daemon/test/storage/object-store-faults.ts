@@ -133,3 +133,43 @@ export class CommitGate extends ForwardingStore {
     }
   }
 }
+
+/**
+ * Calls `onStored` once an archive's data object is completely stored (its local file committed,
+ * or its put finished), i.e. after the data and before the manifest: the last moment a caller's
+ * abort can still be honoured.
+ */
+export class DataStoredHook extends ForwardingStore {
+  readonly files?: LocalObjectFiles;
+
+  constructor(
+    inner: ObjectStore,
+    private readonly onStored: (key: string) => void,
+  ) {
+    super(inner);
+    const files = inner.files;
+    if (!files) return;
+    this.files = {
+      open: (key) => files.open(key),
+      create: async (key) => {
+        const writer = await files.create(key);
+        return {
+          file: writer.file,
+          wrote: (bytes) => writer.wrote(bytes),
+          abort: () => writer.abort(),
+          commit: async () => {
+            const stored = await writer.commit();
+            onStored(key);
+            return stored;
+          },
+        };
+      },
+    };
+  }
+
+  override async put(key: string, body: Readable, options?: PutOptions) {
+    const stored = await this.inner.put(key, body, options);
+    if (!key.endsWith("/manifest.json")) this.onStored(key);
+    return stored;
+  }
+}
