@@ -15,11 +15,12 @@ import {
   validateIdMappings,
   writeIdMapping,
 } from "./id-mapping.js";
-import { MountLedger } from "./mount-ledger.js";
+import { MountLedger, type MountKind } from "./mount-ledger.js";
 import { mountNfs, type NfsMountRequest } from "./nfs-mount.js";
 import type { NsHelper } from "./ns-helper.js";
 import { resolveContainerPid } from "./pid-resolver.js";
 import { mountPseudoFs, umountAt } from "./pseudo-fs-mounts.js";
+import { resolveTargetPath } from "./target-path.js";
 import {
   prepareForUserNS,
   type UserNsPreparation,
@@ -27,6 +28,8 @@ import {
   undoPrepareForUserNS,
 } from "./user-ns-prep.js";
 import { defaultVethConfig, type VethAddresses, type VethConfig, VethPair } from "./veth-pair.js";
+
+const MOUNT_CALL: Record<MountKind, string> = { proc: "Proc", sysfs: "Sysfs", nfs: "Nfs" };
 
 export interface WorkspaceLinuxConfig {
   /** Host uids/gids the workspace may map onto (inclusive). */
@@ -149,15 +152,15 @@ export class WorkspaceLinux {
   }
 
   umountProc(pid: number | bigint, target: string): Promise<void> {
-    return this.umount(pid, target);
+    return this.umount("proc", pid, target);
   }
 
   umountSysfs(pid: number | bigint, target: string): Promise<void> {
-    return this.umount(pid, target);
+    return this.umount("sysfs", pid, target);
   }
 
   umountNfs(pid: number | bigint, target: string): Promise<void> {
-    return this.umount(pid, target);
+    return this.umount("nfs", pid, target);
   }
 
   async mountNfs(pid: number | bigint, req: NfsMountRequest): Promise<void> {
@@ -241,9 +244,20 @@ export class WorkspaceLinux {
     await this.mounts.record(kind, hostPid, resolved.inNamespace);
   }
 
-  private async umount(pid: number | bigint, target: string): Promise<void> {
+  /**
+   * Detaches only a mount of `kind` that this workspace's Mount* call made at that place: anything
+   * else (the container's own mounts, `/`, the read-only masks inside a proc or sysfs the daemon
+   * made) stays, or a workspace could unmask /proc/sys or drop its root.
+   */
+  private async umount(kind: MountKind, pid: number | bigint, target: string): Promise<void> {
     const hostPid = await this.hostPid(pid);
-    const resolved = await umountAt(this.deps.helper, hostPid, target);
+    const resolved = await resolveTargetPath(hostPid, target);
+    if (!(await this.mounts.has(kind, hostPid, resolved.inNamespace))) {
+      throw failedPrecondition(
+        `${resolved.inNamespace} is not a mount point that Mount${MOUNT_CALL[kind]} made for this workspace in that process's mount namespace; only those can be unmounted`,
+      );
+    }
+    await umountAt(this.deps.helper, hostPid, resolved.inNamespace);
     await this.mounts.forget(hostPid, resolved.inNamespace);
   }
 }
