@@ -36,7 +36,9 @@ import {
 import type { RuntimeDiscovery } from "./runtime/index.js";
 import { createContentStore } from "./storage/index.js";
 import {
+  createClientAllowListInterceptor,
   createObservabilityInterceptor,
+  identityContextValues,
   type MetricsServer,
   type RpcServer,
   startMetricsServer,
@@ -45,6 +47,7 @@ import {
 } from "./transport/index.js";
 import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
+  allowedClientsByService,
   createContentHooks,
   describeMissing,
   helperIsExecutable,
@@ -54,6 +57,7 @@ import {
   startHealthProbe,
   startReadiness,
   startStorageJanitor,
+  warnWhileInsecure,
 } from "./wiring/index.js";
 
 export interface Daemon {
@@ -254,7 +258,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
-    interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
+    contextValues: identityContextValues,
+    interceptors: [
+      createObservabilityInterceptor({ logger, metrics }),
+      createClientAllowListInterceptor(allowedClientsByService(config.auth)),
+      errorMappingInterceptor,
+    ],
     routes: (router) => {
       router.service(
         WorkspaceContentService,
@@ -282,6 +291,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     "ws-daemon listening",
   );
   const janitor = startStorageJanitor(store, config.janitor, logFor("storage"));
+  const insecureWarning = warnWhileInsecure(
+    config,
+    server.address,
+    systemClock,
+    logFor("transport"),
+  );
 
   return {
     address: server.address,
@@ -293,6 +308,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     runtime,
     async stop(graceMs) {
       readiness.stop();
+      insecureWarning.stop();
       health.setAll(ServingStatus.NOT_SERVING);
       janitor.stop();
       watchHub.closeAll();

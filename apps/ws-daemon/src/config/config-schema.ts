@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { requireMutualTlsOffLoopback } from "./listen-policy.js";
 
 const port = z.number().int().min(0).max(65535);
 
@@ -218,6 +219,29 @@ const archiveSchema = z
     keepSetid: false,
   });
 
+const identityList = (service: string) =>
+  z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      `Client identities allowed to call ${service}: each entry matches a certificate's subject alternative name (DNS or URI) or its subject CN. Unset = every client certificate the client CA signed; a valid certificate not on the list gets PERMISSION_DENIED. Needs tls.clientCaFile.`,
+    );
+
+const authSchema = z
+  .object({
+    allowedClients: z
+      .object({
+        content: identityList("WorkspaceContentService"),
+        health: identityList("grpc.health.v1.Health on the node API"),
+        reflection: identityList("gRPC server reflection on the node API"),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({ allowedClients: {} });
+
 export const configSchema = z
   .object({
     workingArea: z
@@ -229,12 +253,25 @@ export const configSchema = z
       ),
     listen: z
       .object({
-        host: z.string().min(1).default("127.0.0.1").describe("Address the node API listens on."),
+        host: z
+          .string()
+          .min(1)
+          .default("127.0.0.1")
+          .describe(
+            "Address the node API listens on. Any address but loopback requires mutual TLS (tls.certFile, tls.keyFile, tls.clientCaFile) unless listen.insecure is set.",
+          ),
         port: port.default(8080).describe("Port of the node API (gRPC, gRPC-Web, Connect)."),
+        insecure: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Serve the node API on a non-loopback address without mutual TLS: anyone who reaches the port is the trusted caller of the content API. Logged as a warning at start and every hour.",
+          ),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8080 }),
+      .default({ host: "127.0.0.1", port: 8080, insecure: false }),
     tls: tlsSchema.optional(),
+    auth: authSchema,
     metrics: z
       .object({
         enabled: z.boolean().default(true).describe("Serve Prometheus metrics at /metrics."),
@@ -418,6 +455,7 @@ export const configSchema = z
       .strict()
       .default({ level: "info", format: "auto" }),
   })
-  .strict();
+  .strict()
+  .superRefine(requireMutualTlsOffLoopback);
 
 export type DaemonConfig = z.infer<typeof configSchema>;

@@ -15,7 +15,7 @@ import {
   validateIdMappings,
   writeIdMapping,
 } from "./id-mapping.js";
-import { MountLedger, type MountKind } from "./mount-ledger.js";
+import { type MountKind, MountLedger } from "./mount-ledger.js";
 import { mountNfs, type NfsMountRequest } from "./nfs-mount.js";
 import type { NsHelper } from "./ns-helper.js";
 import { resolveContainerPid } from "./pid-resolver.js";

@@ -1,3 +1,4 @@
+export * from "./client-identity.js";
 export * from "./interceptors.js";
 export * from "./metrics-server.js";
 export * from "./rpc-server.js";

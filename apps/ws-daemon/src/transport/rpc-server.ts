@@ -2,7 +2,7 @@ import { readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 
 export interface TlsFiles {
@@ -21,6 +21,8 @@ export interface RpcServerOptions {
   tls?: TlsFiles | undefined;
   /** Aborted on shutdown: running handlers see their signal abort once the grace period ends. */
   shutdownSignal?: AbortSignal;
+  /** Per request, values the interceptors read (e.g. the client certificate's identity). */
+  contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
 }
 
 export interface RpcServer {
@@ -43,6 +45,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     routes: options.routes,
     interceptors: options.interceptors,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
+    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
   });
 
   const sockets = new Set<net.Socket>();
