@@ -144,6 +144,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     workingArea,
     logger,
     metrics,
+    socketOwner: {
+      uid: config.sockets.uid ?? config.content.uid,
+      gid: config.sockets.gid ?? config.content.gid,
+    },
     // The call scope lets a runtime that waits for the workspace's container honour the deadline.
     interceptors: [errorMappingInterceptor, callScopeInterceptor],
     routesFor: (workspaceId) =>

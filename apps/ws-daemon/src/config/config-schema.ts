@@ -398,6 +398,27 @@ export const configSchema = z
       })
       .strict()
       .default({ uid: 33333, gid: 33333 }),
+    sockets: z
+      .object({
+        uid: z
+          .number()
+          .int()
+          .min(0)
+          .max(4_294_967_294)
+          .optional()
+          .describe(
+            "Owner of each workspace's socket directory (<workingArea>/.sockets/<id>, mode 0700): the workspace's container user as the host sees it, the only one besides root who can reach the in-workspace API; default content.uid. Applied when the daemon runs as root.",
+          ),
+        gid: z
+          .number()
+          .int()
+          .min(0)
+          .max(4_294_967_294)
+          .optional()
+          .describe("Group of each workspace's socket directory; default content.gid."),
+      })
+      .strict()
+      .default({}),
     git: z
       .object({
         allowFileRemotes: z

@@ -12,7 +12,12 @@ export interface TlsFiles {
   clientCaFile?: string | undefined;
 }
 
-export type ListenTarget = { host: string; port: number } | { socketPath: string; mode?: number };
+/**
+ * A Unix socket is created with the process's umask and never chmod-ed here (a chmod by path
+ * follows whatever a workspace put at that path): bind it where only the daemon can reach and
+ * move it into place (see WorkspaceSockets).
+ */
+export type ListenTarget = { host: string; port: number } | { socketPath: string };
 
 export interface RpcServerOptions {
   routes: (router: ConnectRouter) => void;
@@ -121,11 +126,6 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     if ("socketPath" in target) listener.listen(target.socketPath, resolve);
     else listener.listen(target.port, target.host, resolve);
   });
-  if ("socketPath" in target) {
-    // Workspace processes run as other users; the socket's location is the access control.
-    const { chmod } = await import("node:fs/promises");
-    await chmod(target.socketPath, target.mode ?? 0o777);
-  }
   const addr = listener.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : undefined;
   const address =

@@ -1,14 +1,19 @@
-import { mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { DaemonMetrics, Logger } from "../observability/index.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
+import { type SocketOwner, SocketPlacement } from "./socket-placement.js";
 
 export interface WorkspaceSocketsOptions {
   workingArea: string;
   logger: Logger;
   metrics: DaemonMetrics;
+  /**
+   * The workspace's container user: the only one besides root who may enter a workspace's
+   * socket directory (which is 0700 and theirs). Applied only when the daemon runs as root.
+   */
+  socketOwner?: SocketOwner;
   /** The in-workspace API of one workspace: its services, bound to that workspace. */
   routesFor(workspaceId: string): (router: ConnectRouter) => void;
   /** Run inside the observability interceptor (e.g. the RPC layer's error mapping). */
@@ -25,7 +30,13 @@ export class WorkspaceSockets {
   /** Removals in progress: a server for the same id starts only after its old one is gone. */
   private readonly removals = new Map<string, Promise<void>>();
 
-  constructor(private readonly options: WorkspaceSocketsOptions) {}
+  private readonly placement: SocketPlacement;
+
+  constructor(private readonly options: WorkspaceSocketsOptions) {
+    this.placement = new SocketPlacement(path.join(options.workingArea, ".sockets"), {
+      ...(options.socketOwner ? { owner: options.socketOwner } : {}),
+    });
+  }
 
   /**
    * `<area>/.sockets/<id>`: dot-names in the working area are reserved for the daemon (ids cannot
@@ -60,10 +71,10 @@ export class WorkspaceSockets {
   }
 
   private async start(workspaceId: string): Promise<RpcServer> {
-    const dir = this.socketDir(workspaceId);
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+    // bound where no workspace can reach, given its final mode there, then renamed into place
+    const staged = await this.placement.stagingPath(workspaceId);
     const server = await startRpcServer({
-      listen: { socketPath: this.socketPath(workspaceId) },
+      listen: { socketPath: staged },
       interceptors: [
         createObservabilityInterceptor({
           logger: this.options.logger.child({ iws: true }),
@@ -74,8 +85,15 @@ export class WorkspaceSockets {
       ],
       routes: this.options.routesFor(workspaceId),
     });
+    try {
+      await this.placement.publish(staged, workspaceId, "daemon.sock");
+    } catch (err) {
+      await server.close(0);
+      await this.placement.discard(staged);
+      throw err;
+    }
     this.options.logger.debug(
-      { workspaceId, socket: server.address },
+      { workspaceId, socket: this.socketPath(workspaceId) },
       "in-workspace API listening",
     );
     return server;
@@ -89,7 +107,15 @@ export class WorkspaceSockets {
     const removal = (async () => {
       await previous?.catch(() => {});
       if (server) await (await server.catch(() => undefined))?.close(1000);
-      await rm(this.socketDir(workspaceId), { recursive: true, force: true });
+      // the directory is the workspace user's: never follow what it may have put there
+      await this.placement
+        .retire(workspaceId)
+        .catch((err: unknown) =>
+          this.options.logger.warn(
+            { err, workspaceId },
+            "socket directory not fully removed (the workspace may still write into it); left in the staging directory",
+          ),
+        );
     })();
     this.removals.set(workspaceId, removal);
     try {
