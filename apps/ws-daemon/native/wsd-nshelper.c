@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -318,6 +319,29 @@ static int cmd_sysctl_net(pid_t pid, const char *key, const char *value) {
   return 0;
 }
 
+/* The credentials of the peer of a connected Unix socket that process `pid` holds as `fd`
+ * (SO_PEERCRED: pid in our pid namespace, uid and gid as they were at connect). Node has no API
+ * for it; the daemon names its own socket, which we duplicate with pidfd_getfd. The socket's
+ * inode is printed too, so the caller can tell that the number still meant its connection. */
+static int cmd_peercred(pid_t pid, const char *fdtext) {
+  char *end = NULL;
+  errno = 0;
+  long fdnum = strtol(fdtext, &end, 10);
+  if (errno || !end || *end || fdnum < 0 || fdnum > 1048576) usage("fd must be a small integer");
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) fail("pidfd_open");
+  int sock = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fdnum, 0);
+  if (sock < 0) fail("pidfd_getfd");
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) fail("getsockopt SO_PEERCRED");
+  struct stat st;
+  if (fstat(sock, &st) < 0) fail("fstat socket");
+  printf("{\"pid\":%d,\"uid\":%u,\"gid\":%u,\"ino\":%llu}\n", (int)cred.pid, cred.uid, cred.gid,
+         (unsigned long long)st.st_ino);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   /* we enter namespaces controlled by the workspace: keep its processes out of our memory */
   prctl(PR_SET_DUMPABLE, 0);
@@ -333,6 +357,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "make-private") && n == 2) return cmd_propagation(parse_pid(a[0]), a[1], MS_PRIVATE);
   if (!strcmp(cmd, "probe-idmap") && n == 2) return cmd_probe_idmap(parse_pid(a[0]), a[1]);
   if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_pid(a[0]), parse_pid(a[1]), a[2], a[3]);
+  if (!strcmp(cmd, "peercred") && n == 2) return cmd_peercred(parse_pid(a[0]), a[1]);
   if (!strcmp(cmd, "sysctl-net") && n == 3) return cmd_sysctl_net(parse_pid(a[0]), a[1], a[2]);
   usage("unknown command or wrong argument count");
   return EXIT_USAGE;

@@ -12,7 +12,7 @@ import {
 import type { DaemonConfig } from "./config/index.js";
 import { WorkspaceContentManager } from "./content/index.js";
 import { DEFAULT_ALLOWED_SCHEMES, GitClient } from "./git/index.js";
-import { NsHelper, WorkspaceLinux } from "./linux/index.js";
+import { NsHelper, readPeerCredentials, WorkspaceLinux } from "./linux/index.js";
 import type { Logger } from "./observability/index.js";
 import { DaemonMetrics } from "./observability/index.js";
 import {
@@ -144,6 +144,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     workingArea,
     logger,
     metrics,
+    // SO_PEERCRED through the helper (Node has no API); without the helper calls log no peer
+    peerLookup: (socket) => readPeerCredentials(runner, helperPath, socket),
     socketOwner: {
       uid: config.sockets.uid ?? config.content.uid,
       gid: config.sockets.gid ?? config.content.gid,

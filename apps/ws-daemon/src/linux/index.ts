@@ -11,6 +11,7 @@ export { type LinuxErrorKind, LinuxOpError } from "./errors.js";
 export type { AllowedHostRange, IdMapping, IdMapWriteResult } from "./id-mapping.js";
 export type { NfsMountRequest } from "./nfs-mount.js";
 export { defaultNsHelperPath, NsHelper, NsHelperError } from "./ns-helper.js";
+export { type PeerCredentials, readPeerCredentials } from "./peer-credentials.js";
 export type { FsShiftMethod, UserNsPreparation, UserNsPrepOptions } from "./user-ns-prep.js";
 export type { VethAddresses, VethConfig } from "./veth-pair.js";
 export {

@@ -2,6 +2,7 @@ import * as path from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { DaemonMetrics, Logger } from "../observability/index.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
+import { createPeerLogInterceptor, type PeerLookup, peerContextValues } from "./peer-identity.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
 import { type SocketOwner, SocketPlacement } from "./socket-placement.js";
 
@@ -14,6 +15,8 @@ export interface WorkspaceSocketsOptions {
    * socket directory (which is 0700 and theirs). Applied only when the daemon runs as root.
    */
   socketOwner?: SocketOwner;
+  /** SO_PEERCRED of a connection, logged with each call; unset = not logged. */
+  peerLookup?: PeerLookup;
   /** The in-workspace API of one workspace: its services, bound to that workspace. */
   routesFor(workspaceId: string): (router: ConnectRouter) => void;
   /** Run inside the observability interceptor (e.g. the RPC layer's error mapping). */
@@ -75,12 +78,18 @@ export class WorkspaceSockets {
     const staged = await this.placement.stagingPath(workspaceId);
     const server = await startRpcServer({
       listen: { socketPath: staged },
+      ...(this.options.peerLookup
+        ? { contextValues: peerContextValues(this.options.peerLookup) }
+        : {}),
       interceptors: [
         createObservabilityInterceptor({
           logger: this.options.logger.child({ iws: true }),
           metrics: this.options.metrics,
           workspaceId,
         }),
+        ...(this.options.peerLookup
+          ? [createPeerLogInterceptor(this.options.logger.child({ iws: true }))]
+          : []),
         ...(this.options.interceptors ?? []),
       ],
       routes: this.options.routesFor(workspaceId),

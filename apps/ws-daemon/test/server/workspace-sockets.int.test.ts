@@ -3,7 +3,9 @@ import { chmodSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { createDaemonTransport, createInWorkspaceClients } from "@ws-daemon/api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ensureHelperBuilt } from "../linux/support/helper-binary.js";
 import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
 import { isRoot } from "../support/env.js";
 
@@ -54,6 +56,54 @@ describe.skipIf(!isRoot)("in-workspace sockets (issue 10)", () => {
     expect(await connectAs(12345, 12345, sockets.socketPath("ws-perm"))).toBe("EACCES");
     // even a member of the workspace's group is not let in
     expect(await connectAs(12345, 33333, sockets.socketPath("ws-perm"))).toBe("EACCES");
+  });
+
+  it("logs each call's caller: pid, uid and gid from SO_PEERCRED", async () => {
+    d = await startTestDaemon({ linux: { nsHelperPath: ensureHelperBuilt() } });
+    traversable(d);
+    const socketPath = await d.daemon.sockets
+      .ensure("ws-peer")
+      .then(() => d?.daemon.sockets.socketPath("ws-peer") ?? "");
+    // a Connect call over HTTP/1.1, from a process of the workspace's user
+    const script = `const r = require("node:http").request({ socketPath: process.argv[1], path: "/iws.WorkspaceInfoService/WorkspaceInfo", method: "POST", headers: { "content-type": "application/json" } }, (res) => { res.resume(); res.on("end", () => console.log(res.statusCode)); }); r.end("{}");`;
+    const caller = spawn(
+      "setpriv",
+      [
+        "--reuid=33333",
+        "--regid=33333",
+        "--clear-groups",
+        process.execPath,
+        "-e",
+        script,
+        socketPath,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    caller.stdout?.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    await new Promise((resolve) => caller.once("close", resolve));
+    expect(out.trim()).toMatch(/^\d{3}$/);
+    const line = d.logs.find((l) => l.msg === "in-workspace caller");
+    expect(line).toMatchObject({
+      peerPid: caller.pid,
+      peerUid: 33333,
+      peerGid: 33333,
+      workspaceId: "ws-peer",
+      method: "/iws.WorkspaceInfoService/WorkspaceInfo",
+    });
+    // gRPC over HTTP/2 from this process (root)
+    const before = d.logs.length;
+    const { workspaceInfo } = createInWorkspaceClients(
+      createDaemonTransport({ address: `unix://${socketPath}` }),
+    );
+    await workspaceInfo.workspaceInfo({}).catch(() => undefined);
+    expect(d.logs.slice(before).find((l) => l.msg === "in-workspace caller")).toMatchObject({
+      peerPid: process.pid,
+      peerUid: 0,
+      peerGid: 0,
+    });
   });
 
   it("takes the owner from sockets.uid/gid when set (user-namespaced containers)", async () => {
