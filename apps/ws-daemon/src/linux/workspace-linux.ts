@@ -1,4 +1,10 @@
-import { type Clock, errorMessage, type ProcessRunner, processExists } from "../platform/index.js";
+import {
+  type Clock,
+  errorMessage,
+  type ProcessRunner,
+  processExists,
+  processStartTime,
+} from "../platform/index.js";
 import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/index.js";
 import {
   type EvacuationOptions,
@@ -7,7 +13,7 @@ import {
 } from "./cgroup-evacuate.js";
 import { type CgroupLayout, detectCgroupLayout } from "./cgroup-layout.js";
 import { readResourcesV1, readResourcesV2, type WorkspaceResources } from "./cgroup-resources.js";
-import { failedPrecondition } from "./errors.js";
+import { failedPrecondition, LinuxOpError, permissionDenied } from "./errors.js";
 import {
   type AllowedHostRange,
   type IdMapping,
@@ -106,6 +112,30 @@ export class WorkspaceLinux {
     return resolveContainerPid(c.rootPid, pid);
   }
 
+  /**
+   * Runs `use` with the host pid of `pid`, pinned by its start time: Node has no pidfd, and the
+   * helper and /proc take pid numbers, so the number is resolved in the workspace's tree, its
+   * start time read, and after `use` both checked again. A number the kernel recycled in between
+   * (the process ended, another got its pid) fails the call instead of passing unnoticed.
+   */
+  private async withPinnedPid<T>(
+    pid: number | bigint,
+    use: (hostPid: number) => Promise<T>,
+  ): Promise<T> {
+    const hostPid = await this.hostPid(pid);
+    const started = await processStartTime(hostPid);
+    if (started === undefined) throw permissionDenied(`pid ${String(pid)} is gone`);
+    const result = await use(hostPid);
+    const still = await processStartTime(hostPid);
+    if (still !== started || (await this.hostPid(pid).catch(() => undefined)) !== hostPid) {
+      throw new LinuxOpError(
+        "failed-precondition",
+        `process ${String(pid)} ended or was replaced while the call acted on it; check its result`,
+      );
+    }
+    return result;
+  }
+
   async prepareForUserNS(): Promise<UserNsPreparation> {
     const c = await this.container();
     const prep = await prepareForUserNS(this.deps.helper, c.rootPid, this.deps.config.userNs);
@@ -119,10 +149,11 @@ export class WorkspaceLinux {
     mappings: readonly IdMapping[],
   ): Promise<IdMapWriteResult> {
     validateIdMappings(mappings, this.deps.config.allowedHostIds);
-    const hostPid = await this.hostPid(pid);
-    return writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
-      denySetgroups: this.deps.config.denySetgroups ?? false,
-    });
+    return this.withPinnedPid(pid, (hostPid) =>
+      writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
+        denySetgroups: this.deps.config.denySetgroups ?? false,
+      }),
+    );
   }
 
   async evacuateCgroup(): Promise<EvacuationOutcome> {
@@ -164,20 +195,20 @@ export class WorkspaceLinux {
   }
 
   async mountNfs(pid: number | bigint, req: NfsMountRequest): Promise<void> {
-    const hostPid = await this.hostPid(pid);
-    const resolved = await mountNfs(
-      this.deps.helper,
-      hostPid,
-      req,
-      this.deps.config.resolveNfsHost,
-    );
-    await this.mounts.record("nfs", hostPid, resolved.inNamespace);
+    await this.withPinnedPid(pid, async (hostPid) => {
+      const resolved = await mountNfs(
+        this.deps.helper,
+        hostPid,
+        req,
+        this.deps.config.resolveNfsHost,
+      );
+      await this.mounts.record("nfs", hostPid, resolved.inNamespace);
+    });
   }
 
   async setupPairVeths(pid: number | bigint): Promise<VethAddresses> {
     const c = await this.container();
-    const target = await resolveContainerPid(c.rootPid, pid);
-    const addr = await this.vethPair.setup(c.rootPid, target);
+    const addr = await this.withPinnedPid(pid, (target) => this.vethPair.setup(c.rootPid, target));
     this.veth = { rootPid: c.rootPid };
     return addr;
   }
@@ -239,9 +270,10 @@ export class WorkspaceLinux {
     pid: number | bigint,
     target: string,
   ): Promise<void> {
-    const hostPid = await this.hostPid(pid);
-    const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
-    await this.mounts.record(kind, hostPid, resolved.inNamespace);
+    await this.withPinnedPid(pid, async (hostPid) => {
+      const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
+      await this.mounts.record(kind, hostPid, resolved.inNamespace);
+    });
   }
 
   /**
@@ -250,14 +282,15 @@ export class WorkspaceLinux {
    * made) stays, or a workspace could unmask /proc/sys or drop its root.
    */
   private async umount(kind: MountKind, pid: number | bigint, target: string): Promise<void> {
-    const hostPid = await this.hostPid(pid);
-    const resolved = await resolveTargetPath(hostPid, target);
-    if (!(await this.mounts.has(kind, hostPid, resolved.inNamespace))) {
-      throw failedPrecondition(
-        `${resolved.inNamespace} is not a mount point that Mount${MOUNT_CALL[kind]} made for this workspace in that process's mount namespace; only those can be unmounted`,
-      );
-    }
-    await umountAt(this.deps.helper, hostPid, resolved.inNamespace);
-    await this.mounts.forget(hostPid, resolved.inNamespace);
+    await this.withPinnedPid(pid, async (hostPid) => {
+      const resolved = await resolveTargetPath(hostPid, target);
+      if (!(await this.mounts.has(kind, hostPid, resolved.inNamespace))) {
+        throw failedPrecondition(
+          `${resolved.inNamespace} is not a mount point that Mount${MOUNT_CALL[kind]} made for this workspace in that process's mount namespace; only those can be unmounted`,
+        );
+      }
+      await umountAt(this.deps.helper, hostPid, resolved.inNamespace);
+      await this.mounts.forget(hostPid, resolved.inNamespace);
+    });
   }
 }
