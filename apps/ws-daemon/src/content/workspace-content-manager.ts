@@ -118,7 +118,9 @@ export class WorkspaceContentManager {
               networkPolicy({ allowPrivateNetworks: config.downloadAllowPrivateNetworks ?? false }),
           }),
         clock: this.clock,
+        gitpodReadyFile: config.gitpodReadyFile ?? false,
         ...pickDefined({
+          owner: config.contentOwner,
           downloadAttempts: config.downloadAttempts,
           downloadRetryDelayMs: config.downloadRetryDelayMs,
           downloadTimeoutMs: config.downloadTimeoutMs,
@@ -128,6 +130,8 @@ export class WorkspaceContentManager {
       hooks: this.safe,
       clock: this.clock,
       persist: (entry) => this.persist(entry),
+      restoreBackupFirst: config.restoreBackupFirst ?? true,
+      gitpodReadyFile: config.gitpodReadyFile ?? false,
     };
     this.snapshots = {
       registry: this.registry,
@@ -157,6 +161,7 @@ export class WorkspaceContentManager {
       log: manager.safe.log,
       nowIso: manager.isoNow(),
       removeOrphanedContent: config.removeOrphanedContent ?? false,
+      ...(config.socketDirSuffix ? { socketDirSuffix: config.socketDirSuffix } : {}),
     });
     return manager;
   }
@@ -193,6 +198,13 @@ export class WorkspaceContentManager {
     options: { signal?: AbortSignal } = {},
   ): Promise<WorkspaceRecord> {
     const { record, spec } = newInitRecord(req, this.isoNow());
+    const suffix = this.config.socketDirSuffix;
+    if (suffix && record.id.endsWith(suffix)) {
+      throw new ContentError(
+        "invalid-argument",
+        `id must not end in ${JSON.stringify(suffix)}: <workingArea>/<id>${suffix} is a workspace's socket directory (compat.socketLayout)`,
+      );
+    }
     if (this.closing) throw new ContentError("unavailable", "the daemon is shutting down");
     const initAbort = new AbortController();
     const entry: WorkspaceEntry = { record, initSettled: deferred(), initAbort, disposed: false };
