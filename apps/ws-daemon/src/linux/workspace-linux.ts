@@ -2,6 +2,7 @@ import {
   type Clock,
   errorMessage,
   type Log,
+  namespaceInode,
   type ProcessRunner,
   processExists,
 } from "../platform/index.js";
@@ -128,7 +129,10 @@ export class WorkspaceLinux {
     const layout = await this.layout();
     if (layout.version === "v2" && layout.unifiedMount && c.cgroupPath) {
       const subtree = this.deps.config.evacuation?.subtree ?? "workspace";
-      const cg = await createWorkspaceCgroup(`${layout.unifiedMount}${c.cgroupPath}`, subtree);
+      const cg = await createWorkspaceCgroup(
+        `${layout.unifiedMount}${this.containerCgroup(c.cgroupPath)}`,
+        subtree,
+      );
       if (cg.problems.length > 0) {
         this.deps.log?.("warn", "the workspace cgroup did not take everything", {
           workspaceId: this.deps.workspaceId,
@@ -170,16 +174,32 @@ export class WorkspaceLinux {
     if (!c.cgroupPath)
       throw failedPrecondition("the workspace's root process has no cgroup v2 path");
     const result = await evacuateCgroupV2(
-      `${layout.unifiedMount}${c.cgroupPath}`,
+      `${layout.unifiedMount}${this.containerCgroup(c.cgroupPath)}`,
       this.deps.config.evacuation,
     );
     return { evacuated: true, ...result };
   }
 
-  /** Upstream then disables IPv6 in the pid's network namespace (Internal "cannot disable IPv6"). */
+  /**
+   * Upstream then disables IPv6 in the pid's network namespace (Internal "cannot disable IPv6").
+   * Never in the node's or the daemon's own network namespace (a workspace sharing it must not
+   * switch the node's IPv6 off); that is logged instead.
+   */
   async mountProc(pid: number | bigint, target: string): Promise<void> {
     const hostPid = await this.mountPseudo("proc", pid, target);
     if (this.deps.config.disableIpv6OnMountProc === false) return;
+    const netns = await namespaceInode(hostPid, "net");
+    const shared = [1, process.pid];
+    if (netns === undefined) return;
+    for (const other of shared) {
+      if ((await namespaceInode(other, "net")) === netns) {
+        this.deps.log?.("warn", "MountProc left IPv6 on: the target shares the node's network", {
+          workspaceId: this.deps.workspaceId,
+          pid: hostPid,
+        });
+        return;
+      }
+    }
     try {
       await this.deps.helper.sysctlNet(hostPid, "ipv6/conf/all/disable_ipv6", "1");
     } catch (err) {
@@ -232,7 +252,10 @@ export class WorkspaceLinux {
       sampleMs: this.deps.config.resourceSampleMs ?? 1000,
     };
     if (layout.version === "v2" && layout.unifiedMount) {
-      return readResourcesV2(`${layout.unifiedMount}${c.cgroupPath}`, sampling);
+      return readResourcesV2(
+        `${layout.unifiedMount}${this.containerCgroup(c.cgroupPath)}`,
+        sampling,
+      );
     }
     const dir = (ctrl: string) => {
       const mount = layout.v1Mounts[ctrl];
@@ -273,6 +296,20 @@ export class WorkspaceLinux {
       }
     }
     return { success: failures.length === 0, undone, failures };
+  }
+
+  /**
+   * The container's own cgroup. /proc tells where its root process is, which after
+   * PrepareForUserNS is `<container>/workspace` and after EvacuateCGroup `<container>/workspace/user`
+   * (upstream asks containerd for the container's cgroup instead).
+   */
+  private containerCgroup(rootCgroup: string): string {
+    const subtree = this.deps.config.evacuation?.subtree ?? "workspace";
+    const leaf = this.deps.config.evacuation?.leaf ?? "user";
+    for (const suffix of [`/${subtree}/${leaf}`, `/${subtree}`]) {
+      if (rootCgroup.endsWith(suffix)) return rootCgroup.slice(0, -suffix.length) || "/";
+    }
+    return rootCgroup;
   }
 
   private async layout(): Promise<CgroupLayout> {
