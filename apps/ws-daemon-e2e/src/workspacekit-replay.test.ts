@@ -39,7 +39,15 @@ const seccompWaits = (): number[] => {
 const iws = (c: StartedTestContainer, timeout: string, args: string[], asUser?: string) => {
   const call = ["wsdctl", "--socket", SOCKET, "--timeout", timeout, "iws", ...args];
   const cmd = asUser
-    ? ["setpriv", `--reuid=${asUser}`, `--regid=${asUser}`, "--clear-groups", ...call]
+    ? [
+        "setpriv",
+        `--reuid=${asUser}`,
+        `--regid=${asUser}`,
+        "--clear-groups",
+        "env",
+        "HOME=/tmp",
+        ...call,
+      ]
     : call;
   return c
     .exec(cmd)
@@ -50,6 +58,17 @@ const ok = (r: CliResult, what: string) => {
   if (r.exitCode !== 0) throw new Error(`${what} exited ${r.exitCode}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 };
+
+/**
+ * Entering ring1's user namespace needs CAP_SYS_ADMIN in it, which only its owner (ring0's user,
+ * 33333) has from outside: the test's nsenter runs as that user, like ring0 itself.
+ */
+const AS_RING0 = [
+  "setpriv",
+  `--reuid=${WORKSPACE_UID}`,
+  `--regid=${WORKSPACE_UID}`,
+  "--clear-groups",
+];
 
 /** Prints what this kernel cannot do, so a skipped check is never silent. */
 const skipped = (what: string, why: string) =>
@@ -72,9 +91,20 @@ describe.skipIf(inject("placeholderBundle"))("workspacekit's sequence replayed (
   let ring2 = 0;
 
   const inRing1 = (script: string) =>
-    execOk(ws, ["nsenter", "-t", String(ring1), "-U", "-m", "--", "sh", "-c", script]);
-  const inRing2 = (script: string, ns = ["-U", "-m", "-p", "-n"]) =>
-    execOk(ws, ["nsenter", "-t", String(ring2), ...ns, "--", "sh", "-c", script]);
+    execOk(ws, [...AS_RING0, "nsenter", "-t", String(ring1), "-U", "-m", "--", "sh", "-c", script]);
+  const inRing2 = (script: string, ns = ["-m", "-p", "-n"]) =>
+    execOk(ws, [
+      ...AS_RING0,
+      "nsenter",
+      "-t",
+      String(ring2),
+      "-U",
+      ...ns,
+      "--",
+      "sh",
+      "-c",
+      script,
+    ]);
 
   beforeAll(async () => {
     area = await createWorkingArea();
@@ -91,6 +121,8 @@ describe.skipIf(inject("placeholderBundle"))("workspacekit's sequence replayed (
     ws = await new TunedContainer(image)
       .withLabels({ ...e2eLabels, [WORKSPACE_LABEL]: id })
       .withSecurityOpt("seccomp=unconfined", "apparmor=unconfined")
+      // only for the test's own nsenter/readlink into ring1 and ring2, which run as 33333
+      .withAddedCapabilities("SYS_PTRACE")
       .withUnmaskedSystemPaths()
       .withBindMounts([
         { source: path.join(area, `${id}-daemon`), target: "/.workspace", mode: "rw" },
@@ -199,7 +231,7 @@ describe.skipIf(inject("placeholderBundle"))("workspacekit's sequence replayed (
     const started = await execOk(ws, [
       "sh",
       "-c",
-      `nsenter -t ${ring1} -U -m -- unshare --mount --pid --net --fork sleep infinity >/dev/null 2>&1 & echo $!`,
+      `${AS_RING0.join(" ")} nsenter -t ${ring1} -U -m -- unshare --mount --pid --net --fork sleep infinity >/dev/null 2>&1 & echo $!`,
     ]);
     // nsenter execs unshare in the same process; unshare forks ring2 (pid 1 of its namespace)
     const unsharePid = started.trim();
@@ -259,15 +291,23 @@ describe.skipIf(inject("placeholderBundle"))("workspacekit's sequence replayed (
     const client =
       `const s = require("node:net").connect(7777, "${CONTAINER_SIDE_IP}");` +
       ' s.on("data", (d) => process.stdout.write(d)); s.on("error", (e) => { console.error(e.message); process.exit(1); });';
-    await expect
-      .poll(
-        async () =>
-          (
-            await ws.exec(["nsenter", "-t", String(ring2), "-n", "node", "-e", client])
-          ).stdout.trim(),
-        { timeout: 10_000 },
-      )
-      .toBe(`pong ${RING2_IP}`);
+    let answer = "";
+    for (let i = 0; i < 30 && !answer.startsWith("pong"); i++) {
+      const r = await ws.exec([
+        ...AS_RING0,
+        "nsenter",
+        "-t",
+        String(ring2),
+        "-U",
+        "-n",
+        "node",
+        "-e",
+        client,
+      ]);
+      answer = r.exitCode === 0 ? r.stdout.trim() : `exit ${r.exitCode}: ${r.output.trim()}`;
+      if (!answer.startsWith("pong")) await sleep(200);
+    }
+    expect(answer).toBe(`pong ${RING2_IP}`);
   });
 
   it("seccomp handler: MountProc and MountSysfs for ring2's mount(2) calls, with its retry schedule", async () => {
