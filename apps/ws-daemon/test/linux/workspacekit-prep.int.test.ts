@@ -71,6 +71,76 @@ describe.skipIf(!isRoot)("PrepareForUserNS for workspacekit: mark, devices, tear
     await expect(statIn(c().rootPid, "/dev/fuse")).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("a /dev/fuse planted as a symlink to a host file: the call fails, the file keeps its mode and owner", async () => {
+    const victim = `${dir()}/victim`;
+    await sh("sh", ["-c", `echo secret > ${victim} && chmod 600 ${victim}`]);
+    await sh("nsenter", ["-t", String(c().rootPid), "-m", "--", "ln", "-s", victim, "/dev/fuse"]);
+    try {
+      const { ws } = workspaceFor(c().rootPid, {
+        userNs: { markPath: `${dir()}/mark2`, deviceOwner: owner },
+      });
+      expect(await errorKind(ws.prepareForUserNS())).not.toBe("ok");
+      const st = await stat(victim);
+      expect([st.mode & 0o777, st.uid]).toEqual([0o600, 0]);
+      // and everything the failed call had done is undone
+      expect(await mountsAt(c().rootPid, `${dir()}/mark2`)).toHaveLength(0);
+      expect(await rootMountIsShared(c().rootPid)).toBe(false);
+    } finally {
+      await sh("nsenter", [
+        "-t",
+        String(c().rootPid),
+        "-m",
+        "--",
+        "rm",
+        "-rf",
+        "/dev/fuse",
+        "/dev/net",
+      ]);
+    }
+  });
+
+  it("a mark path through a symlink is refused (the mount never lands outside)", async () => {
+    const elsewhere = `${dir()}/elsewhere`;
+    await sh("sh", ["-c", `mkdir -p ${elsewhere} && ln -s ${elsewhere} ${dir()}/linkdir`]);
+    const { ws } = workspaceFor(c().rootPid, {
+      userNs: { markPath: `${dir()}/linkdir/mark`, deviceOwner: owner },
+    });
+    expect(await errorKind(ws.prepareForUserNS())).toBe("failed-precondition");
+    expect(await mountsAt(c().rootPid, `${elsewhere}/mark`)).toHaveLength(0);
+    await expect(statIn(c().rootPid, "/dev/net")).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("MountProc leaves IPv6 alone in the node's own network namespace", async () => {
+    // a "workspace" whose processes share the host's network (no --net)
+    const { spawn } = await import("node:child_process");
+    const launcher = spawn(
+      "unshare",
+      ["--fork", "--pid", "--mount", "--mount-proc", "sleep", "3673"],
+      {
+        stdio: "ignore",
+      },
+    );
+    const hostBefore = (await sh("cat", ["/proc/sys/net/ipv6/conf/all/disable_ipv6"])).trim();
+    try {
+      let root = 0;
+      for (let i = 0; i < 200 && !root; i++) {
+        root = Number((await sh("sh", ["-c", `pgrep -P ${launcher.pid} || true`])).trim()) || 0;
+        if (!root) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(root).toBeGreaterThan(1);
+      const { ws } = workspaceFor(root);
+      await ws.mountProc(1, `${dir()}`);
+      expect((await sh("cat", ["/proc/sys/net/ipv6/conf/all/disable_ipv6"])).trim()).toBe(
+        hostBefore,
+      );
+      await ws.umountProc(1, `${dir()}`);
+    } finally {
+      // if the guard ever fails, give the node its setting back
+      await sh("sh", ["-c", `echo ${hostBefore} > /proc/sys/net/ipv6/conf/all/disable_ipv6`]);
+      launcher.kill("SIGKILL");
+    }
+  });
+
   it("MountProc turns IPv6 off in the target's network namespace, as upstream", async () => {
     const inner = await c().find("sleep 3672");
     const before = (
