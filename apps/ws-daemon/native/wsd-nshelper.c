@@ -389,6 +389,10 @@ static int cmd_prepare_dev(pid_t pid, const char *uidarg, const char *gidarg) {
   int mntfd = open_ns(pid, "mnt");
   int rootfd = open_root(pid);
   enter_mnt(mntfd, rootfd);
+  /* check everything before creating anything, so a refusal leaves /dev as it was */
+  struct stat pre;
+  if (lstat("/dev/net/tun", &pre) == 0 && !is_chr("/dev/net/tun", 10, 200)) { errno = EEXIST; fail("/dev/net/tun"); }
+  if (lstat("/dev/fuse", &pre) == 0 && !is_chr("/dev/fuse", 10, 229)) { errno = EEXIST; fail("/dev/fuse"); }
   int kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
   if (kmsg >= 0) { (void)!write(kmsg, "", 0); close(kmsg); }
   int netdir = 0;

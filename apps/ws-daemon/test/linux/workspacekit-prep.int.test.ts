@@ -82,8 +82,9 @@ describe.skipIf(!isRoot)("PrepareForUserNS for workspacekit: mark, devices, tear
       expect(await errorKind(ws.prepareForUserNS())).not.toBe("ok");
       const st = await stat(victim);
       expect([st.mode & 0o777, st.uid]).toEqual([0o600, 0]);
-      // and everything the failed call had done is undone
+      // and everything the failed call had done is undone; /dev is as it was
       expect(await mountsAt(c().rootPid, `${dir()}/mark2`)).toHaveLength(0);
+      await expect(statIn(c().rootPid, "/dev/net")).rejects.toMatchObject({ code: "ENOENT" });
       expect(await rootMountIsShared(c().rootPid)).toBe(false);
     } finally {
       await sh("nsenter", [
