@@ -37,6 +37,7 @@ import type { RuntimeDiscovery } from "./runtime/index.js";
 import { createContentStore } from "./storage/index.js";
 import {
   createObservabilityInterceptor,
+  ID_DAEMON_SUFFIX,
   type MetricsServer,
   type RpcServer,
   startMetricsServer,
@@ -45,6 +46,8 @@ import {
 } from "./transport/index.js";
 import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
+  allowedHostRanges,
+  contentHostOwner,
   createContentHooks,
   describeMissing,
   helperIsExecutable,
@@ -96,19 +99,18 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // outside the workspace; refusing them would make such a backup impossible to restore.
   // Everything restored belongs to the workspace's uid/gid, never to whom the archive names.
   const { deadlineBaseMs, deadlineMsPerGib, keepSetid, ...archiveLimits } = config.archive;
+  // The workspace user's ids on the host (133332 for user-namespaced workspaces, issue 11).
+  const contentOwner = contentHostOwner(config);
   const store = createContentStore(storage, {
     maxConcurrentArchives: config.limits.maxConcurrentArchives,
     limits: archiveLimits,
     deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
-    restore: { symlinks: "inert", owner: config.content, keepSetid },
+    restore: { symlinks: "inert", owner: contentOwner, keepSetid },
     log: logFor("storage"),
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,
   // confined to the one workspace, or (as root without a working confinement) not at all.
-  const untrusted = await createUntrustedContentRunner({
-    uid: config.content.uid,
-    gid: config.content.gid,
-  });
+  const untrusted = await createUntrustedContentRunner(contentOwner);
   if (untrusted.mode === "refused") {
     logger.error(
       { reason: untrusted.reason },
@@ -142,6 +144,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     metrics,
     // The call scope lets a runtime that waits for the workspace's container honour the deadline.
     interceptors: [errorMappingInterceptor, callScopeInterceptor],
+    layout: config.compat.socketLayout,
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -152,12 +155,16 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
           helper,
           runner,
           clock: systemClock,
+          log: logFor("linux"),
           config: {
-            allowedHostIds: {
-              start: config.idMapping.hostRangeStart,
-              end: config.idMapping.hostRangeEnd,
-            },
+            allowedHostIds: allowedHostRanges(config.idMapping),
             veth: { cidr: config.linux.vethCidr },
+            // what workspacekit's ring0 needs (compat.gitpod): the mark, /dev/net/tun and
+            // /dev/fuse; the workspace cgroup goes to ring1's root (host 33333, as upstream)
+            userNs: config.compat.gitpod
+              ? { markPath: config.compat.markPath, deviceOwner: config.content }
+              : {},
+            evacuation: { delegateTo: { uid: config.content.uid, gid: config.content.gid } },
           },
         }),
         wipeContent: async () => {
@@ -189,6 +196,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
       downloadAllowPrivateNetworks: config.downloads.allowPrivateNetworks,
       downloadMaxBytes: config.downloads.maxBytes,
+      restoreBackupFirst: config.init.restoreBackupFirst,
+      gitpodReadyFile: config.compat.gitpod,
+      ...(config.compat.socketLayout === "id-daemon" ? { socketDirSuffix: ID_DAEMON_SUFFIX } : {}),
     },
     {
       store,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { compatSchema, idMappingSchema, initSchema } from "./compat-schema.js";
 
 const port = z.number().int().min(0).max(65535);
 
@@ -73,6 +74,14 @@ const dockerRuntime = z
       .min(1)
       .default("ws-daemon.workspace-id")
       .describe("Container label whose value is the workspace id."),
+    waitForContainerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        "An in-workspace call waits at most this long for a container that is not running yet (less when the call's deadline is nearer), as upstream waits for the container; 0 = no waiting.",
+      ),
   })
   .strict();
 
@@ -225,7 +234,7 @@ export const configSchema = z
       .min(1)
       .default("./.ws-daemon-data/workspaces")
       .describe(
-        "Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock.",
+        "Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock (see compat.socketLayout).",
       ),
     listen: z
       .object({
@@ -291,27 +300,7 @@ export const configSchema = z
       .strict()
       .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
     archive: archiveSchema,
-    idMapping: z
-      .object({
-        hostRangeStart: z
-          .number()
-          .int()
-          .min(1)
-          .default(100_000)
-          .describe("Lowest host id a workspace may map to (WriteIDMapping)."),
-        hostRangeEnd: z
-          .number()
-          .int()
-          .min(1)
-          .default(165_535)
-          .describe("Highest host id a workspace may map to (inclusive)."),
-      })
-      .strict()
-      .refine((v) => v.hostRangeEnd >= v.hostRangeStart, {
-        message: "hostRangeEnd must not be below hostRangeStart",
-        path: ["hostRangeEnd"],
-      })
-      .default({ hostRangeStart: 100_000, hostRangeEnd: 165_535 }),
+    idMapping: idMappingSchema,
     quota: z
       .object({
         method: z
@@ -358,9 +347,17 @@ export const configSchema = z
           .max(4_294_967_294)
           .default(33333)
           .describe("Group of workspace content and of the confined git; never 0."),
+        userNamespaced: z
+          .boolean()
+          .optional()
+          .describe(
+            "Content belongs to the host ids uid/gid have inside workspacekit's user namespace ([0->33333, 1->100000+]: 33333 becomes 133332), as upstream does for user-namespaced workspaces. Unset: follows compat.gitpod.",
+          ),
       })
       .strict()
       .default({ uid: 33333, gid: 33333 }),
+    compat: compatSchema,
+    init: initSchema,
     git: z
       .object({
         allowFileRemotes: z

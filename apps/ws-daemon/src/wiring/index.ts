@@ -1,3 +1,4 @@
+export { allowedHostRanges, contentHostOwner } from "./compat-settings.js";
 export { createContentHooks } from "./content-hooks.js";
 export { startHealthProbe } from "./health-probe.js";
 export { nsHelperPath } from "./ns-helper-path.js";
