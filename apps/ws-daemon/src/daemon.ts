@@ -38,6 +38,7 @@ import { createContentStore } from "./storage/index.js";
 import {
   createClientAllowListInterceptor,
   createObservabilityInterceptor,
+  ID_DAEMON_SUFFIX,
   identityContextValues,
   type MetricsServer,
   type RpcServer,
@@ -48,6 +49,8 @@ import {
 import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
   allowedClientsByService,
+  allowedHostRanges,
+  contentHostOwner,
   createContentHooks,
   describeMissing,
   helperIsExecutable,
@@ -100,19 +103,18 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // outside the workspace; refusing them would make such a backup impossible to restore.
   // Everything restored belongs to the workspace's uid/gid, never to whom the archive names.
   const { deadlineBaseMs, deadlineMsPerGib, keepSetid, ...archiveLimits } = config.archive;
+  // The workspace user's ids on the host (133332 for user-namespaced workspaces, issue 11).
+  const contentOwner = contentHostOwner(config);
   const store = createContentStore(storage, {
     maxConcurrentArchives: config.limits.maxConcurrentArchives,
     limits: archiveLimits,
     deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
-    restore: { symlinks: "inert", owner: config.content, keepSetid },
+    restore: { symlinks: "inert", owner: contentOwner, keepSetid },
     log: logFor("storage"),
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,
   // confined to the one workspace, or (as root without a working confinement) not at all.
-  const untrusted = await createUntrustedContentRunner({
-    uid: config.content.uid,
-    gid: config.content.gid,
-  });
+  const untrusted = await createUntrustedContentRunner(contentOwner);
   if (untrusted.mode === "refused") {
     logger.error(
       { reason: untrusted.reason },
@@ -152,6 +154,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     },
     // The call scope lets a runtime that waits for the workspace's container honour the deadline.
     interceptors: [errorMappingInterceptor, callScopeInterceptor],
+    layout: config.compat.socketLayout,
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -162,12 +165,16 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
           helper,
           runner,
           clock: systemClock,
+          log: logFor("linux"),
           config: {
-            allowedHostIds: {
-              start: config.idMapping.hostRangeStart,
-              end: config.idMapping.hostRangeEnd,
-            },
+            allowedHostIds: allowedHostRanges(config.idMapping),
             veth: { cidr: config.linux.vethCidr },
+            // what workspacekit's ring0 needs (compat.gitpod): the mark, /dev/net/tun and
+            // /dev/fuse; the workspace cgroup goes to ring1's root (host 33333, as upstream)
+            userNs: config.compat.gitpod
+              ? { markPath: config.compat.markPath, deviceOwner: config.content }
+              : {},
+            evacuation: { delegateTo: { uid: config.content.uid, gid: config.content.gid } },
           },
         }),
         wipeContent: async () => {
@@ -199,6 +206,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
       downloadAllowPrivateNetworks: config.downloads.allowPrivateNetworks,
       downloadMaxBytes: config.downloads.maxBytes,
+      restoreBackupFirst: config.init.restoreBackupFirst,
+      gitpodReadyFile: config.compat.gitpod,
+      ...(config.compat.socketLayout === "id-daemon" ? { socketDirSuffix: ID_DAEMON_SUFFIX } : {}),
     },
     {
       store,

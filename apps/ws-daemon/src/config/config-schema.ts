@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { compatSchema, idMappingSchema, initSchema } from "./compat-schema.js";
 import { requireMutualTlsOffLoopback } from "./listen-policy.js";
 
 const port = z.number().int().min(0).max(65535);
@@ -74,6 +75,14 @@ const dockerRuntime = z
       .min(1)
       .default("ws-daemon.workspace-id")
       .describe("Container label whose value is the workspace id."),
+    waitForContainerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        "An in-workspace call waits at most this long for a container that is not running yet (less when the call's deadline is nearer), as upstream waits for the container; 0 = no waiting.",
+      ),
   })
   .strict();
 
@@ -249,7 +258,7 @@ export const configSchema = z
       .min(1)
       .default("./.ws-daemon-data/workspaces")
       .describe(
-        "Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock.",
+        "Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock (see compat.socketLayout).",
       ),
     listen: z
       .object({
@@ -328,27 +337,7 @@ export const configSchema = z
       .strict()
       .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
     archive: archiveSchema,
-    idMapping: z
-      .object({
-        hostRangeStart: z
-          .number()
-          .int()
-          .min(1)
-          .default(100_000)
-          .describe("Lowest host id a workspace may map to (WriteIDMapping)."),
-        hostRangeEnd: z
-          .number()
-          .int()
-          .min(1)
-          .default(165_535)
-          .describe("Highest host id a workspace may map to (inclusive)."),
-      })
-      .strict()
-      .refine((v) => v.hostRangeEnd >= v.hostRangeStart, {
-        message: "hostRangeEnd must not be below hostRangeStart",
-        path: ["hostRangeEnd"],
-      })
-      .default({ hostRangeStart: 100_000, hostRangeEnd: 165_535 }),
+    idMapping: idMappingSchema,
     quota: z
       .object({
         method: z
@@ -395,6 +384,12 @@ export const configSchema = z
           .max(4_294_967_294)
           .default(33333)
           .describe("Group of workspace content and of the confined git; never 0."),
+        userNamespaced: z
+          .boolean()
+          .optional()
+          .describe(
+            "Content belongs to the host ids uid/gid have inside workspacekit's user namespace ([0->33333, 1->100000+]: 33333 becomes 133332), as upstream does for user-namespaced workspaces. Unset: follows compat.gitpod.",
+          ),
       })
       .strict()
       .default({ uid: 33333, gid: 33333 }),
@@ -407,7 +402,7 @@ export const configSchema = z
           .max(4_294_967_294)
           .optional()
           .describe(
-            "Owner of each workspace's socket directory (<workingArea>/.sockets/<id>, mode 0700): the workspace's container user as the host sees it, the only one besides root who can reach the in-workspace API; default content.uid. Applied when the daemon runs as root.",
+            "Owner of each workspace's socket directory (mode 0700; see compat.socketLayout): the workspace's container user as the host sees it, the only one besides root who can reach the in-workspace API; default content.uid. Applied when the daemon runs as root.",
           ),
         gid: z
           .number()
@@ -419,6 +414,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    compat: compatSchema,
+    init: initSchema,
     git: z
       .object({
         allowFileRemotes: z

@@ -23,23 +23,29 @@ const isRoot = () => process.getuid?.() === 0;
  * Places Unix sockets into directories that workspaces control without ever acting on a path a
  * workspace could redirect. A socket is bound in `<root>/.staging` (root's, 0700), given its
  * final mode there (a chmod by path is safe where nobody else can swap the entry), and then
- * renamed into `<root>/<id>/`: the name appears with its final mode, and rename replaces a link
- * planted there instead of following it. `<root>/<id>` is 0700 and belongs to the workspace's
+ * renamed into the id's directory: the name appears with its final mode, and rename replaces a link
+ * planted there instead of following it. That directory is 0700 and belongs to the workspace's
  * container user, so only that user and root can reach the socket; its ownership and mode are set
  * through a descriptor opened without following links.
  */
 export class SocketPlacement {
   private readonly owner: SocketOwner | undefined;
+  private readonly dirOf: (id: string) => string;
 
+  /**
+   * `root` holds the staging directory; `dirOf` names each id's socket directory (by default
+   * `<root>/<id>`), whose parent must be the daemon's and on the same filesystem as `root`.
+   */
   constructor(
     private readonly root: string,
-    options: { owner?: SocketOwner } = {},
+    options: { owner?: SocketOwner; dirOf?: (id: string) => string } = {},
   ) {
     this.owner = options.owner;
+    this.dirOf = options.dirOf ?? ((id) => path.join(root, id));
   }
 
   dir(id: string): string {
-    return path.join(this.root, id);
+    return this.dirOf(id);
   }
 
   /** A fresh path to bind a socket at, in the daemon's private staging directory. */
@@ -71,18 +77,18 @@ export class SocketPlacement {
   }
 
   /**
-   * Gives the staged socket its final mode and renames it to `<root>/<id>/<name>`, after making
-   * `<root>/<id>` the owner's private directory.
+   * Gives the staged socket its final mode and renames it to `<dir of id>/<name>`, after making
+   * that directory the owner's private directory.
    */
   async publish(staged: string, id: string, name: string): Promise<void> {
     await chmod(staged, SOCKET_MODE);
     const dir = this.dir(id);
-    await mkdir(this.root, { recursive: true, mode: ROOT_DIR_MODE });
+    await mkdir(path.dirname(dir), { recursive: true, mode: ROOT_DIR_MODE });
     await mkdir(dir, { mode: PRIVATE_DIR_MODE }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "EEXIST") throw err;
     });
-    // `<root>` is the daemon's, so `<root>/<id>` cannot be swapped; O_NOFOLLOW still refuses a
-    // link there, and the owner and mode go through the descriptor.
+    // the parent is the daemon's, so `dir` cannot be swapped; O_NOFOLLOW still refuses a link
+    // there, and the owner and mode go through the descriptor.
     const handle = await open(
       dir,
       constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
@@ -97,7 +103,7 @@ export class SocketPlacement {
   }
 
   /**
-   * Moves `<root>/<id>` into the staging directory (so a new socket for the id can be placed at
+   * Moves the id's directory into the staging directory (so a new socket for the id can be placed at
    * once) and deletes it there without following links. The workspace may still be writing into
    * it through its mount: what cannot be deleted stays in staging, which the next daemon process
    * empties before it places its first socket.

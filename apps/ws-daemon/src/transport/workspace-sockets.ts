@@ -21,7 +21,19 @@ export interface WorkspaceSocketsOptions {
   routesFor(workspaceId: string): (router: ConnectRouter) => void;
   /** Run inside the observability interceptor (e.g. the RPC layer's error mapping). */
   interceptors?: Interceptor[];
+  /** Where each socket lives (config compat.socketLayout); default "sockets-dir". */
+  layout?: SocketLayout;
 }
+
+/**
+ * "sockets-dir": `<area>/.sockets/<id>/daemon.sock`. "id-daemon": `<area>/<id>-daemon/daemon.sock`,
+ * the directory Gitpod mounts at `/.workspace` (the content manager then refuses ids ending in
+ * `-daemon`, so no content directory can be another workspace's socket directory).
+ */
+export type SocketLayout = "sockets-dir" | "id-daemon";
+
+/** The suffix of socket directories in the "id-daemon" layout. */
+export const ID_DAEMON_SUFFIX = "-daemon";
 
 /**
  * One in-workspace API server per workspace on `<area>/.sockets/<id>/daemon.sock`, the directory
@@ -38,14 +50,19 @@ export class WorkspaceSockets {
   constructor(private readonly options: WorkspaceSocketsOptions) {
     this.placement = new SocketPlacement(path.join(options.workingArea, ".sockets"), {
       ...(options.socketOwner ? { owner: options.socketOwner } : {}),
+      dirOf: (id) => this.socketDir(id),
     });
   }
 
   /**
    * `<area>/.sockets/<id>`: dot-names in the working area are reserved for the daemon (ids cannot
    * start with a dot), so no workspace's content folder can ever be another's socket folder.
+   * `<area>/<id>-daemon` in the "id-daemon" layout (see SocketLayout).
    */
   socketDir(workspaceId: string): string {
+    if (this.options.layout === "id-daemon") {
+      return path.join(this.options.workingArea, `${workspaceId}${ID_DAEMON_SUFFIX}`);
+    }
     return path.join(this.options.workingArea, ".sockets", workspaceId);
   }
 
