@@ -270,14 +270,16 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     log: logFor("readiness"),
   });
   const shutdown = new AbortController();
+  const allowedClients = allowedClientsByService(config.auth);
   const server: RpcServer = await startRpcServer({
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
-    contextValues: identityContextValues,
+    // the client certificate is looked at only where an allow-list needs it (no cost otherwise)
+    ...(allowedClients.size > 0 ? { contextValues: identityContextValues } : {}),
     interceptors: [
       createObservabilityInterceptor({ logger, metrics }),
-      createClientAllowListInterceptor(allowedClientsByService(config.auth)),
+      ...(allowedClients.size > 0 ? [createClientAllowListInterceptor(allowedClients)] : []),
       errorMappingInterceptor,
     ],
     routes: (router) => {

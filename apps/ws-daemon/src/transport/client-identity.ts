@@ -41,15 +41,20 @@ function tlsSocketOf(req: http.IncomingMessage | http2.Http2ServerRequest): TLSS
   return socket instanceof TLSSocket ? socket : undefined;
 }
 
+/** A connection keeps its certificate: read once per TLS socket, not per call. */
+const identities = new WeakMap<TLSSocket, ClientIdentity | undefined>();
+
 /** The identity of a request's client: only a certificate the TLS handshake verified counts. */
 export function clientIdentityOf(
   req: http.IncomingMessage | http2.Http2ServerRequest,
 ): ClientIdentity | undefined {
   const socket = tlsSocketOf(req);
   if (!socket?.authorized) return undefined;
+  if (identities.has(socket)) return identities.get(socket);
   const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return undefined;
-  return { names: namesOf(cert) };
+  const identity = cert && Object.keys(cert).length > 0 ? { names: namesOf(cert) } : undefined;
+  identities.set(socket, identity);
+  return identity;
 }
 
 /** Context values of a node API request: the client's identity for the allow-list. */
