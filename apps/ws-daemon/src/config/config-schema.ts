@@ -22,6 +22,16 @@ const localStorage = z
       .min(1)
       .default("./.ws-daemon-data/storage")
       .describe("Directory holding backups and snapshots."),
+    format: z
+      .enum(["tar-zstd", "chunked"])
+      .default("tar-zstd")
+      .describe(
+        "What new backups and snapshots are written as: one tar.zst object each, or chunked and deduplicated (docs/chunked-backups.md). Both are always readable.",
+      ),
+    dedupScope: z
+      .enum(["owner", "store"])
+      .default("owner")
+      .describe("format chunked: whose archives share chunks, one owner's or the whole store's."),
   })
   .strict();
 
@@ -45,6 +55,16 @@ const s3Storage = z
       .describe("Leave unset to use the standard AWS credential chain (AWS_ACCESS_KEY_ID, ...)."),
     secretAccessKey: z.string().optional().describe("Secret of accessKeyId."),
     createBucket: z.boolean().default(false).describe("Create the bucket at start if missing."),
+    format: z
+      .enum(["tar-zstd", "chunked"])
+      .default("tar-zstd")
+      .describe(
+        "What new backups and snapshots are written as: one tar.zst object each, or chunked and deduplicated (docs/chunked-backups.md). Both are always readable.",
+      ),
+    dedupScope: z
+      .enum(["owner", "store"])
+      .default("owner")
+      .describe("format chunked: whose archives share chunks, one owner's or the whole store's."),
   })
   .strict();
 
@@ -246,6 +266,8 @@ export const configSchema = z
     storage: z.discriminatedUnion("kind", [localStorage, s3Storage]).default({
       kind: "local",
       root: "./.ws-daemon-data/storage",
+      format: "tar-zstd",
+      dedupScope: "owner",
     }),
     runtime: z.discriminatedUnion("kind", [processRuntime, dockerRuntime, criRuntime]).default({
       kind: "process",
