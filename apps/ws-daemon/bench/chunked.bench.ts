@@ -127,7 +127,10 @@ async function main(): Promise<void> {
     );
 
     // 1 % of the files get a line appended
-    const files = execFileSync("find", [src, "-type", "f"], { encoding: "utf8" })
+    const files = execFileSync("find", [src, "-type", "f"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 28,
+    })
       .trim()
       .split("\n");
     const changeSome = (tag: string, share: number) => {

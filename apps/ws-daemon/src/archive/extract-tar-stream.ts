@@ -53,11 +53,16 @@ export async function extractTarStream(
   };
   const job: ExtractJob = { fifo: fifo.path, root, options: extractOptionsOf(options) };
   let worker: ReturnType<typeof startWorkerJob<ExtractProgress, ExtractJobResult>>;
+  let opened = () => {};
+  const workerOpened = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
   try {
     worker = startWorkerJob<ExtractProgress, ExtractJobResult>("extract-worker", job, {
       onOpened: () => {
         dropKeepAlive();
         fifo.remove();
+        opened();
       },
       onProgress: (p) => options.onProgress?.({ files: p.entries, tarBytes: p.tarBytes }),
       reviveError: reviveWorkerError,
@@ -84,9 +89,11 @@ export async function extractTarStream(
     autoClose: true,
     highWaterMark: 1 << 20,
   });
-  const feed = pipeline(Readable.from(source, { objectMode: false }), sink, {
-    signal: stopFeeding.signal,
-  });
+  // the write end closes when the stream ends: were that before the worker opened the FIFO, its
+  // open() would wait for a writer that never comes
+  const feed = Promise.race([workerOpened, worker.done]).then(() =>
+    pipeline(Readable.from(source, { objectMode: false }), sink, { signal: stopFeeding.signal }),
+  );
   feed.catch(() => {});
   try {
     let result: ExtractJobResult;
@@ -115,6 +122,8 @@ export async function extractTarStream(
     throw err;
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
+    // closes our write end if the feed never started (the worker failed before opening)
+    sink.destroy();
     dropKeepAlive();
   }
 }
