@@ -1,8 +1,10 @@
 import { chunkId } from "../chunks/index.js";
+import { ArchiveFifo } from "./archive-fifo.js";
 import type { SomeArchiveLimits } from "./archive-limits.js";
 import { CREDIT_CANCELLED, CREDIT_IN_FLIGHT } from "./chunk-credit.js";
-import type { ChunkJob, ChunkMessage, ChunkProgress } from "./chunk-worker.js";
+import type { ChunkJob, ChunkMessage } from "./chunk-worker.js";
 import { type ArchiveDeadline, reviveTarError, watchDeadline } from "./create-archive.js";
+import type { TarJob, TarProgress } from "./tar-worker.js";
 import { emptySummary, type TarWriteSummary } from "./tar-writer.js";
 import { startWorkerJob } from "./worker-pool.js";
 
@@ -38,8 +40,9 @@ const DEFAULT_MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 /**
  * Cuts the tar stream of `dir` (exactly the stream create-archive.ts compresses) into
- * content-defined chunks, on a worker thread: the walk, the chunking and the hashing never run on
- * the event loop, which only receives finished chunks (transferred, not copied).
+ * content-defined chunks on worker threads (the tar worker walks, the chunk worker cuts; hashing
+ * runs on the thread pool): the event loop only receives finished chunks (transferred, not
+ * copied).
  */
 export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedTree {
   const creditBuffer = new SharedArrayBuffer(8);
@@ -55,14 +58,38 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
   let ended = false;
   let failure: unknown;
   let lastProgress = 0;
-  const job: ChunkJob = {
-    root: dir,
-    idShift: options.idShift,
-    limits: options.limits,
+  // the tar worker writes the stream into a FIFO the chunk worker reads: walk and chunking run
+  // on two threads at once, like `tar | zstd` on two processes
+  const fifo = new ArchiveFifo();
+  let openedEnds = 0;
+  const onOpened = () => {
+    openedEnds++;
+    if (openedEnds === 2) fifo.remove();
+  };
+  const chunkJob: ChunkJob = {
+    fifo: fifo.path,
     credit: creditBuffer,
     maxBytesInFlight: options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT,
   };
-  const handle = startWorkerJob<ChunkProgress, TarWriteSummary>("chunk-worker", job, {
+  const chunking = startWorkerJob<never, { tarBytes: number }>("chunk-worker", chunkJob, {
+    onOpened,
+    onData: (data) => {
+      const m = data as ChunkMessage;
+      // hashed on the thread pool right away, while the walk goes on and earlier chunks are stored
+      const id = chunkId(m.bytes);
+      id.catch(() => {});
+      queue.push({ id, bytes: Buffer.from(m.bytes) });
+      wakeUp();
+    },
+  });
+  const tarJob: TarJob = {
+    root: dir,
+    fifo: fifo.path,
+    idShift: options.idShift,
+    limits: options.limits,
+  };
+  const walking = startWorkerJob<TarProgress, TarWriteSummary>("tar-worker", tarJob, {
+    onOpened,
     onProgress: (p) => {
       summary.entries = p.entries;
       summary.bytes = p.bytes;
@@ -73,31 +100,33 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
         options.onProgress({ files: p.entries, tarBytes: p.bytes });
       }
     },
-    onData: (data) => {
-      const m = data as ChunkMessage;
-      // hashed on the thread pool right away, while the walk goes on and earlier chunks are stored
-      const id = chunkId(m.bytes);
-      id.catch(() => {});
-      queue.push({ id, bytes: Buffer.from(m.bytes) });
-      wakeUp();
-    },
     reviveError: reviveTarError,
   });
+  const bothDone = Promise.allSettled([walking.done, chunking.done]);
   const stop = (err: unknown) => {
     if (ended || failure !== undefined) return;
     failure = err;
     Atomics.store(credit, CREDIT_CANCELLED, 1);
     Atomics.notify(credit, CREDIT_IN_FLIGHT);
-    handle.terminate();
+    walking.terminate();
+    chunking.terminate();
+    // a worker still on its way into open() is let through, then the name goes
+    void fifo.removeWhen(bothDone);
     wakeUp();
   };
   const onAbort = () => stop(options.signal?.reason ?? new Error("aborted"));
   const stopDeadline = options.deadline
     ? watchDeadline(options.deadline, dir, summary, stop)
     : () => {};
-  handle.done.then(
-    (s) => {
+  // the chunk worker also ends when the tar worker dies (end of its input): only both
+  // succeeding, with every byte the walk wrote chunked, is the whole tree
+  Promise.all([walking.done, chunking.done]).then(
+    ([s, c]) => {
       Object.assign(summary, s);
+      if (c.tarBytes !== s.bytes) {
+        stop(new Error(`chunked ${c.tarBytes} of the ${s.bytes} tar bytes written`));
+        return;
+      }
       ended = true;
       wakeUp();
     },
