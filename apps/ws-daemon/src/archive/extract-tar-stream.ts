@@ -1,5 +1,6 @@
-import { closeSync, createWriteStream } from "node:fs";
+import { closeSync } from "node:fs";
 import { mkdir, readdir, realpath } from "node:fs/promises";
+import { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { emptyDirectory } from "../platform/index.js";
@@ -84,11 +85,9 @@ export async function extractTarStream(
   const stopFeeding = new AbortController();
   const onAbort = () => stopFeeding.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const sink = createWriteStream("", {
-    fd: ends.writeEnd,
-    autoClose: true,
-    highWaterMark: 1 << 20,
-  });
+  // a pipe handle on the event loop (non-blocking writes), not a file stream: a blocking write
+  // into a full FIFO would hold one of the few thread-pool threads that reads and hashes need
+  const sink = new Socket({ fd: ends.writeEnd, readable: false, writable: true });
   // the write end closes when the stream ends: were that before the worker opened the FIFO, its
   // open() would wait for a writer that never comes
   const feed = Promise.race([workerOpened, worker.done]).then(() =>
