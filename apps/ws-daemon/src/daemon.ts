@@ -103,8 +103,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
     restore: { symlinks: "inert", owner: config.content, keepSetid },
     log: logFor("storage"),
-    format,
-    dedupScope,
+    ...(format !== undefined ? { format } : {}),
+    ...(dedupScope !== undefined ? { dedupScope } : {}),
     onChunkedArchive: (operation, stats) => metrics.recordChunkedArchive(operation, stats),
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,

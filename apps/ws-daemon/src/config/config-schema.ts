@@ -24,14 +24,16 @@ const localStorage = z
       .describe("Directory holding backups and snapshots."),
     format: z
       .enum(["tar-zstd", "chunked"])
-      .default("tar-zstd")
+      .optional()
       .describe(
-        "What new backups and snapshots are written as: one tar.zst object each, or chunked and deduplicated (docs/chunked-backups.md). Both are always readable.",
+        "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
       ),
     dedupScope: z
       .enum(["owner", "store"])
-      .default("owner")
-      .describe("format chunked: whose archives share chunks, one owner's or the whole store's."),
+      .optional()
+      .describe(
+        "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
+      ),
   })
   .strict();
 
@@ -57,14 +59,16 @@ const s3Storage = z
     createBucket: z.boolean().default(false).describe("Create the bucket at start if missing."),
     format: z
       .enum(["tar-zstd", "chunked"])
-      .default("tar-zstd")
+      .optional()
       .describe(
-        "What new backups and snapshots are written as: one tar.zst object each, or chunked and deduplicated (docs/chunked-backups.md). Both are always readable.",
+        "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
       ),
     dedupScope: z
       .enum(["owner", "store"])
-      .default("owner")
-      .describe("format chunked: whose archives share chunks, one owner's or the whole store's."),
+      .optional()
+      .describe(
+        "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
+      ),
   })
   .strict();
 
@@ -266,8 +270,6 @@ export const configSchema = z
     storage: z.discriminatedUnion("kind", [localStorage, s3Storage]).default({
       kind: "local",
       root: "./.ws-daemon-data/storage",
-      format: "tar-zstd",
-      dedupScope: "owner",
     }),
     runtime: z.discriminatedUnion("kind", [processRuntime, dockerRuntime, criRuntime]).default({
       kind: "process",

@@ -14,7 +14,7 @@ defineChunkedStoreSuite("S3 (moto_server)", () => ({ objects: () => moto.store()
 describe("two daemons backing up while a third collects garbage (S3)", () => {
   const work = useWorkDir("wsd-chunked-gc-");
 
-  it("never deletes a pack a published index names", async () => {
+  it("never deletes a pack a published index names", { timeout: 180_000 }, async () => {
     // short grace: packs of replaced backups become collectable within the test; writers then
     // may not publish after half of it (their lease would look dead to the collector)
     const graceMs = 4000;

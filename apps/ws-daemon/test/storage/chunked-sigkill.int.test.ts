@@ -63,7 +63,7 @@ async function killMidway(
 }
 
 describe("chunked backups and sweeps killed with SIGKILL at random points", () => {
-  it("never lose the published backup, nor a pack it names", async () => {
+  it("never lose the published backup, nor a pack it names", { timeout: 300_000 }, async () => {
     const objects = moto.store();
     const { store } = chunkedStore(objects, { orphanGraceMs: GRACE_MS });
     const ws = newWorkspace();
