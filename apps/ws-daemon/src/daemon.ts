@@ -94,10 +94,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const runner = new NodeProcessRunner();
   const missing = await missingPrerequisites(runner);
   if (missing.length > 0) throw new StartupError(`cannot start: ${describeMissing(missing)}`);
+  const { format, dedupScope, ...storageConfig } = config.storage;
   const storage =
-    config.storage.kind === "local"
-      ? { ...config.storage, root: absolute(config.storage.root) }
-      : config.storage;
+    storageConfig.kind === "local"
+      ? { ...storageConfig, root: absolute(storageConfig.root) }
+      : storageConfig;
   // Symlinks come back as they were ("inert"): a workspace may legitimately hold absolute links
   // (e.g. a virtualenv's python). Extraction never writes through any symlink, so nothing lands
   // outside the workspace; refusing them would make such a backup impossible to restore.
@@ -111,6 +112,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
     restore: { symlinks: "inert", owner: contentOwner, keepSetid },
     log: logFor("storage"),
+    ...(format !== undefined ? { format } : {}),
+    ...(dedupScope !== undefined ? { dedupScope } : {}),
+    onChunkedArchive: (operation, stats) => metrics.recordChunkedArchive(operation, stats),
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,
   // confined to the one workspace, or (as root without a working confinement) not at all.

@@ -176,6 +176,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // address), which the default network policy refuses.
       "--downloads.allowPrivateNetworks=true",
       ...(options.s3 ? s3Args(options.s3) : []),
+      // E2E_STORAGE_FORMAT=chunked runs every scenario with the chunked archive format
+      ...(process.env.E2E_STORAGE_FORMAT
+        ? [`--storage.format=${process.env.E2E_STORAGE_FORMAT}`]
+        : []),
       ...(options.extraArgs ?? []),
     ])
     .withExposedPorts(8080)

@@ -24,6 +24,18 @@ const localStorage = z
       .min(1)
       .default("./.ws-daemon-data/storage")
       .describe("Directory holding backups and snapshots."),
+    format: z
+      .enum(["tar-zstd", "chunked"])
+      .optional()
+      .describe(
+        "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
+      ),
+    dedupScope: z
+      .enum(["owner", "store"])
+      .optional()
+      .describe(
+        "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
+      ),
   })
   .strict();
 
@@ -47,6 +59,18 @@ const s3Storage = z
       .describe("Leave unset to use the standard AWS credential chain (AWS_ACCESS_KEY_ID, ...)."),
     secretAccessKey: z.string().optional().describe("Secret of accessKeyId."),
     createBucket: z.boolean().default(false).describe("Create the bucket at start if missing."),
+    format: z
+      .enum(["tar-zstd", "chunked"])
+      .optional()
+      .describe(
+        "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
+      ),
+    dedupScope: z
+      .enum(["owner", "store"])
+      .optional()
+      .describe(
+        "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
+      ),
   })
   .strict();
 

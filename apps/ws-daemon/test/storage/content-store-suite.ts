@@ -39,7 +39,7 @@ export async function listKeys(objects: ObjectStore, prefix: string): Promise<st
 
 /** The workspace's current backup manifest; fails the test if there is none. */
 export async function manifestOf(
-  store: ArchiveContentStore,
+  store: Pick<ArchiveContentStore, "readBackupManifest">,
   ws: WorkspaceRef,
 ): Promise<ArchiveManifest> {
   const manifest = await store.readBackupManifest(ws);
