@@ -54,7 +54,6 @@ export const MUTATION_MODULES: readonly MutationModule[] = [
       "test/archive/restore-failure.test.ts",
       "test/archive/*extract*.test.ts",
     ],
-    provisional: "its tests are being rewritten (issue 17, archive walk and limits)",
     // Extraction runs in a worker thread (archive/worker-pool.ts).
     coverageAnalysis: "off",
   },
