@@ -1,4 +1,4 @@
-import { mkdir, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import {
   type Clock,
   emptyDirectory,
@@ -8,6 +8,7 @@ import {
   resolveInside,
 } from "../platform/index.js";
 import type { ArchiveOptions, ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
+import { createCheckoutDirectories } from "./checkout-directories.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
 import type { GitInitializerSpec, InitializerSpec } from "./initializer-spec.js";
@@ -32,6 +33,8 @@ export interface InitializerContext {
   log?: Log;
   /** Told of each leaf's phase and of archive and download progress (WatchWorkspace). */
   progress?: InitializerProgress;
+  /** The workspace user: directories created for a nested checkout location belong to it. */
+  contentOwner?: { uid: number; gid: number };
 }
 
 export interface InitializerOutcome {
@@ -81,7 +84,7 @@ const cloneGit = async (
   field: string,
 ): Promise<string> => {
   const dir = await resolveInside(ctx.contentDir, g.checkoutLocation, field);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await createCheckoutDirectories(ctx.contentDir, g.checkoutLocation, field, ctx.contentOwner);
   ctx.progress?.phase("cloning", { detail: g.checkoutLocation || "." });
   try {
     await ctx.git.clone(gitRequest(g, dir), ctx.signal);

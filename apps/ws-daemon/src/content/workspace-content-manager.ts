@@ -123,6 +123,7 @@ export class WorkspaceContentManager {
           downloadRetryDelayMs: config.downloadRetryDelayMs,
           downloadTimeoutMs: config.downloadTimeoutMs,
           downloadMaxBytes: config.downloadMaxBytes,
+          contentOwner: config.contentOwner,
         }),
       },
       hooks: this.safe,

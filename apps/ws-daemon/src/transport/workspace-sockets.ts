@@ -1,7 +1,8 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { DaemonMetrics, Logger } from "../observability/index.js";
+import { removeTree } from "../platform/index.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
 
@@ -89,7 +90,8 @@ export class WorkspaceSockets {
     const removal = (async () => {
       await previous?.catch(() => {});
       if (server) await (await server.catch(() => undefined))?.close(1000);
-      await rm(this.socketDir(workspaceId), { recursive: true, force: true });
+      // the directory is mounted into the workspace: what is in it may be links, never followed
+      await removeTree(this.socketDir(workspaceId));
     })();
     this.removals.set(workspaceId, removal);
     try {

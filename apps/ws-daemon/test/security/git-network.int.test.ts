@@ -76,7 +76,8 @@ describe.skipIf(!isRoot)("git remotes and the daemon's network policy (as root)"
   it("a one-time secret URL on 127.0.0.1 is PERMISSION_DENIED and is not fetched", async () => {
     const ots = internal.createOts("user", "pass");
     const code = await codeOf(
-      init("net-ots", "https://git.example.com/project.git", {
+      // a public address (never contacted: the secret is fetched first, and refused)
+      init("net-ots", "https://8.8.8.8/project.git", {
         authentication: GitAuthMethod.BASIC_AUTH_OTS,
         authOts: ots,
       }),
