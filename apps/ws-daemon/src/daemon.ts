@@ -19,6 +19,7 @@ import {
   createUntrustedContentRunner,
   fromLevelLogger,
   NodeProcessRunner,
+  networkPolicy,
   systemClock,
 } from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
@@ -132,6 +133,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       (scheme) => scheme !== "file" || config.git.allowFileRemotes,
     ),
     ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
+    networkPolicy: networkPolicy({ allowPrivateNetworks: config.git.allowPrivateNetworks }),
   });
   const workingArea = absolute(config.workingArea);
   const runtime = runtimeFromConfig(config.runtime);

@@ -172,9 +172,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       "--runtime.kind=docker",
       "--logLevel=debug",
       "--shutdownGraceMs=2000",
-      // The download servers of the scenarios are containers on a Docker network (a private
-      // address), which the default network policy refuses.
+      // The download and git servers of the scenarios are containers on a Docker network (a
+      // private address), which the default network policy refuses.
       "--downloads.allowPrivateNetworks=true",
+      "--git.allowPrivateNetworks=true",
       ...(options.s3 ? s3Args(options.s3) : []),
       // E2E_STORAGE_FORMAT=chunked runs every scenario with the chunked archive format
       ...(process.env.E2E_STORAGE_FORMAT

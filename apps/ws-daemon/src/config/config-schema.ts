@@ -448,9 +448,15 @@ export const configSchema = z
           .describe(
             "Accept file:// remotes (repositories on the node), for tests and bare hosts; the confined git sees only that repository, read-only.",
           ),
+        allowPrivateNetworks: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Git remotes (origin, upstream, submodules) and one-time secret URLs may be on loopback, private, link-local and unique-local addresses; default only public ones. Metadata (169.254.169.254, fd00:ec2::254), unspecified and multicast addresses stay refused. SECURITY.md says how far this holds for git.",
+          ),
       })
       .strict()
-      .default({ allowFileRemotes: false }),
+      .default({ allowFileRemotes: false, allowPrivateNetworks: false }),
     downloads: z
       .object({
         allowPrivateNetworks: z

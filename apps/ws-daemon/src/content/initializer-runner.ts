@@ -5,11 +5,11 @@ import {
   entryCount,
   type Log,
   measureTree,
-  mkdirOwned,
   type Owner,
   resolveInside,
 } from "../platform/index.js";
 import type { ArchiveOptions, ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
+import { createCheckoutDirectories } from "./checkout-directories.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
 import { removeStaleGitpodReadyFile } from "./gitpod-ready.js";
@@ -88,7 +88,7 @@ const cloneGit = async (
   field: string,
 ): Promise<string> => {
   const dir = await resolveInside(ctx.contentDir, g.checkoutLocation, field);
-  await mkdirOwned(dir, ctx.owner);
+  await createCheckoutDirectories(ctx.contentDir, g.checkoutLocation, field, ctx.owner);
   ctx.progress?.phase("cloning", { detail: g.checkoutLocation || "." });
   try {
     await ctx.git.clone(gitRequest(g, dir), ctx.signal);
