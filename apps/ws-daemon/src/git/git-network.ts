@@ -150,6 +150,3 @@ export const refusedNetworkKey = (key: string): boolean => {
   if (/^remote\..+\.proxy$/s.test(lower)) return true;
   return /^http\..+\.(proxy|curloptresolve|followredirects)$/s.test(lower);
 };
-
-export const toFlags = (settings: readonly string[]): string[] =>
-  settings.flatMap((setting) => ["-c", setting]);

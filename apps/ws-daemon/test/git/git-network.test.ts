@@ -5,7 +5,10 @@ import {
   refusedNetworkKey,
   remoteEndpoint,
 } from "../../src/git/git-network.js";
+import { classifyGitFailure } from "../../src/git/index.js";
 import { networkPolicy, type ResolveHost } from "../../src/platform/index.js";
+
+const PROXY_NAMES = ["http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"];
 
 const relaxed = networkPolicy({ allowPrivateNetworks: true });
 const production = networkPolicy({ allowPrivateNetworks: false });
@@ -45,6 +48,15 @@ describe("remoteEndpoint", () => {
     expect(remoteEndpoint("github.com:org/x.git")).toMatchObject({ host: "github.com" });
   });
 
+  it("a scheme counts only at the start; an scp address only from the start", () => {
+    expect(remoteEndpoint("host:http://elsewhere/x")).toEqual({
+      scheme: "ssh",
+      host: "host",
+      port: 22,
+    });
+    expect(remoteEndpoint("./x:y")).toBeUndefined();
+  });
+
   it("has nothing for local remotes", () => {
     expect(remoteEndpoint("file:///srv/x.git")).toBeUndefined();
     expect(remoteEndpoint("/srv/x.git")).toBeUndefined();
@@ -71,6 +83,9 @@ describe("refusedNetworkKey: one key at a time", () => {
     "http.https://h/.proxyauthmethod",
     "remote.origin.url",
     "remote.proxy",
+    "remote.origin.proxyauthmethod",
+    "xremote.a.proxy",
+    "xhttp.a.proxy",
     "url.https://x/.insteadof",
   ])("leaves %s", (key) => expect(refusedNetworkKey(key)).toBe(false));
 });
@@ -124,7 +139,17 @@ describe("GitNetwork.admit", () => {
     await expect(net(failing).admit("https://g/x", "remote")).rejects.toMatchObject({
       kind: "internal",
       reason: "other",
+      message: "remote https://g: cannot resolve the host (getaddrinfo ENOTFOUND g)",
       detail: "Could not resolve host: g",
+    });
+  });
+
+  it("names an IPv6 host in brackets when it refuses it", async () => {
+    await expect(
+      new GitNetwork({ policy: production }).admit("ssh://[::1]:2222/x", "remote"),
+    ).rejects.toMatchObject({
+      kind: "permission-denied",
+      message: expect.stringMatching(/^remote ssh:\/\/\[::1\]: ::1 is a loopback address/),
     });
   });
 
@@ -137,13 +162,38 @@ describe("GitNetwork.admit", () => {
 });
 
 describe("GitNetwork.baseConfig and env", () => {
+  it("the refusing proxy's name is the one git's failures are classified by", () => {
+    expect(REFUSING_PROXY_HOST).toBe("refused-by-ws-daemon-network-policy.invalid");
+    const stderr = `fatal: unable to access 'http://h/x/': Failed to connect to ${REFUSING_PROXY_HOST} port 0 after 0 ms: Couldn't connect to server`;
+    expect(classifyGitFailure(stderr)).toBe("network-policy");
+  });
+
+  it.each(["http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"])(
+    "the environment's %s is an operator proxy; empty is none",
+    (name) => {
+      const saved = new Map(PROXY_NAMES.map((n) => [n, process.env[n]]));
+      try {
+        for (const n of PROXY_NAMES) delete process.env[n];
+        process.env[name] = "";
+        expect(new GitNetwork({ policy: relaxed }).env()).toEqual({ NO_PROXY: "", no_proxy: "" });
+        process.env[name] = "http://proxy.internal:3128";
+        expect(new GitNetwork({ policy: relaxed }).env()).toEqual({});
+      } finally {
+        for (const [n, v] of saved) {
+          if (v === undefined) delete process.env[n];
+          else process.env[n] = v;
+        }
+      }
+    },
+  );
+
   it("without an operator proxy: no redirects, no inherited pins, the refusing proxy, no NO_PROXY", () => {
     const net = new GitNetwork({ policy: relaxed, operatorProxy: false });
     expect(net.baseConfig()).toEqual([
       "http.followRedirects=false",
       "http.curloptResolve=",
-      `http.proxy=http://${REFUSING_PROXY_HOST}:0`,
-      `http.curloptResolve=${REFUSING_PROXY_HOST}:0:0.0.0.0`,
+      "http.proxy=http://refused-by-ws-daemon-network-policy.invalid:0",
+      "http.curloptResolve=refused-by-ws-daemon-network-policy.invalid:0:0.0.0.0",
     ]);
     expect(net.env()).toEqual({ NO_PROXY: "", no_proxy: "" });
   });
