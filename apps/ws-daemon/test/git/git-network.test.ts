@@ -8,8 +8,6 @@ import {
 import { classifyGitFailure } from "../../src/git/index.js";
 import { networkPolicy, type ResolveHost } from "../../src/platform/index.js";
 
-const PROXY_NAMES = ["http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"];
-
 const relaxed = networkPolicy({ allowPrivateNetworks: true });
 const production = networkPolicy({ allowPrivateNetworks: false });
 const answers =
@@ -91,8 +89,8 @@ describe("refusedNetworkKey: one key at a time", () => {
 });
 
 describe("GitNetwork.admit", () => {
-  const net = (resolve: ResolveHost, operatorProxy = false) =>
-    new GitNetwork({ policy: relaxed, resolve, operatorProxy });
+  const net = (resolve: ResolveHost) =>
+    new GitNetwork({ policy: relaxed, resolve, environment: {} });
 
   it("pins a name to the address it checked and exempts exactly that origin from the refusing proxy", async () => {
     expect(
@@ -110,12 +108,6 @@ describe("GitNetwork.admit", () => {
     ]);
     expect(await net(answers()).admit("http://10.0.0.7/x", "remote")).toEqual([
       "http.http://10.0.0.7/.proxy=",
-    ]);
-  });
-
-  it("with an operator proxy: pins but no exemption (the proxy connects)", async () => {
-    expect(await net(answers("10.0.0.7"), true).admit("https://g/x", "remote")).toEqual([
-      "http.curloptResolve=g:443:10.0.0.7",
     ]);
   });
 
@@ -161,6 +153,69 @@ describe("GitNetwork.admit", () => {
   });
 });
 
+describe("the operator's proxy (daemon environment) for checked hosts only", () => {
+  const admitted = (environment: Record<string, string>, uri: string) =>
+    new GitNetwork({ policy: relaxed, resolve: answers("10.0.0.7"), environment }).admit(
+      uri,
+      "remote",
+    );
+  const httpsVia = (proxy: string) => [
+    "http.curloptResolve=g:443:10.0.0.7",
+    `http.https://g/.proxy=${proxy}`,
+  ];
+  const httpVia = (proxy: string) => [
+    "http.curloptResolve=g:80:10.0.0.7",
+    `http.http://g/.proxy=${proxy}`,
+  ];
+
+  it("https: https_proxy, else HTTPS_PROXY; never http_proxy", async () => {
+    const both = { https_proxy: "http://a:1", HTTPS_PROXY: "http://b:1" };
+    expect(await admitted(both, "https://g/x")).toEqual(httpsVia("http://a:1"));
+    expect(await admitted({ HTTPS_PROXY: "http://b:1" }, "https://g/x")).toEqual(
+      httpsVia("http://b:1"),
+    );
+    expect(await admitted({ http_proxy: "http://c:1" }, "https://g/x")).toEqual(httpsVia(""));
+  });
+
+  it("http: http_proxy only (curl ignores HTTP_PROXY)", async () => {
+    expect(await admitted({ http_proxy: "http://c:1" }, "http://g/x")).toEqual(
+      httpVia("http://c:1"),
+    );
+    expect(await admitted({ HTTP_PROXY: "http://d:1" }, "http://g/x")).toEqual(httpVia(""));
+    expect(await admitted({ https_proxy: "http://a:1" }, "http://g/x")).toEqual(httpVia(""));
+  });
+
+  it("no_proxy (else NO_PROXY) exempts a checked host: exact, parent domain, leading dot, *", async () => {
+    const proxyOf = async (host: string, noProxy: Record<string, string>) =>
+      (await admitted({ https_proxy: "http://p:1", ...noProxy }, `https://${host}/x`)).at(-1);
+    const direct = (host: string) => `http.https://${host}/.proxy=`;
+    const proxied = (host: string) => `http.https://${host}/.proxy=http://p:1`;
+    expect(await proxyOf("git.corp", { no_proxy: "git.corp" })).toBe(direct("git.corp"));
+    expect(await proxyOf("Git.Corp", { no_proxy: " other , GIT.corp" })).toBe(direct("git.corp"));
+    expect(await proxyOf("a.git.corp", { no_proxy: ".git.corp" })).toBe(direct("a.git.corp"));
+    expect(await proxyOf("a.git.corp", { NO_PROXY: "git.corp" })).toBe(direct("a.git.corp"));
+    expect(await proxyOf("x.y", { no_proxy: "*" })).toBe(direct("x.y"));
+    expect(await proxyOf("xgit.corp", { no_proxy: "git.corp" })).toBe(proxied("xgit.corp"));
+    expect(await proxyOf("git.corp", { no_proxy: "", NO_PROXY: "git.corp" })).toBe(
+      proxied("git.corp"),
+    );
+    expect(await proxyOf("git.corp", { no_proxy: "." })).toBe(proxied("git.corp"));
+    expect(await proxyOf("git.corp", { no_proxy: "other" })).toBe(proxied("git.corp"));
+  });
+
+  it("defaults to the daemon's environment", async () => {
+    const saved = process.env.https_proxy;
+    process.env.https_proxy = "http://from-env:3128";
+    try {
+      const net = new GitNetwork({ policy: relaxed, resolve: answers("10.0.0.7") });
+      expect(await net.admit("https://g/x", "remote")).toEqual(httpsVia("http://from-env:3128"));
+    } finally {
+      if (saved === undefined) delete process.env.https_proxy;
+      else process.env.https_proxy = saved;
+    }
+  });
+});
+
 describe("GitNetwork.baseConfig and env", () => {
   it("the refusing proxy's name is the one git's failures are classified by", () => {
     expect(REFUSING_PROXY_HOST).toBe("refused-by-ws-daemon-network-policy.invalid");
@@ -168,27 +223,11 @@ describe("GitNetwork.baseConfig and env", () => {
     expect(classifyGitFailure(stderr)).toBe("network-policy");
   });
 
-  it.each(["http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"])(
-    "the environment's %s is an operator proxy; empty is none",
-    (name) => {
-      const saved = new Map(PROXY_NAMES.map((n) => [n, process.env[n]]));
-      try {
-        for (const n of PROXY_NAMES) delete process.env[n];
-        process.env[name] = "";
-        expect(new GitNetwork({ policy: relaxed }).env()).toEqual({ NO_PROXY: "", no_proxy: "" });
-        process.env[name] = "http://proxy.internal:3128";
-        expect(new GitNetwork({ policy: relaxed }).env()).toEqual({});
-      } finally {
-        for (const [n, v] of saved) {
-          if (v === undefined) delete process.env[n];
-          else process.env[n] = v;
-        }
-      }
-    },
-  );
-
-  it("without an operator proxy: no redirects, no inherited pins, the refusing proxy, no NO_PROXY", () => {
-    const net = new GitNetwork({ policy: relaxed, operatorProxy: false });
+  it("no redirects, no inherited pins, the refusing proxy, no NO_PROXY, also with an operator proxy", () => {
+    const net = new GitNetwork({
+      policy: relaxed,
+      environment: { https_proxy: "http://p:1", no_proxy: "*" },
+    });
     expect(net.baseConfig()).toEqual([
       "http.followRedirects=false",
       "http.curloptResolve=",
@@ -196,11 +235,5 @@ describe("GitNetwork.baseConfig and env", () => {
       "http.curloptResolve=refused-by-ws-daemon-network-policy.invalid:0:0.0.0.0",
     ]);
     expect(net.env()).toEqual({ NO_PROXY: "", no_proxy: "" });
-  });
-
-  it("with an operator proxy: git uses it; redirects and inherited pins stay off", () => {
-    const net = new GitNetwork({ policy: relaxed, operatorProxy: true });
-    expect(net.baseConfig()).toEqual(["http.followRedirects=false", "http.curloptResolve="]);
-    expect(net.env()).toEqual({});
   });
 });
