@@ -200,6 +200,8 @@ describe("the operator's proxy (daemon environment) for checked hosts only", () 
       proxied("git.corp"),
     );
     expect(await proxyOf("git.corp", { no_proxy: "." })).toBe(proxied("git.corp"));
+    // an empty entry names no domain, not "every name ending in a dot"
+    expect(await proxyOf("git.corp.", { no_proxy: ".,a,,b" })).toBe(proxied("git.corp."));
     expect(await proxyOf("git.corp", { no_proxy: "other" })).toBe(proxied("git.corp"));
   });
 
