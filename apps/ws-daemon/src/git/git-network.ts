@@ -18,7 +18,8 @@ import { GitError } from "./git-error.js";
  *   the name again (no DNS rebinding between check and connect), and follows no redirect;
  * - every other http(s) host git might try (a redirect, a nested submodule, a URL rewritten by
  *   the repository's configuration) goes to a proxy that does not exist and fails: only the
- *   checked hosts are exempt (`http.<scheme>://<host>/.proxy=`, an exact host match);
+ *   checked hosts are exempt (`http.<scheme>://<host>/.proxy=...`, an exact host match), and
+ *   they get the operator's proxy from the daemon's environment, if any, or none;
  * - ssh and git:// resolve and connect themselves: their host is checked, not pinned.
  *
  * Keys of a repository's configuration that could undo this for a URL (git applies the most
@@ -29,8 +30,27 @@ import { GitError } from "./git-error.js";
 export const REFUSING_PROXY_HOST = "refused-by-ws-daemon-network-policy.invalid";
 const REFUSING_PROXY = `http://${REFUSING_PROXY_HOST}:0`;
 
-/** The daemon's environment names a proxy: the operator's, used for everything (see below). */
-const PROXY_ENV = ["http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"];
+/**
+ * The operator's proxy for a checked host, as git would have taken it from the environment
+ * (https: https_proxy, else HTTPS_PROXY; http: http_proxy only, as curl), unless the host is in
+ * no_proxy/NO_PROXY; "" = connect directly (to the pinned address).
+ */
+const operatorProxyFor = (
+  scheme: string,
+  host: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string => {
+  const proxy =
+    scheme === "https" ? env.https_proxy || env.HTTPS_PROXY || "" : env.http_proxy || "";
+  if (proxy === "") return "";
+  const noProxy = (env.no_proxy ?? env.NO_PROXY ?? "").split(",").map((e) => e.trim());
+  const lower = host.toLowerCase();
+  const exempt = noProxy.some((entry) => {
+    const domain = entry.replace(/^\./, "").toLowerCase();
+    return entry === "*" || (domain !== "" && (lower === domain || lower.endsWith(`.${domain}`)));
+  });
+  return exempt ? "" : proxy;
+};
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ssh: 22, git: 9418 };
 
@@ -67,21 +87,20 @@ export interface GitNetworkOptions {
   /** Default the system's resolver. */
   resolve?: ResolveHost;
   /**
-   * The operator's proxy from the daemon's environment: git then connects through it for every
-   * http(s) remote, and the proxy resolves the names (the checks still run first, the pins do
-   * not hold). Default: whether the environment names one.
+   * Where the operator's proxy settings are read (http_proxy, https_proxy, HTTPS_PROXY,
+   * no_proxy, NO_PROXY); default the daemon's environment. Through a proxy, the proxy resolves
+   * the checked host's name again: the check still runs first, the pin does not hold.
    */
-  operatorProxy?: boolean;
+  environment?: Readonly<Record<string, string | undefined>>;
 }
 
 export class GitNetwork {
   private readonly resolve: ResolveHost;
-  private readonly operatorProxy: boolean;
+  private readonly environment: Readonly<Record<string, string | undefined>>;
 
   constructor(private readonly options: GitNetworkOptions) {
     this.resolve = options.resolve ?? systemResolve;
-    this.operatorProxy =
-      options.operatorProxy ?? PROXY_ENV.some((name) => (process.env[name] ?? "") !== "");
+    this.environment = options.environment ?? process.env;
   }
 
   /** Settings for every git command of an operation, before any remote is admitted. */
@@ -90,18 +109,17 @@ export class GitNetwork {
       "http.followRedirects=false",
       // an empty value drops every earlier entry (e.g. the repository's own)
       "http.curloptResolve=",
-      ...(this.operatorProxy
-        ? []
-        : [`http.proxy=${REFUSING_PROXY}`, `http.curloptResolve=${REFUSING_PROXY_HOST}:0:0.0.0.0`]),
+      `http.proxy=${REFUSING_PROXY}`,
+      `http.curloptResolve=${REFUSING_PROXY_HOST}:0:0.0.0.0`,
     ];
   }
 
   /**
-   * Environment for every git command: without an operator proxy, the operator's NO_PROXY must
-   * not exempt unchecked hosts from the refusing proxy.
+   * Environment for every git command: the operator's no_proxy must not exempt unchecked hosts
+   * from the refusing proxy (it is applied to the checked ones in admit()).
    */
   env(): Record<string, string> {
-    return this.operatorProxy ? {} : { NO_PROXY: "", no_proxy: "" };
+    return { NO_PROXY: "", no_proxy: "" };
   }
 
   /**
@@ -135,7 +153,7 @@ export class GitNetwork {
       ...(isIP(endpoint.host) === 0
         ? [`http.curloptResolve=${endpoint.host}:${endpoint.port}:${address}`]
         : []),
-      ...(this.operatorProxy ? [] : [`http.${endpoint.origin}/.proxy=`]),
+      `http.${endpoint.origin}/.proxy=${operatorProxyFor(endpoint.scheme, endpoint.host, this.environment)}`,
     ];
   }
 }
@@ -150,6 +168,3 @@ export const refusedNetworkKey = (key: string): boolean => {
   if (/^remote\..+\.proxy$/s.test(lower)) return true;
   return /^http\..+\.(proxy|curloptresolve|followredirects)$/s.test(lower);
 };
-
-export const toFlags = (settings: readonly string[]): string[] =>
-  settings.flatMap((setting) => ["-c", setting]);

@@ -5,6 +5,7 @@ import {
   refusedNetworkKey,
   remoteEndpoint,
 } from "../../src/git/git-network.js";
+import { classifyGitFailure } from "../../src/git/index.js";
 import { networkPolicy, type ResolveHost } from "../../src/platform/index.js";
 
 const relaxed = networkPolicy({ allowPrivateNetworks: true });
@@ -45,6 +46,15 @@ describe("remoteEndpoint", () => {
     expect(remoteEndpoint("github.com:org/x.git")).toMatchObject({ host: "github.com" });
   });
 
+  it("a scheme counts only at the start; an scp address only from the start", () => {
+    expect(remoteEndpoint("host:http://elsewhere/x")).toEqual({
+      scheme: "ssh",
+      host: "host",
+      port: 22,
+    });
+    expect(remoteEndpoint("./x:y")).toBeUndefined();
+  });
+
   it("has nothing for local remotes", () => {
     expect(remoteEndpoint("file:///srv/x.git")).toBeUndefined();
     expect(remoteEndpoint("/srv/x.git")).toBeUndefined();
@@ -71,13 +81,16 @@ describe("refusedNetworkKey: one key at a time", () => {
     "http.https://h/.proxyauthmethod",
     "remote.origin.url",
     "remote.proxy",
+    "remote.origin.proxyauthmethod",
+    "xremote.a.proxy",
+    "xhttp.a.proxy",
     "url.https://x/.insteadof",
   ])("leaves %s", (key) => expect(refusedNetworkKey(key)).toBe(false));
 });
 
 describe("GitNetwork.admit", () => {
-  const net = (resolve: ResolveHost, operatorProxy = false) =>
-    new GitNetwork({ policy: relaxed, resolve, operatorProxy });
+  const net = (resolve: ResolveHost) =>
+    new GitNetwork({ policy: relaxed, resolve, environment: {} });
 
   it("pins a name to the address it checked and exempts exactly that origin from the refusing proxy", async () => {
     expect(
@@ -95,12 +108,6 @@ describe("GitNetwork.admit", () => {
     ]);
     expect(await net(answers()).admit("http://10.0.0.7/x", "remote")).toEqual([
       "http.http://10.0.0.7/.proxy=",
-    ]);
-  });
-
-  it("with an operator proxy: pins but no exemption (the proxy connects)", async () => {
-    expect(await net(answers("10.0.0.7"), true).admit("https://g/x", "remote")).toEqual([
-      "http.curloptResolve=g:443:10.0.0.7",
     ]);
   });
 
@@ -124,7 +131,17 @@ describe("GitNetwork.admit", () => {
     await expect(net(failing).admit("https://g/x", "remote")).rejects.toMatchObject({
       kind: "internal",
       reason: "other",
+      message: "remote https://g: cannot resolve the host (getaddrinfo ENOTFOUND g)",
       detail: "Could not resolve host: g",
+    });
+  });
+
+  it("names an IPv6 host in brackets when it refuses it", async () => {
+    await expect(
+      new GitNetwork({ policy: production }).admit("ssh://[::1]:2222/x", "remote"),
+    ).rejects.toMatchObject({
+      kind: "permission-denied",
+      message: expect.stringMatching(/^remote ssh:\/\/\[::1\]: ::1 is a loopback address/),
     });
   });
 
@@ -136,21 +153,89 @@ describe("GitNetwork.admit", () => {
   });
 });
 
+describe("the operator's proxy (daemon environment) for checked hosts only", () => {
+  const admitted = (environment: Record<string, string>, uri: string) =>
+    new GitNetwork({ policy: relaxed, resolve: answers("10.0.0.7"), environment }).admit(
+      uri,
+      "remote",
+    );
+  const httpsVia = (proxy: string) => [
+    "http.curloptResolve=g:443:10.0.0.7",
+    `http.https://g/.proxy=${proxy}`,
+  ];
+  const httpVia = (proxy: string) => [
+    "http.curloptResolve=g:80:10.0.0.7",
+    `http.http://g/.proxy=${proxy}`,
+  ];
+
+  it("https: https_proxy, else HTTPS_PROXY; never http_proxy", async () => {
+    const both = { https_proxy: "http://a:1", HTTPS_PROXY: "http://b:1" };
+    expect(await admitted(both, "https://g/x")).toEqual(httpsVia("http://a:1"));
+    expect(await admitted({ HTTPS_PROXY: "http://b:1" }, "https://g/x")).toEqual(
+      httpsVia("http://b:1"),
+    );
+    expect(await admitted({ http_proxy: "http://c:1" }, "https://g/x")).toEqual(httpsVia(""));
+  });
+
+  it("http: http_proxy only (curl ignores HTTP_PROXY)", async () => {
+    expect(await admitted({ http_proxy: "http://c:1" }, "http://g/x")).toEqual(
+      httpVia("http://c:1"),
+    );
+    expect(await admitted({ HTTP_PROXY: "http://d:1" }, "http://g/x")).toEqual(httpVia(""));
+    expect(await admitted({ https_proxy: "http://a:1" }, "http://g/x")).toEqual(httpVia(""));
+  });
+
+  it("no_proxy (else NO_PROXY) exempts a checked host: exact, parent domain, leading dot, *", async () => {
+    const proxyOf = async (host: string, noProxy: Record<string, string>) =>
+      (await admitted({ https_proxy: "http://p:1", ...noProxy }, `https://${host}/x`)).at(-1);
+    const direct = (host: string) => `http.https://${host}/.proxy=`;
+    const proxied = (host: string) => `http.https://${host}/.proxy=http://p:1`;
+    expect(await proxyOf("git.corp", { no_proxy: "git.corp" })).toBe(direct("git.corp"));
+    expect(await proxyOf("Git.Corp", { no_proxy: " other , GIT.corp" })).toBe(direct("git.corp"));
+    expect(await proxyOf("a.git.corp", { no_proxy: ".git.corp" })).toBe(direct("a.git.corp"));
+    expect(await proxyOf("a.git.corp", { NO_PROXY: "git.corp" })).toBe(direct("a.git.corp"));
+    expect(await proxyOf("x.y", { no_proxy: "*" })).toBe(direct("x.y"));
+    expect(await proxyOf("xgit.corp", { no_proxy: "git.corp" })).toBe(proxied("xgit.corp"));
+    expect(await proxyOf("git.corp", { no_proxy: "", NO_PROXY: "git.corp" })).toBe(
+      proxied("git.corp"),
+    );
+    expect(await proxyOf("git.corp", { no_proxy: "." })).toBe(proxied("git.corp"));
+    // an empty entry names no domain, not "every name ending in a dot"
+    expect(await proxyOf("git.corp.", { no_proxy: ".,a,,b" })).toBe(proxied("git.corp."));
+    expect(await proxyOf("git.corp", { no_proxy: "other" })).toBe(proxied("git.corp"));
+  });
+
+  it("defaults to the daemon's environment", async () => {
+    const saved = process.env.https_proxy;
+    process.env.https_proxy = "http://from-env:3128";
+    try {
+      const net = new GitNetwork({ policy: relaxed, resolve: answers("10.0.0.7") });
+      expect(await net.admit("https://g/x", "remote")).toEqual(httpsVia("http://from-env:3128"));
+    } finally {
+      if (saved === undefined) delete process.env.https_proxy;
+      else process.env.https_proxy = saved;
+    }
+  });
+});
+
 describe("GitNetwork.baseConfig and env", () => {
-  it("without an operator proxy: no redirects, no inherited pins, the refusing proxy, no NO_PROXY", () => {
-    const net = new GitNetwork({ policy: relaxed, operatorProxy: false });
+  it("the refusing proxy's name is the one git's failures are classified by", () => {
+    expect(REFUSING_PROXY_HOST).toBe("refused-by-ws-daemon-network-policy.invalid");
+    const stderr = `fatal: unable to access 'http://h/x/': Failed to connect to ${REFUSING_PROXY_HOST} port 0 after 0 ms: Couldn't connect to server`;
+    expect(classifyGitFailure(stderr)).toBe("network-policy");
+  });
+
+  it("no redirects, no inherited pins, the refusing proxy, no NO_PROXY, also with an operator proxy", () => {
+    const net = new GitNetwork({
+      policy: relaxed,
+      environment: { https_proxy: "http://p:1", no_proxy: "*" },
+    });
     expect(net.baseConfig()).toEqual([
       "http.followRedirects=false",
       "http.curloptResolve=",
-      `http.proxy=http://${REFUSING_PROXY_HOST}:0`,
-      `http.curloptResolve=${REFUSING_PROXY_HOST}:0:0.0.0.0`,
+      "http.proxy=http://refused-by-ws-daemon-network-policy.invalid:0",
+      "http.curloptResolve=refused-by-ws-daemon-network-policy.invalid:0:0.0.0.0",
     ]);
     expect(net.env()).toEqual({ NO_PROXY: "", no_proxy: "" });
-  });
-
-  it("with an operator proxy: git uses it; redirects and inherited pins stay off", () => {
-    const net = new GitNetwork({ policy: relaxed, operatorProxy: true });
-    expect(net.baseConfig()).toEqual(["http.followRedirects=false", "http.curloptResolve="]);
-    expect(net.env()).toEqual({});
   });
 });
