@@ -2,8 +2,10 @@ import { readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createGrpcUnaryPath, type StreamTaker } from "./grpc-unary-path.js";
+import { type MethodsByPath, recordServices } from "./recorded-services.js";
 
 export interface TlsFiles {
   certFile: string;
@@ -31,6 +33,8 @@ export interface RpcServer {
   close(graceMs: number): Promise<void>;
 }
 
+const DEFAULT_READ_MAX_BYTES = 4 * 1024 * 1024;
+
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
@@ -39,10 +43,17 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * anything else to an HTTP/1.1 server (browsers, curl, Connect over HTTP/1.1).
  */
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
+  const methods = new Map<string, MethodImplSpec>();
   const handler = connectNodeAdapter({
-    routes: options.routes,
+    routes: (router) => recordServices(options.routes, router, methods),
     interceptors: options.interceptors,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
+  });
+  const unaryPath = createGrpcUnaryPath({
+    methods: methods as MethodsByPath,
+    interceptors: options.interceptors,
+    readMaxBytes: DEFAULT_READ_MAX_BYTES,
+    shutdownSignal: options.shutdownSignal,
   });
 
   const sockets = new Set<net.Socket>();
@@ -99,6 +110,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
+  takeStreamsFirst(h2, unaryPath);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
@@ -153,4 +165,28 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         timer.unref();
       }),
   };
+}
+
+/**
+ * Puts `taker` in front of the HTTP/2 compatibility layer (the "stream" listener Node adds for
+ * the request handler): streams it declines go on to connect-node as before.
+ */
+function takeStreamsFirst(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  taker: StreamTaker,
+): void {
+  const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+  server.removeAllListeners("stream");
+  server.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      flags: number,
+      rawHeaders: string[],
+    ) => {
+      if (taker(stream, headers)) return;
+      for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    },
+  );
 }
