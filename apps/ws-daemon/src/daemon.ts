@@ -133,7 +133,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       "namespace helper missing: the in-workspace API answers FAILED_PRECONDITION (build it with apps/ws-daemon/native/build.sh: needs gcc and the Linux headers)",
     );
   }
-  const limits = defaultInWorkspaceLimits(systemClock);
+  const { inWorkspace: iwsLimits, ...transportLimits } = config.limits;
+  const limits = defaultInWorkspaceLimits(systemClock, {
+    burst: iwsLimits.mutatingCallBurst,
+    refillIntervalMs: iwsLimits.mutatingCallRefillMs,
+  });
   // The manager is created below; sockets only call back into it after it exists.
   let managerRef: WorkspaceContentManager | undefined;
   const sockets = new WorkspaceSockets({
@@ -142,6 +146,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     metrics,
     // The call scope lets a runtime that waits for the workspace's container honour the deadline.
     interceptors: [errorMappingInterceptor, callScopeInterceptor],
+    limits: { ...transportLimits, maxConnections: iwsLimits.maxConnections },
+    maxInFlightCalls: iwsLimits.maxInFlightCalls,
+    onLimitExceeded: (limit) => metrics.limitRefusals.inc({ api: "in-workspace", limit }),
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -213,6 +220,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
           limits.writeIdMapping.delete(id);
           limits.wipingTeardown.delete(id);
           limits.workspaceInfo.delete(id);
+          limits.mutating.delete(id);
           return sockets.remove(id);
         },
       },
@@ -254,6 +262,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
+    limits: transportLimits,
+    onLimitExceeded: (limit) => metrics.limitRefusals.inc({ api: "node", limit }),
     interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
     routes: (router) => {
       router.service(

@@ -24,6 +24,9 @@ export interface GrpcUnaryPathOptions {
   interceptors: Interceptor[];
   /** Largest request message accepted (bytes), like connect's readMaxBytes. */
   readMaxBytes: number;
+  /** The request body must be complete this long after the call's headers. */
+  requestTimeoutMs: number;
+  onLimitExceeded?: ((limit: "readMaxBytes" | "requestTimeoutMs") => void) | undefined;
   shutdownSignal?: AbortSignal | undefined;
 }
 
@@ -45,6 +48,17 @@ export function createGrpcUnaryPath(options: GrpcUnaryPathOptions): StreamTaker 
   options.shutdownSignal?.addEventListener("abort", () => {
     for (const c of running) c.abort(options.shutdownSignal?.reason);
   });
+  const bodies = new BodyDeadlines(options.requestTimeoutMs, (stream) => {
+    options.onLimitExceeded?.("requestTimeoutMs");
+    respondError(
+      stream,
+      new ConnectError(
+        `request body not complete within the limit requestTimeoutMs (${options.requestTimeoutMs} ms)`,
+        Code.ResourceExhausted,
+      ),
+      undefined,
+    );
+  });
   return (stream, headers) => {
     const contentType = headers["content-type"];
     if (headers[":method"] !== "POST" || !contentType || !GRPC_CONTENT_TYPES.has(contentType)) {
@@ -54,9 +68,50 @@ export function createGrpcUnaryPath(options: GrpcUnaryPathOptions): StreamTaker 
     if (encoding !== undefined && encoding !== "identity") return false;
     const spec = options.methods.get(headers[":path"] ?? "");
     if (spec?.kind !== "unary") return false;
-    serveUnary(stream, headers, spec, options, running);
+    serveUnary(stream, headers, spec, options, running, bodies);
     return true;
   };
+}
+
+/**
+ * Streams whose request body is still arriving, with one sweep for all of them (a timer per
+ * call would cost more than the call): a client that sends a body slowly, or half of it and
+ * then nothing, gets its stream answered and closed.
+ */
+class BodyDeadlines {
+  private readonly since = new Map<http2.ServerHttp2Stream, number>();
+  private sweep: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly onExpired: (stream: http2.ServerHttp2Stream) => void,
+  ) {}
+
+  add(stream: http2.ServerHttp2Stream): void {
+    this.since.set(stream, Date.now());
+    if (this.sweep) return;
+    this.sweep = setInterval(() => this.expire(), Math.min(1000, this.timeoutMs));
+    this.sweep.unref();
+  }
+
+  delete(stream: http2.ServerHttp2Stream): void {
+    this.since.delete(stream);
+  }
+
+  private expire(): void {
+    const limit = Date.now() - this.timeoutMs;
+    for (const [stream, started] of this.since) {
+      // a stream the client reset is forgotten here rather than by a listener on every call
+      if (stream.destroyed) this.since.delete(stream);
+      if (started > limit || stream.destroyed) continue;
+      this.since.delete(stream);
+      this.onExpired(stream);
+    }
+    if (this.since.size === 0) {
+      clearInterval(this.sweep);
+      this.sweep = undefined;
+    }
+  }
 }
 
 function serveUnary(
@@ -65,11 +120,13 @@ function serveUnary(
   spec: Extract<MethodImplSpec, { kind: "unary" }>,
   options: GrpcUnaryPathOptions,
   running: Set<AbortController>,
+  bodies: BodyDeadlines,
 ): void {
   const limit = options.readMaxBytes;
   const chunks: Buffer[] = [];
   let received = 0;
   let refused = false;
+  bodies.add(stream);
   stream.on("data", (chunk: Buffer) => {
     if (refused) return;
     received += chunk.length;
@@ -77,13 +134,16 @@ function serveUnary(
     if (received > limit + ENVELOPE_HEADER_BYTES || tooLarge(chunks, chunk, limit)) {
       refused = true;
       chunks.length = 0;
+      bodies.delete(stream);
+      options.onLimitExceeded?.("readMaxBytes");
       respondError(stream, messageTooLarge(limit), undefined);
       return;
     }
     chunks.push(chunk);
   });
   stream.on("end", () => {
-    if (refused) return;
+    bodies.delete(stream);
+    if (refused || stream.headersSent) return;
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
     void invoke(stream, headers, spec, options, running, body);
   });

@@ -1,4 +1,6 @@
+export * from "./in-flight-limit.js";
 export * from "./interceptors.js";
 export * from "./metrics-server.js";
 export * from "./rpc-server.js";
+export * from "./transport-limits.js";
 export * from "./workspace-sockets.js";

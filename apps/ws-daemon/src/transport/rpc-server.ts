@@ -6,6 +6,11 @@ import type { ConnectRouter, Interceptor, MethodImplSpec } from "@connectrpc/con
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createGrpcUnaryPath, type StreamTaker } from "./grpc-unary-path.js";
 import { type MethodsByPath, recordServices } from "./recorded-services.js";
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  guardSession,
+  type TransportLimits,
+} from "./transport-limits.js";
 
 export interface TlsFiles {
   certFile: string;
@@ -23,6 +28,10 @@ export interface RpcServerOptions {
   tls?: TlsFiles | undefined;
   /** Aborted on shutdown: running handlers see their signal abort once the grace period ends. */
   shutdownSignal?: AbortSignal;
+  /** What clients may send and hold; DEFAULT_TRANSPORT_LIMITS when unset. */
+  limits?: TransportLimits | undefined;
+  /** Told whenever a limit refuses a connection, stream or call (for metrics). */
+  onLimitExceeded?: ((limit: keyof TransportLimits) => void) | undefined;
 }
 
 export interface RpcServer {
@@ -33,7 +42,8 @@ export interface RpcServer {
   close(graceMs: number): Promise<void>;
 }
 
-const DEFAULT_READ_MAX_BYTES = 4 * 1024 * 1024;
+/** Node's default; an idle HTTP/1.1 connection costs a socket and is cheap to open again. */
+const HTTP1_KEEP_ALIVE_MS = 5000;
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -43,18 +53,25 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * anything else to an HTTP/1.1 server (browsers, curl, Connect over HTTP/1.1).
  */
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
+  const limits = options.limits ?? DEFAULT_TRANSPORT_LIMITS;
+  const exceeded = (limit: keyof TransportLimits) => options.onLimitExceeded?.(limit);
   const methods = new Map<string, MethodImplSpec>();
   const handler = connectNodeAdapter({
     routes: (router) => recordServices(options.routes, router, methods),
     interceptors: options.interceptors,
+    // bounds a request body and, for compressed ones, what it inflates to
+    readMaxBytes: limits.readMaxBytes,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
   });
   const unaryPath = createGrpcUnaryPath({
     methods: methods as MethodsByPath,
     interceptors: options.interceptors,
-    readMaxBytes: DEFAULT_READ_MAX_BYTES,
+    readMaxBytes: limits.readMaxBytes,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    onLimitExceeded: exceeded,
     shutdownSignal: options.shutdownSignal,
   });
+  const h2Options = { settings: { maxConcurrentStreams: limits.maxConcurrentStreams } };
 
   const sockets = new Set<net.Socket>();
   let listener: net.Server;
@@ -73,6 +90,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         cert,
         key,
         allowHTTP1: true,
+        ...h2Options,
+        handshakeTimeout: limits.headersTimeoutMs,
         ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
       },
       handler,
@@ -80,8 +99,17 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     h2 = secure;
     listener = secure;
   } else {
-    h2 = http2.createServer(handler);
-    h1 = http.createServer(handler);
+    h2 = http2.createServer(h2Options, handler);
+    h1 = http.createServer(
+      {
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: Math.min(limits.idleTimeoutMs, HTTP1_KEEP_ALIVE_MS),
+        // how often the two timeouts above are checked (Node's default: every 30 s)
+        connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      },
+      handler,
+    );
     const plain = h1;
     const h2c = h2;
     listener = net.createServer((socket) => {
@@ -89,7 +117,10 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       // to handle, and a client that sends nothing must not hold the descriptor forever.
       const onEarlyError = () => socket.destroy();
       socket.on("error", onEarlyError);
-      socket.setTimeout(10_000, () => socket.destroy());
+      socket.setTimeout(limits.headersTimeoutMs, () => {
+        exceeded("headersTimeoutMs");
+        socket.destroy();
+      });
       socket.once("readable", () => {
         socket.setTimeout(0);
         socket.off("error", onEarlyError);
@@ -106,6 +137,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       });
     });
   }
+  listener.maxConnections = limits.maxConnections;
+  listener.on("drop", () => exceeded("maxConnections"));
   listener.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -113,6 +146,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   takeStreamsFirst(h2, unaryPath);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s: http2.ServerHttp2Session) => {
+    guardSession(s, limits, exceeded);
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
   });

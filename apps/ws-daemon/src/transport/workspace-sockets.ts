@@ -2,8 +2,10 @@ import { mkdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { DaemonMetrics, Logger } from "../observability/index.js";
+import { createInFlightLimit } from "./in-flight-limit.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
+import type { TransportLimits } from "./transport-limits.js";
 
 export interface WorkspaceSocketsOptions {
   workingArea: string;
@@ -13,6 +15,11 @@ export interface WorkspaceSocketsOptions {
   routesFor(workspaceId: string): (router: ConnectRouter) => void;
   /** Run inside the observability interceptor (e.g. the RPC layer's error mapping). */
   interceptors?: Interceptor[];
+  /** Limits of each socket's server (maxConnections is per socket); the transport's defaults when unset. */
+  limits?: TransportLimits;
+  /** Calls running at once on one socket; unlimited when unset. */
+  maxInFlightCalls?: number;
+  onLimitExceeded?: (limit: keyof TransportLimits | "maxInFlightCalls") => void;
 }
 
 /**
@@ -70,9 +77,18 @@ export class WorkspaceSockets {
           metrics: this.options.metrics,
           workspaceId,
         }),
+        ...(this.options.maxInFlightCalls !== undefined
+          ? [
+              createInFlightLimit(this.options.maxInFlightCalls, () =>
+                this.options.onLimitExceeded?.("maxInFlightCalls"),
+              ),
+            ]
+          : []),
         ...(this.options.interceptors ?? []),
       ],
       routes: this.options.routesFor(workspaceId),
+      limits: this.options.limits,
+      onLimitExceeded: this.options.onLimitExceeded,
     });
     this.options.logger.debug(
       { workspaceId, socket: server.address },
