@@ -110,6 +110,9 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       },
       handler,
     );
+    // The server never listens itself (sockets are handed to it), and Node starts checking the
+    // two timeouts above on "listening" only.
+    h1.emit("listening");
     const plain = h1;
     const h2c = h2;
     listener = net.createServer((socket) => {
@@ -192,6 +195,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         // Ask HTTP/2 clients to go away once their open calls finish; idle HTTP/1 sockets close.
         for (const s of sessions) s.close();
         h1?.closeIdleConnections();
+        // stops the timeout checks
+        h1?.close();
         const timer = setTimeout(() => {
           for (const s of sessions) s.destroy();
           for (const s of sockets) s.destroy();
