@@ -32,8 +32,8 @@ beforeAll(async () => {
 });
 afterAll(() => d.stop());
 
-const refusals = async (limit: string) => {
-  const text = await (await fetch(`http://127.0.0.1:${d.daemon.metricsPort}/metrics`)).text();
+const refusals = async (limit: string, of: TestDaemon = d) => {
+  const text = await (await fetch(`http://127.0.0.1:${of.daemon.metricsPort}/metrics`)).text();
   const line = text
     .split("\n")
     .find((l) => l.startsWith(`wsd_transport_limit_refusals_total{api="node",limit="${limit}"}`));
@@ -59,8 +59,10 @@ describe("node API limits", () => {
   it("a gRPC message over readMaxBytes is RESOURCE_EXHAUSTED naming the limit, before its body is read", async () => {
     const { content } = d.clients();
     const err = await content.isWorkspaceExists({ id: "x".repeat(5 * MIB) }).catch(statusOf);
-    expect(err).toMatchObject({ code: Code.ResourceExhausted });
-    expect(err.message).toContain("readMaxBytes");
+    expect(err).toMatchObject({
+      code: Code.ResourceExhausted,
+      message: expect.stringContaining("readMaxBytes"),
+    });
     // the daemon still answers on the same client
     expect((await content.isWorkspaceExists({ id: "ws-none" })).exists).toBe(false);
     expect(await refusals("readMaxBytes")).toBeGreaterThan(0);
@@ -160,5 +162,7 @@ describe("node API connection limit", () => {
       if (exists === undefined) await new Promise((r) => setTimeout(r, 100));
     }
     expect(exists).toBe(false);
+    // closed by the limit, not by the handshake timeout (10 s here) that closes silent ones too
+    expect(await refusals("maxConnections", small)).toBeGreaterThan(0);
   });
 });
