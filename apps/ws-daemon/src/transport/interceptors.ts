@@ -6,6 +6,29 @@ import { logContext } from "../observability/index.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
 
+/**
+ * Longest error message sent to a client. Messages may quote request fields (a path, an id):
+ * unbounded, a long field made the status header larger than HTTP/2 allows, and the
+ * connection was torn down with FRAME_SIZE_ERROR instead of carrying the status.
+ */
+export const MAX_STATUS_MESSAGE_CHARS = 1024;
+
+/** The same error with its message cut to MAX_STATUS_MESSAGE_CHARS. */
+export function boundedStatus(error: ConnectError): ConnectError {
+  const raw = error.rawMessage;
+  if (raw.length <= MAX_STATUS_MESSAGE_CHARS) return error;
+  const cut = `${raw.slice(0, MAX_STATUS_MESSAGE_CHARS)}… (${raw.length - MAX_STATUS_MESSAGE_CHARS} more characters)`;
+  const bounded = new ConnectError(
+    cut,
+    error.code,
+    error.metadata,
+    undefined,
+    error.cause ?? error,
+  );
+  bounded.details.push(...error.details);
+  return bounded;
+}
+
 /** Workspace id of a call: the request's `id` field where the method has one, or the socket's workspace. */
 function workspaceIdOf(message: unknown, fallback: string | undefined): string | undefined {
   if (typeof message === "object" && message !== null && "id" in message) {
@@ -93,7 +116,7 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
             yield* source;
             completed = true;
           } catch (e) {
-            failure = ConnectError.from(e);
+            failure = boundedStatus(ConnectError.from(e));
             throw failure;
           } finally {
             // A client that cancels closes the generator without an error: count it as such.
@@ -107,7 +130,7 @@ export function createObservabilityInterceptor(options: ObservabilityOptions): I
         })(),
       };
     } catch (e) {
-      const ce = ConnectError.from(e);
+      const ce = boundedStatus(ConnectError.from(e));
       ce.metadata.set(REQUEST_ID_HEADER, requestId);
       finish(ce.code, ce);
       throw ce;

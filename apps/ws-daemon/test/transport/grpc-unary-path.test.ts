@@ -84,7 +84,10 @@ describe("unary gRPC on the HTTP/2 stream", () => {
         { id: "there" },
         {
           headers: { "x-test": protocol },
-          onHeader: (h) => h.forEach((v, k) => (headers[k] = v)),
+          onHeader: (h) =>
+            h.forEach((v, k) => {
+              headers[k] = v;
+            }),
         },
       );
       expect(res.exists).toBe(true);
