@@ -1,8 +1,10 @@
 import * as http2 from "node:http2";
+import type { Socket } from "node:net";
 import { create, type DescMessage, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createContextValues,
   type HandlerContext,
   type Interceptor,
@@ -27,6 +29,8 @@ export interface GrpcUnaryPathOptions {
   /** The request body must be complete this long after the call's headers. */
   requestTimeoutMs: number;
   onLimitExceeded?: ((limit: "readMaxBytes" | "requestTimeoutMs") => void) | undefined;
+  /** The call's context values from its connection (see RpcServerOptions.contextValues). */
+  contextValues?: ((socket: Socket) => ContextValues) | undefined;
   shutdownSignal?: AbortSignal | undefined;
 }
 
@@ -284,7 +288,9 @@ async function invoke(
       url,
       signal: controller.signal,
       header: requestHeaders(headers),
-      contextValues: createContextValues(),
+      contextValues: options.contextValues
+        ? options.contextValues(stream.session?.socket as Socket)
+        : createContextValues(),
       message: input,
     };
     const res = await call(request);

@@ -2,7 +2,12 @@ import { readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, Interceptor, MethodImplSpec } from "@connectrpc/connect";
+import type {
+  ConnectRouter,
+  ContextValues,
+  Interceptor,
+  MethodImplSpec,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createGrpcUnaryPath, type StreamTaker } from "./grpc-unary-path.js";
 import { type MethodsByPath, recordServices } from "./recorded-services.js";
@@ -30,6 +35,12 @@ export interface RpcServerOptions {
   shutdownSignal?: AbortSignal;
   /** What clients may send and hold; DEFAULT_TRANSPORT_LIMITS when unset. */
   limits?: TransportLimits | undefined;
+  /**
+   * Values every call's interceptors and handlers see (`req.contextValues`, `ctx.values`), made
+   * from the connection it came on: the hook for peer identity (TLS certificate, SO_PEERCRED).
+   * Both the unary gRPC path and connect-node call it.
+   */
+  contextValues?: ((socket: net.Socket) => ContextValues) | undefined;
   /** Told whenever a limit refuses a connection, stream or call (for metrics). */
   onLimitExceeded?: ((limit: keyof TransportLimits) => void) | undefined;
 }
@@ -56,12 +67,14 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   const limits = options.limits ?? DEFAULT_TRANSPORT_LIMITS;
   const exceeded = (limit: keyof TransportLimits) => options.onLimitExceeded?.(limit);
   const methods = new Map<string, MethodImplSpec>();
+  const contextValues = options.contextValues;
   const handler = connectNodeAdapter({
     routes: (router) => recordServices(options.routes, router, methods),
     interceptors: options.interceptors,
     // bounds a request body and, for compressed ones, what it inflates to
     readMaxBytes: limits.readMaxBytes,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
+    ...(contextValues ? { contextValues: (req) => contextValues(req.socket) } : {}),
   });
   const unaryPath = createGrpcUnaryPath({
     methods: methods as MethodsByPath,
@@ -70,6 +83,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     requestTimeoutMs: limits.requestTimeoutMs,
     onLimitExceeded: exceeded,
     shutdownSignal: options.shutdownSignal,
+    contextValues,
   });
   const h2Options = { settings: { maxConcurrentStreams: limits.maxConcurrentStreams } };
 

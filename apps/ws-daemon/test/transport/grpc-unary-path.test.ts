@@ -3,6 +3,8 @@ import {
   Code as ConnectCode,
   ConnectError,
   createClient,
+  createContextKey,
+  createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
 import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
@@ -21,7 +23,14 @@ import { connectH2, envelope, grpcPartialCall, targetOf } from "./abuse-clients.
 const PATH = "/wsdaemon.WorkspaceContentService/IsWorkspaceExists";
 
 /** What the test service saw of its calls. */
-const seen: { signal?: AbortSignal; header?: string | null; protocol?: string }[] = [];
+const seen: {
+  signal?: AbortSignal;
+  header?: string | null;
+  protocol?: string;
+  peerPort?: number;
+}[] = [];
+/** Set from the connection by the server's contextValues hook. */
+const PEER_PORT = createContextKey(0, { description: "peer port" });
 let release: (() => void) | undefined;
 /** Waits until a "hold" call is inside the handler; returns what lets it go. */
 async function nextHeld(): Promise<() => void> {
@@ -39,6 +48,7 @@ const routes = (router: Parameters<Parameters<typeof startRpcServer>[0]["routes"
         signal: ctx.signal,
         header: ctx.requestHeader.get("x-test"),
         protocol: ctx.protocolName,
+        peerPort: ctx.values.get(PEER_PORT),
       });
       ctx.responseHeader.set("x-answered-by", "test");
       if (req.id === "slow") {
@@ -69,6 +79,7 @@ beforeAll(async () => {
     listen: { host: "127.0.0.1", port: 0 },
     interceptors: [tagging, createInFlightLimit(2)],
     routes,
+    contextValues: (socket) => createContextValues().set(PEER_PORT, socket.remotePort ?? -1),
   });
 });
 afterAll(() => server.close(100));
@@ -94,6 +105,8 @@ describe("unary gRPC on the HTTP/2 stream", () => {
       expect(headers["x-answered-by"]).toBe("test");
       expect(headers["x-intercepted"]).toBe("1");
       expect(seen.at(-1)).toMatchObject({ header: protocol, protocol });
+      // the connection-derived values (the peer identity hook) reach the handler on every path
+      expect(seen.at(-1)?.peerPort).toBeGreaterThan(0);
     }
   });
 
