@@ -15,6 +15,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { CallSignal } from "./call-signal.js";
 import type { MethodsByPath } from "./recorded-services.js";
 
 const GRPC_CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
@@ -48,7 +49,7 @@ export type StreamTaker = (
  * JSON, compressed requests) stays with connect-node.
  */
 export function createGrpcUnaryPath(options: GrpcUnaryPathOptions): StreamTaker {
-  const running = new Set<AbortController>();
+  const running = new Set<CallSignal>();
   options.shutdownSignal?.addEventListener("abort", () => {
     for (const c of running) c.abort(options.shutdownSignal?.reason);
   });
@@ -123,7 +124,7 @@ function serveUnary(
   headers: http2.IncomingHttpHeaders,
   spec: Extract<MethodImplSpec, { kind: "unary" }>,
   options: GrpcUnaryPathOptions,
-  running: Set<AbortController>,
+  running: Set<CallSignal>,
   bodies: BodyDeadlines,
 ): void {
   const limit = options.readMaxBytes;
@@ -225,18 +226,16 @@ async function invoke(
   headers: http2.IncomingHttpHeaders,
   spec: Extract<MethodImplSpec, { kind: "unary" }>,
   options: GrpcUnaryPathOptions,
-  running: Set<AbortController>,
+  running: Set<CallSignal>,
   body: Buffer,
 ): Promise<void> {
   const method = spec.method;
-  const controller = new AbortController();
+  const controller = new CallSignal();
   const responseHeader = new Headers();
   const responseTrailer = new Headers();
   let deadline: NodeJS.Timeout | undefined;
   const onClose = () => {
-    if (!controller.signal.aborted) {
-      controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-    }
+    controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
   };
   try {
     const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, 2 ** 31);
@@ -260,7 +259,10 @@ async function invoke(
       const context: HandlerContext = {
         method,
         service: req.service,
-        signal: req.signal,
+        // read when the handler looks: the signal is made then
+        get signal() {
+          return req.signal;
+        },
         timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
         requestMethod: req.requestMethod,
         requestHeader: req.header,
@@ -286,7 +288,9 @@ async function invoke(
       method,
       requestMethod: "POST",
       url,
-      signal: controller.signal,
+      get signal() {
+        return controller.signal;
+      },
       header: requestHeaders(headers),
       contextValues: options.contextValues
         ? options.contextValues(stream.session?.socket as Socket)
