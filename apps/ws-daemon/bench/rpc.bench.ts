@@ -9,7 +9,7 @@
  * BENCH_RPC_WARMUP_SECONDS (2) of unmeasured calls per side first.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -74,15 +74,15 @@ function startChild(
   const nodeArgs =
     name === "daemon" ? (process.env.BENCH_RPC_NODE_ARGS?.split(" ").filter(Boolean) ?? []) : [];
   const loader = args[0]?.endsWith(".ts") ? ["--import", tsx] : [];
+  // The daemon's log goes to a file, as a container runtime keeps it: a pipe to this process
+  // would make the daemon wait for the busy client to read it.
+  const log = port !== undefined ? openSync(path.join(cwd, `${name}.log`), "w") : "pipe";
   const child = spawn(process.execPath, [...nodeArgs, ...loader, ...args], {
     cwd,
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", log, "inherit"],
   });
-  if (port !== undefined) {
-    // read what it writes (its log), as a log collector would: a full pipe would stall it
-    child.stdout?.resume();
-    return Promise.resolve({ name, address: `127.0.0.1:${port}`, child });
-  }
+  if (typeof log === "number") closeSync(log);
+  if (port !== undefined) return Promise.resolve({ name, address: `127.0.0.1:${port}`, child });
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
     if (!child.stdout) return reject(new Error("no stdout"));
