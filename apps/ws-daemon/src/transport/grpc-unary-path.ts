@@ -358,9 +358,26 @@ function respondError(
 ): void {
   if (stream.destroyed || stream.headersSent) return;
   const status = setTrailerStatus(new Headers(header), error);
+  status.set("grpc-message", percentEncodeMessage(error.rawMessage));
   stream.respond(copyInto({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, status), {
     endStream: true,
   });
   // whatever the client still sends is of no use: stop it without an error (RST_STREAM NO_ERROR)
   if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
+/**
+ * grpc-message as the gRPC spec encodes it: only bytes outside printable ASCII and "%" are
+ * percent-encoded. encodeURIComponent also encodes "," and the like, which gRPC libraries that
+ * decode with decodeURI (grpc-js) then show as "%2C".
+ */
+export function percentEncodeMessage(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
 }

@@ -57,6 +57,9 @@ const routes = (router: Parameters<Parameters<typeof startRpcServer>[0]["routes"
         );
       }
       if (req.id === "hold") await new Promise<void>((r) => (release = r));
+      if (req.id === "fail-text") {
+        throw new ConnectError("no, not here: é 100%", ConnectCode.NotFound);
+      }
       if (req.id === "fail") {
         throw new ConnectError("it failed on purpose", ConnectCode.FailedPrecondition, {
           "x-failure": "yes",
@@ -125,6 +128,34 @@ describe("unary gRPC on the HTTP/2 stream", () => {
       .isWorkspaceExists({ id: "fail" })
       .catch((e: unknown) => ConnectError.from(e));
     expect(raw instanceof ConnectError && raw.metadata.get("x-failure")).toBe("yes");
+  });
+
+  it("percent-encodes grpc-message as the gRPC spec does (only non-printable bytes and %)", async () => {
+    const err = await client().isWorkspaceExists({ id: "fail-text" }).catch(statusOf);
+    expect(err).toMatchObject({ code: Code.NotFound, message: "no, not here: é 100%" });
+    const session = connectH2(targetOf(server.address));
+    try {
+      const body = envelope(
+        toBinary(
+          IsWorkspaceExistsRequestSchema,
+          create(IsWorkspaceExistsRequestSchema, { id: "fail-text" }),
+        ),
+      );
+      const raw = await new Promise<string>((resolve) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": PATH,
+          "content-type": "application/grpc",
+        });
+        stream.on("response", (h) => resolve(String(h["grpc-message"])));
+        stream.on("data", () => {});
+        stream.on("error", () => {});
+        stream.end(body);
+      });
+      expect(raw).toBe("no, not here: %C3%A9 100%25");
+    } finally {
+      session.destroy();
+    }
   });
 
   it("aborts the handler's signal at the deadline: DEADLINE_EXCEEDED", async () => {
