@@ -6,7 +6,7 @@
 import packageJson from "../package.json" with { type: "json" };
 import { ConfigError, helpText, loadConfig } from "./config/index.js";
 import { StartupError, startDaemon } from "./daemon.js";
-import { createLogger, stdoutDestination } from "./observability/index.js";
+import { createLogger } from "./observability/index.js";
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = createLogger(config.log.level, stdoutDestination(), config.log.format);
+  const logger = createLogger(config.log.level, process.stdout, config.log.format);
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon(config, logger);

@@ -2,4 +2,3 @@ export { type LogContext, logContext } from "./log-context.js";
 export { createLogger, type LogFormat, type Logger } from "./logger.js";
 export { DaemonMetrics } from "./metrics.js";
 export { prettyLine, prettyLogStream } from "./pretty-log-stream.js";
-export { stdoutDestination } from "./stdout-destination.js";
