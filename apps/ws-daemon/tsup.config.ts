@@ -13,6 +13,7 @@ export default defineConfig({
     // loaded by src/archive/worker-pool.ts as worker threads, next to the bundle's chunks
     "tar-worker": "src/archive/tar-worker.ts",
     "extract-worker": "src/archive/extract-worker.ts",
+    "chunk-worker": "src/archive/chunk-worker.ts",
   },
   format: ["esm"],
   platform: "node",

@@ -12,8 +12,7 @@
  * the best runs, and the median over rounds of the ratio within a round (see pairedRatio).
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -22,6 +21,7 @@ import {
   S3ObjectStore,
 } from "../src/storage/index.js";
 import { startMotoServer } from "../test/support/moto-server.js";
+import { generateWorkspace } from "./support/workspace.js";
 
 const scale = Number(process.env.BENCH_SCALE ?? "1");
 const repeat = Number(process.env.BENCH_REPEAT ?? "3");
@@ -29,84 +29,6 @@ const repeat = Number(process.env.BENCH_REPEAT ?? "3");
 const restoreRepeat = Number(process.env.BENCH_RESTORE_REPEAT ?? String(repeat + 2));
 const withS3 = process.env.BENCH_S3 !== "0";
 const MiB = 1024 * 1024;
-
-const words = [
-  "const",
-  "let",
-  "function",
-  "return",
-  "import",
-  "export",
-  "interface",
-  "string",
-  "number",
-  "await",
-  "async",
-  "if",
-  "else",
-  "for",
-  "while",
-  "class",
-  "extends",
-  "new",
-  "this",
-  "true",
-  "false",
-  "null",
-  "workspace",
-  "content",
-  "backup",
-  "restore",
-  "archive",
-  "daemon",
-  "status",
-  "error",
-  "result",
-];
-
-/** Text that compresses about like real source code (3-5x with zstd -1). */
-function sourceLike(bytes: number): Buffer {
-  const lines: string[] = [];
-  let n = 0;
-  while (n < bytes) {
-    const indent = " ".repeat(2 * Math.floor(Math.random() * 4));
-    const count = 3 + Math.floor(Math.random() * 8);
-    let line = indent;
-    for (let i = 0; i < count; i++) line += words[Math.floor(Math.random() * words.length)] + " ";
-    line += `${Math.floor(Math.random() * 100000)};`;
-    lines.push(line);
-    n += line.length + 1;
-  }
-  return Buffer.from(lines.join("\n").slice(0, bytes));
-}
-
-function generate(root: string): number {
-  const smallFiles = Math.round(20_000 * scale);
-  const largeFiles = Math.max(1, Math.round(7 * scale));
-  let total = 0;
-  const pool = Array.from({ length: 64 }, () => sourceLike(64 * 1024));
-  for (let i = 0; i < smallFiles; i++) {
-    const dir = path.join(root, "src", `pkg${i % 50}`, `mod${Math.floor(i / 50) % 40}`);
-    if (i < 2000) mkdirSync(dir, { recursive: true });
-    const size = 200 + Math.floor(Math.random() ** 3 * 60_000);
-    const base = at(pool, i % pool.length);
-    const off = Math.floor(Math.random() * (base.length - size));
-    writeFileSync(path.join(dir, `file${i}.ts`), base.subarray(off, off + size));
-    total += size;
-  }
-  mkdirSync(path.join(root, "assets"), { recursive: true });
-  const largeSize = Math.round(((1024 * MiB - total) / largeFiles) * (scale >= 1 ? 1 : 1));
-  for (let i = 0; i < largeFiles; i++) {
-    const file = path.join(root, "assets", `blob${i}.bin`);
-    const chunk = 16 * MiB;
-    const target = Math.max(MiB, Math.round(largeSize * Math.min(scale, 1)));
-    for (let written = 0; written < target; written += chunk) {
-      writeFileSync(file, randomBytes(Math.min(chunk, target - written)), { flag: "a" });
-    }
-    total += target;
-  }
-  return total;
-}
 
 /** Runs one timed attempt: flushes dirty pages of earlier runs first so they do not throttle it. */
 async function timed(run: () => Promise<void> | void, before?: () => void): Promise<number> {
@@ -185,7 +107,7 @@ async function main(): Promise<void> {
   try {
     const src = path.join(work, "workspace");
     process.stderr.write(`generating workspace (scale ${scale}) in ${src}\n`);
-    const bytes = generate(src);
+    const bytes = generateWorkspace(src, scale);
     const files = Number(
       execFileSync("sh", ["-c", `find '${src}' | wc -l`], { encoding: "utf8" }).trim(),
     );

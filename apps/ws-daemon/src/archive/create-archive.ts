@@ -293,7 +293,7 @@ const GiB = 1024 ** 3;
  * Aborts through `abort` once the archive runs past its deadline, which grows with the tar bytes
  * the worker reported as begun (summary.plannedBytes). Returns the function that stops watching.
  */
-function watchDeadline(
+export function watchDeadline(
   deadline: ArchiveDeadline,
   dir: string,
   summary: TarWriteSummary,
@@ -321,7 +321,7 @@ function watchDeadline(
 }
 
 /** The tar worker's errors with their classes back (they do not cross the thread boundary). */
-function reviveTarError(e: SerializedError): Error {
+export function reviveTarError(e: SerializedError): Error {
   if (e.name === "ArchiveLimitError") return new ArchiveLimitError(e.message);
   if (e.name === "ArchiveTreeChangedError") return new ArchiveTreeChangedError(e.message);
   return deserializeError(e);

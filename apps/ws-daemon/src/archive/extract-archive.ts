@@ -189,7 +189,7 @@ function feedPipe(
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
-function reviveWorkerError(e: SerializedError): Error {
+export function reviveWorkerError(e: SerializedError): Error {
   if (e.name === "HostileArchiveError" && e.entry !== undefined) {
     const prefix = `refusing archive entry ${JSON.stringify(e.entry)}: `;
     const reason = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
@@ -202,7 +202,7 @@ function reviveWorkerError(e: SerializedError): Error {
 }
 
 /** The plain-data part of the options, as the worker gets it. */
-function extractOptionsOf(o: SafeExtractOptions): SafeExtractOptions {
+export function extractOptionsOf(o: SafeExtractOptions): SafeExtractOptions {
   return {
     maxEntryBytes: o.maxEntryBytes,
     maxTotalBytes: o.maxTotalBytes,

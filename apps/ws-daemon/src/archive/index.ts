@@ -24,11 +24,22 @@ export {
   writeArchiveToFile,
 } from "./create-archive.js";
 export {
+  type ChunkedTree,
+  type ChunkTreeOptions,
+  chunkTree,
+  type TreeChunk,
+} from "./create-chunks.js";
+export {
   type ArchiveSource,
   type ExtractArchiveOptions,
   type ExtractResult,
   extractArchive,
 } from "./extract-archive.js";
+export {
+  type ExtractTarStreamOptions,
+  type ExtractTarStreamResult,
+  extractTarStream,
+} from "./extract-tar-stream.js";
 export {
   type ArchiveManifest,
   encodeManifest,

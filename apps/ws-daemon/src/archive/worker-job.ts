@@ -8,6 +8,7 @@ import { parentPort } from "node:worker_threads";
 export type WorkerJobMessage<TProgress, TResult> = { job: number } & (
   | { type: "opened" }
   | { type: "progress"; progress: TProgress }
+  | { type: "data"; data: unknown }
   | { type: "done"; result: TResult }
   | { type: "error"; error: SerializedError }
 );
@@ -30,6 +31,8 @@ export interface JobReporter<TProgress> {
   opened(): void;
   /** Progress, passed on at most every PROGRESS_EVERY_MS (dropped in between). */
   progress(p: TProgress): void;
+  /** Hands a piece of the job's output to the daemon now (unthrottled; `transfer` moves buffers). */
+  send(data: unknown, transfer?: readonly ArrayBuffer[]): void;
 }
 
 const PROGRESS_EVERY_MS = 200;
@@ -55,6 +58,11 @@ export function serveWorkerJobs<TJob, TProgress, TResult>(
         lastProgress = now;
         post({ job, type: "progress", progress });
       },
+      send: (data, transfer) =>
+        port.postMessage(
+          { job, type: "data", data } satisfies WorkerJobMessage<TProgress, TResult>,
+          [...(transfer ?? [])],
+        ),
     };
     try {
       post({ job, type: "done", result: run(data, report) });

@@ -51,6 +51,8 @@ export function startWorkerJob<TProgress, TResult>(
   handlers: {
     onOpened?: () => void;
     onProgress?: (p: TProgress) => void;
+    /** What the job hands over with JobReporter.send, in order. */
+    onData?: (data: unknown) => void;
     reviveError?: (e: SerializedError) => Error;
   } = {},
 ): WorkerJobHandle<TResult> {
@@ -67,6 +69,10 @@ export function startWorkerJob<TProgress, TResult>(
       }
       if (m.type === "progress") {
         handlers.onProgress?.(m.progress);
+        return;
+      }
+      if (m.type === "data") {
+        handlers.onData?.(m.data);
         return;
       }
       settled = true;

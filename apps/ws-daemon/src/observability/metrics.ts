@@ -78,6 +78,20 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
 
+  readonly chunkedBytes = new Counter({
+    name: "wsd_chunked_archive_bytes_total",
+    help: "Chunked backups and snapshots: tar bytes scanned, bytes of new chunks, bytes uploaded",
+    labelNames: ["operation", "kind"] as const,
+    registers: [this.registry],
+  });
+
+  readonly dedupRatio = new Gauge({
+    name: "wsd_chunked_dedup_ratio",
+    help: "Last chunked archive: tar bytes scanned per byte of new chunks (1 = nothing reused)",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+
   readonly ready = new Gauge({
     name: "wsd_ready",
     help: "1 while every readiness check passes (health SERVING), else 0",
@@ -100,5 +114,16 @@ export class DaemonMetrics {
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: "wsd_" });
+  }
+
+  /** One published chunked backup or snapshot: what it read, what was new, what it uploaded. */
+  recordChunkedArchive(
+    operation: "backup" | "snapshot",
+    stats: { scannedBytes: number; newBytes: number; uploadedBytes: number },
+  ): void {
+    this.chunkedBytes.inc({ operation, kind: "scanned" }, stats.scannedBytes);
+    this.chunkedBytes.inc({ operation, kind: "new" }, stats.newBytes);
+    this.chunkedBytes.inc({ operation, kind: "uploaded" }, stats.uploadedBytes);
+    this.dedupRatio.set({ operation }, stats.scannedBytes / Math.max(1, stats.newBytes));
   }
 }

@@ -1,4 +1,4 @@
-import { ArchiveContentStore, type ArchiveContentStoreOptions } from "./archive-content-store.js";
+import { type ContentStoreOptions, FormatContentStore } from "./chunked-content-store.js";
 import { LocalDirectoryObjectStore } from "./local-object-store.js";
 import type { ObjectStore } from "./object-store.js";
 import { S3ObjectStore, type S3ObjectStoreConfig } from "./s3-object-store.js";
@@ -18,10 +18,13 @@ export function createObjectStore(config: ContentStoreConfig): ObjectStore {
   }
 }
 
-/** The daemon's ContentStore for a storage configuration. */
+/**
+ * The daemon's ContentStore for a storage configuration: writes `options.format` (the full
+ * tar.zst format unless set), reads both formats.
+ */
 export function createContentStore(
   config: ContentStoreConfig,
-  options: ArchiveContentStoreOptions = {},
-): ArchiveContentStore {
-  return new ArchiveContentStore(createObjectStore(config), options);
+  options: ContentStoreOptions = {},
+): FormatContentStore {
+  return new FormatContentStore(createObjectStore(config), options);
 }

@@ -10,6 +10,16 @@ export {
   DEFAULT_SWEEP_GRACE_MS,
   type SweepReport,
 } from "./archive-content-store.js";
+export type { ChunkSweepReport } from "./chunk-gc.js";
+export type { DedupScope } from "./chunk-keys.js";
+export type { ChunkedArchiveStats } from "./chunked-archive.js";
+export {
+  type ContentStoreOptions,
+  DEFAULT_PACK_TARGET_BYTES,
+  FormatContentStore,
+  type StorageFormat,
+  type StoreSweepReport,
+} from "./chunked-content-store.js";
 export type {
   ArchiveOptions,
   ArchiveProgress,

@@ -24,7 +24,12 @@ export interface TlsFiles {
   clientCaFile?: string | undefined;
 }
 
-export type ListenTarget = { host: string; port: number } | { socketPath: string; mode?: number };
+/**
+ * A Unix socket is created with the process's umask and never chmod-ed here (a chmod by path
+ * follows whatever a workspace put at that path): bind it where only the daemon can reach and
+ * move it into place (see WorkspaceSockets).
+ */
+export type ListenTarget = { host: string; port: number } | { socketPath: string };
 
 export interface RpcServerOptions {
   routes: (router: ConnectRouter) => void;
@@ -74,7 +79,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     // bounds a request body and, for compressed ones, what it inflates to
     readMaxBytes: limits.readMaxBytes,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
-    ...(contextValues ? { contextValues: (req) => contextValues(req.socket) } : {}),
+    ...(contextValues ? { contextValues: (req) => contextValues(connectionOf(req)) } : {}),
   });
   const unaryPath = createGrpcUnaryPath({
     methods: methods as MethodsByPath,
@@ -181,11 +186,6 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     if ("socketPath" in target) listener.listen(target.socketPath, resolve);
     else listener.listen(target.port, target.host, resolve);
   });
-  if ("socketPath" in target) {
-    // Workspace processes run as other users; the socket's location is the access control.
-    const { chmod } = await import("node:fs/promises");
-    await chmod(target.socketPath, target.mode ?? 0o777);
-  }
   const addr = listener.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : undefined;
   const address =
@@ -242,4 +242,12 @@ function takeStreamsFirst(
       for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
     },
   );
+}
+
+/**
+ * The connection under a request: for HTTP/2 the session's socket (one object per connection,
+ * the same one the unary gRPC path hands out), for HTTP/1.1 the request's socket.
+ */
+function connectionOf(req: http.IncomingMessage | http2.Http2ServerRequest): net.Socket {
+  return "stream" in req ? (req.stream.session?.socket ?? req.socket) : req.socket;
 }

@@ -13,6 +13,7 @@ export const RANKS: Record<string, number> = {
   observability: 1,
   config: 1,
   archive: 1,
+  chunks: 1,
   storage: 1,
   git: 1,
   quota: 1,

@@ -1,0 +1,359 @@
+import { type ArchiveManifest, DEFAULT_ZSTD_LEVEL, extractTarStream } from "../archive/index.js";
+import {
+  type Clock,
+  ContentCorruptError,
+  ContentNotFoundError,
+  KeyedSerializer,
+  type Log,
+  silentLog,
+  systemClock,
+} from "../platform/index.js";
+import {
+  ArchiveContentStore,
+  type ArchiveContentStoreOptions,
+  DEFAULT_MAX_CONCURRENT_ARCHIVES,
+  DEFAULT_SWEEP_GRACE_MS,
+  type SweepReport,
+} from "./archive-content-store.js";
+import { ChunkCatalog, readChunkIndex } from "./chunk-catalog.js";
+import { type ChunkSweepReport, collectChunks } from "./chunk-gc.js";
+import {
+  type DedupScope,
+  isBackupIndexKey,
+  isPackKeyOf,
+  newBackupIndexKey,
+  scopePrefix,
+  scopeWorkspaces,
+  snapshotIndexKey,
+} from "./chunk-keys.js";
+import { readChunks } from "./chunk-reader.js";
+import { type ChunkedArchiveStats, writeChunkedArchive } from "./chunked-archive.js";
+import {
+  type AnyManifest,
+  type ChunkedManifest,
+  encodeChunkedManifest,
+  parseAnyManifest,
+} from "./chunked-manifest.js";
+import type {
+  ArchiveOptions,
+  ArchiveStats,
+  ContentStore,
+  UploadResult,
+  WorkspaceRef,
+} from "./content-store.js";
+import {
+  BACKUP_URL_SCHEME,
+  backupManifestKey,
+  backupPrefix,
+  backupUrl,
+  isBackupDataKey,
+  newSnapshotLocation,
+  parseBackupUrl,
+  parseSnapshotUrl,
+  snapshotUrl,
+  workspacePrefix,
+} from "./object-keys.js";
+import { getBytes, ObjectNotFoundError, type ObjectStore, putBytes } from "./object-store.js";
+
+/** What new backups and snapshots are written as; both are always readable. */
+export type StorageFormat = "tar-zstd" | "chunked";
+
+export interface ContentStoreOptions extends ArchiveContentStoreOptions {
+  /** Default "tar-zstd": one tar.zst object per archive. */
+  format?: StorageFormat;
+  /** Chunked only: whose archives share chunks. Default "owner". */
+  dedupScope?: DedupScope;
+  /** Chunked only: decompressed bytes per pack. Default 16 MiB. */
+  packTargetBytes?: number;
+  /** Told of every chunked backup or snapshot that was published. */
+  onChunkedArchive?: (operation: "backup" | "snapshot", stats: ChunkedArchiveStats) => void;
+}
+
+export interface StoreSweepReport extends SweepReport, ChunkSweepReport {}
+
+export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The daemon's ContentStore: writes new archives in the configured format (the full tar.zst of
+ * ArchiveContentStore, or chunked and deduplicated, docs/chunked-backups.md) and reads both,
+ * deciding by each manifest's format version, so switching the setting loses nothing.
+ */
+export class FormatContentStore implements ContentStore {
+  /** The full tar.zst format: writes when configured, reads its archives always. */
+  readonly full: ArchiveContentStore;
+  private readonly serializer: KeyedSerializer;
+  private readonly catalog: ChunkCatalog;
+  private readonly clock: Clock;
+  private readonly log: Log;
+
+  constructor(
+    readonly objects: ObjectStore,
+    private readonly options: ContentStoreOptions = {},
+  ) {
+    this.full = new ArchiveContentStore(objects, options);
+    this.serializer = new KeyedSerializer({
+      maxConcurrent: options.maxConcurrentArchives ?? DEFAULT_MAX_CONCURRENT_ARCHIVES,
+    });
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLog;
+    this.catalog = new ChunkCatalog(objects, this.log);
+  }
+
+  get format(): StorageFormat {
+    return this.options.format ?? "tar-zstd";
+  }
+
+  async backup(ws: WorkspaceRef, dir: string, options: ArchiveOptions = {}): Promise<UploadResult> {
+    if (this.format !== "chunked") return this.full.backup(ws, dir, options);
+    return this.archiving(ws, options, async (started) => {
+      const manifestKey = backupManifestKey(ws);
+      const previous = await this.readManifest(manifestKey).catch((err: unknown) => {
+        this.log("warn", `previous backup manifest ${manifestKey} unreadable; replacing it`, {
+          err,
+        });
+        return undefined;
+      });
+      const indexKey = newBackupIndexKey(backupPrefix(ws), started);
+      const manifest = await this.commitChunked("backup", ws, dir, indexKey, manifestKey, options);
+      await this.dropReplaced(ws, previous, manifest.indexKey);
+      return this.uploaded(backupUrl(ws), manifest, started);
+    });
+  }
+
+  async snapshot(
+    ws: WorkspaceRef,
+    dir: string,
+    options: ArchiveOptions = {},
+  ): Promise<UploadResult> {
+    if (this.format !== "chunked") return this.full.snapshot(ws, dir, options);
+    return this.archiving(ws, options, async (started) => {
+      const loc = newSnapshotLocation(ws, started);
+      options.onSnapshotUrl?.(snapshotUrl(loc));
+      const manifest = await this.commitChunked(
+        "snapshot",
+        ws,
+        dir,
+        snapshotIndexKey(loc.prefix),
+        loc.manifestKey,
+        options,
+      );
+      return this.uploaded(snapshotUrl(loc), manifest, started);
+    });
+  }
+
+  async restoreBackup(
+    ws: WorkspaceRef,
+    targetDir: string,
+    options: ArchiveOptions = {},
+  ): Promise<ArchiveStats> {
+    const manifestKey = backupManifestKey(ws);
+    const any = await this.readManifest(manifestKey);
+    if (!any) throw new ContentNotFoundError(`workspace ${ws.owner}/${ws.metaId} has no backup`);
+    if (any.format === "tar-zstd") return this.full.restoreBackup(ws, targetDir, options);
+    if (!isBackupIndexKey(backupPrefix(ws), any.manifest.indexKey)) {
+      throw new ContentCorruptError(
+        `manifest ${manifestKey} names foreign index ${any.manifest.indexKey}`,
+      );
+    }
+    return this.restoreChunked(ws.owner, any.manifest, targetDir, options);
+  }
+
+  async restoreSnapshot(
+    url: string,
+    targetDir: string,
+    options: ArchiveOptions = {},
+  ): Promise<ArchiveStats> {
+    if (url.startsWith(BACKUP_URL_SCHEME)) {
+      return this.restoreBackup({ id: "", ...parseBackupUrl(url) }, targetDir, options);
+    }
+    const loc = parseSnapshotUrl(url);
+    const any = await this.readManifest(loc.manifestKey);
+    if (!any) throw new ContentNotFoundError(`snapshot ${url} does not exist`);
+    if (any.format === "tar-zstd") return this.full.restoreSnapshot(url, targetDir, options);
+    if (any.manifest.indexKey !== snapshotIndexKey(loc.prefix)) {
+      throw new ContentCorruptError(
+        `snapshot manifest ${loc.manifestKey} names foreign index ${any.manifest.indexKey}`,
+      );
+    }
+    const owner = loc.prefix.split("/")[1] ?? "";
+    return this.restoreChunked(owner, any.manifest, targetDir, options);
+  }
+
+  async hasBackup(ws: WorkspaceRef): Promise<boolean> {
+    const any = await this.readManifest(backupManifestKey(ws)).catch(() => undefined);
+    if (!any) return false;
+    if (any.format === "tar-zstd") return this.full.hasBackup(ws);
+    const index = await this.objects.head(any.manifest.indexKey);
+    return index !== undefined && index.size === any.manifest.indexSize;
+  }
+
+  /** The current backup's manifest when it is of the full format (ArchiveContentStore's view). */
+  async readBackupManifest(ws: WorkspaceRef): Promise<ArchiveManifest | undefined> {
+    return this.full.readBackupManifest(ws);
+  }
+
+  /** The current backup's manifest in either format, or undefined when there is none. */
+  async readAnyBackupManifest(ws: WorkspaceRef): Promise<AnyManifest | undefined> {
+    return this.readManifest(backupManifestKey(ws));
+  }
+
+  /**
+   * The janitor: the full format's leftovers (ArchiveContentStore.sweep), then the chunked
+   * format's unreferenced packs, indexes and dead leases (chunk-gc.ts), both past `graceMs`.
+   */
+  async sweep(graceMs = DEFAULT_SWEEP_GRACE_MS): Promise<StoreSweepReport> {
+    const full = await this.full.sweep(graceMs);
+    const chunks = await collectChunks(this.objects, this.catalog, {
+      graceMs,
+      now: () => this.clock.now(),
+      log: this.log,
+    });
+    return { ...full, ...chunks };
+  }
+
+  private archiving(
+    ws: WorkspaceRef,
+    options: ArchiveOptions,
+    archive: (started: number) => Promise<UploadResult>,
+  ): Promise<UploadResult> {
+    return this.serializer.run(workspacePrefix(ws), async () => {
+      options.signal?.throwIfAborted();
+      return archive(this.clock.now());
+    });
+  }
+
+  private async commitChunked(
+    operation: "backup" | "snapshot",
+    ws: WorkspaceRef,
+    dir: string,
+    indexKey: string,
+    manifestKey: string,
+    options: ArchiveOptions,
+  ): Promise<ChunkedManifest> {
+    const scope = this.options.dedupScope ?? "owner";
+    const graceMs = this.options.orphanGraceMs ?? DEFAULT_SWEEP_GRACE_MS;
+    const { manifest, stats, release } = await writeChunkedArchive(
+      {
+        objects: this.objects,
+        catalog: this.catalog,
+        scope: scopePrefix(scope, ws.owner),
+        scopeWorkspaces: scopeWorkspaces(scope, ws.owner),
+        packTargetBytes: this.options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES,
+        zstdLevel: this.options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+        zstdPath: this.options.zstdPath,
+        limits: this.options.limits,
+        deadline: this.options.deadline,
+        // half the grace: the sweep counts a lease as dead only past the whole grace
+        leaseLifetimeMs: graceMs / 2,
+        now: () => this.clock.now(),
+        log: this.log,
+      },
+      ws,
+      dir,
+      indexKey,
+      options,
+    );
+    try {
+      await putBytes(this.objects, manifestKey, encodeChunkedManifest(manifest), {
+        contentType: "application/json",
+      });
+    } catch (err) {
+      await this.objects.delete(indexKey).catch(() => {});
+      await release();
+      throw err;
+    }
+    await release();
+    this.options.onChunkedArchive?.(operation, stats);
+    this.log("info", `${operation} of ${dir} stored chunked`, { ...stats });
+    return manifest;
+  }
+
+  /** Best effort after the commit: the replaced backup's own objects (packs go by the sweep). */
+  private async dropReplaced(
+    ws: WorkspaceRef,
+    previous: AnyManifest | undefined,
+    current: string,
+  ): Promise<void> {
+    const prefix = backupPrefix(ws);
+    const key =
+      previous?.format === "chunked" ? previous.manifest.indexKey : previous?.manifest.dataKey;
+    const ours =
+      previous?.format === "chunked"
+        ? isBackupIndexKey(prefix, key ?? "")
+        : isBackupDataKey(key ?? "");
+    if (!key || key === current || !key.startsWith(prefix) || !ours) return;
+    await this.objects
+      .delete(key)
+      .catch((err: unknown) => this.log("warn", `cannot delete replaced ${key}`, { err }));
+  }
+
+  private async restoreChunked(
+    owner: string,
+    manifest: ChunkedManifest,
+    targetDir: string,
+    options: ArchiveOptions,
+  ): Promise<ArchiveStats> {
+    options.signal?.throwIfAborted();
+    const started = this.clock.now();
+    const scope = manifest.scope;
+    if (scope !== scopePrefix("owner", owner) && scope !== scopePrefix("store", owner)) {
+      throw new ContentCorruptError(`manifest names chunks of a foreign scope ${scope}`);
+    }
+    const index = await readChunkIndex(this.objects, manifest, options.signal);
+    const foreign = index.packs.find((p) => !isPackKeyOf(scope, p.key));
+    if (foreign) throw new ContentCorruptError(`index names a foreign pack ${foreign.key}`);
+    let bytes = 0;
+    let files = 0;
+    let tarBytes = 0;
+    const progress = () =>
+      options.onProgress?.({
+        bytes,
+        files,
+        tarBytes,
+        tarBytesTotal: index.tarBytes,
+        filesTotal: index.entries,
+      });
+    const result = await extractTarStream(
+      readChunks(this.objects, index, {
+        signal: options.signal,
+        zstdPath: this.options.zstdPath,
+        onPackLoaded: (n) => {
+          bytes += n;
+        },
+      }),
+      targetDir,
+      {
+        ...this.options.restore,
+        ...this.options.limits,
+        idShift: options.idShift,
+        signal: options.signal,
+        onProgress: (p) => {
+          files = p.files;
+          tarBytes = p.tarBytes;
+          progress();
+        },
+      },
+    );
+    return { bytes, files: result.entries, durationMs: this.clock.now() - started };
+  }
+
+  private uploaded(url: string, manifest: ChunkedManifest, started: number): UploadResult {
+    return {
+      url,
+      bytes: manifest.storedBytes,
+      files: manifest.fileCount,
+      durationMs: this.clock.now() - started,
+    };
+  }
+
+  private async readManifest(key: string): Promise<AnyManifest | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await getBytes(this.objects, key);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+    return parseAnyManifest(bytes, key);
+  }
+}

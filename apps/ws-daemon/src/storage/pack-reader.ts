@@ -1,0 +1,97 @@
+import { spawn } from "node:child_process";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ContentCorruptError, minimalEnv } from "../platform/index.js";
+import { ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+
+export interface PackToRead {
+  key: string;
+  /** What the index says the pack decompresses to: the most that is read. */
+  rawSize: number;
+  /** What the index says the pack object holds. */
+  size: number;
+}
+
+/**
+ * Downloads a pack and decompresses it with a `zstd -d` process of its own (several packs load at
+ * once on several cores). The output is bounded by the declared raw size: a pack that
+ * decompresses to more or less, does not decompress, or is missing is ContentCorruptError. Its
+ * chunks are verified by their hashes by the caller; this only bounds what it may cost.
+ */
+export async function loadPack(
+  objects: ObjectStore,
+  pack: PackToRead,
+  options: { signal?: AbortSignal | undefined; zstdPath?: string | undefined },
+): Promise<{ raw: Buffer; storedBytes: number }> {
+  let body: NodeJS.ReadableStream;
+  try {
+    body = await objects.get(pack.key, { signal: options.signal });
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) {
+      throw new ContentCorruptError(`index names pack ${pack.key}, which is missing`);
+    }
+    throw err;
+  }
+  const zstd = spawn(options.zstdPath ?? "zstd", ["-q", "-d", "-c", "-"], {
+    env: minimalEnv(),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  zstd.stderr.setEncoding("utf8");
+  zstd.stderr.on("data", (s: string) => {
+    if (stderr.length < 4096) stderr += s;
+  });
+  zstd.stdin.on("error", () => {});
+  const exited = new Promise<number | null>((resolve, reject) => {
+    zstd.on("error", reject);
+    zstd.on("close", (code) => resolve(code));
+  });
+  const raw = Buffer.allocUnsafe(pack.rawSize);
+  let filled = 0;
+  let overflow = false;
+  const collect = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (filled + chunk.length > raw.length) {
+        overflow = true;
+        cb(new ContentCorruptError(`pack ${pack.key} decompresses to more than its index says`));
+        return;
+      }
+      chunk.copy(raw, filled);
+      filled += chunk.length;
+      cb();
+    },
+  });
+  let storedBytes = 0;
+  const feed = pipeline(
+    body as AsyncIterable<Buffer>,
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const b of source) {
+        storedBytes += b.length;
+        yield b;
+      }
+    },
+    zstd.stdin,
+  );
+  const drain = pipeline(zstd.stdout, collect);
+  try {
+    const [fed, drained, code] = await Promise.allSettled([feed, drain, exited]);
+    if (overflow)
+      throw new ContentCorruptError(`pack ${pack.key} decompresses to more than its index says`);
+    if (fed.status === "rejected" && (fed.reason as NodeJS.ErrnoException).code !== "EPIPE") {
+      throw fed.reason;
+    }
+    if (code.status === "rejected") throw code.reason;
+    if (code.value !== 0) {
+      throw new ContentCorruptError(`pack ${pack.key} cannot be decompressed: ${stderr.trim()}`);
+    }
+    if (drained.status === "rejected") throw drained.reason;
+    if (filled !== pack.rawSize || storedBytes !== pack.size) {
+      throw new ContentCorruptError(
+        `pack ${pack.key} does not match its index (${storedBytes} stored bytes decompressing to ${filled}; expected ${pack.size} to ${pack.rawSize})`,
+      );
+    }
+    return { raw, storedBytes };
+  } finally {
+    if (zstd.exitCode === null && zstd.signalCode === null) zstd.kill("SIGKILL");
+  }
+}
