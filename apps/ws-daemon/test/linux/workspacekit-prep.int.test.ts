@@ -116,7 +116,8 @@ describe.skipIf(!isRoot)("PrepareForUserNS for workspacekit: mark, devices, tear
     const { spawn } = await import("node:child_process");
     const launcher = spawn(
       "unshare",
-      ["--fork", "--pid", "--mount", "--mount-proc", "sleep", "3673"],
+      // --kill-child: killing the launcher below takes the sleep (pid 1 of its namespace) with it
+      ["--fork", "--pid", "--mount", "--mount-proc", "--kill-child", "sleep", "3673"],
       {
         stdio: "ignore",
       },
