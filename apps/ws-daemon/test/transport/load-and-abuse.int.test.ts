@@ -36,8 +36,8 @@ import {
 if (!isRoot) console.warn(`[load and abuse test] skipped: ${rootSkipReason}`);
 
 const MIB = 1024 * 1024;
-/** The daemon's peak resident memory must stay below this (measured 240 MiB, through tsx). */
-const RSS_BOUND = 384 * MIB;
+/** The daemon's peak resident memory must stay below this (measured 227-325 MiB, through tsx; an inflated bomb alone is 4 GiB). */
+const RSS_BOUND = 512 * MIB;
 const LOAD_MS = 15_000;
 const CONTENT_CLIENTS = 100;
 const IWS_WORKSPACES = 20;
