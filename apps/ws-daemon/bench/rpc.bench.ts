@@ -5,10 +5,11 @@
  * in alternating rounds, so load from elsewhere on the machine hits both alike.
  *
  * Server CPU time per call (from /proc) is printed too: unlike rates it hardly moves with load
- * from other work. BENCH_RPC_CONCURRENCY (64), BENCH_RPC_SECONDS per round (4), BENCH_RPC_ROUNDS per side (3).
+ * from other work. BENCH_RPC_CONCURRENCY (64), BENCH_RPC_SECONDS per round (4), BENCH_RPC_ROUNDS per side (3),
+ * BENCH_RPC_WARMUP_SECONDS (2) of unmeasured calls per side first.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,6 +23,7 @@ import { loadContentService } from "./support/grpc-protos.js";
 const concurrency = Number(process.env.BENCH_RPC_CONCURRENCY ?? "64");
 const seconds = Number(process.env.BENCH_RPC_SECONDS ?? "4");
 const rounds = Number(process.env.BENCH_RPC_ROUNDS ?? "3");
+const warmupSeconds = Number(process.env.BENCH_RPC_WARMUP_SECONDS ?? "2");
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tsx = createRequire(import.meta.url).resolve("tsx");
 
@@ -72,10 +74,14 @@ function startChild(
   const nodeArgs =
     name === "daemon" ? (process.env.BENCH_RPC_NODE_ARGS?.split(" ").filter(Boolean) ?? []) : [];
   const loader = args[0]?.endsWith(".ts") ? ["--import", tsx] : [];
+  // The daemon's log goes to a file, as a container runtime keeps it: a pipe to this process
+  // would make the daemon wait for the busy client to read it.
+  const log = port !== undefined ? openSync(path.join(cwd, `${name}.log`), "w") : "pipe";
   const child = spawn(process.execPath, [...nodeArgs, ...loader, ...args], {
     cwd,
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", log, "inherit"],
   });
+  if (typeof log === "number") closeSync(log);
   if (port !== undefined) return Promise.resolve({ name, address: `127.0.0.1:${port}`, child });
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
@@ -104,7 +110,11 @@ interface Round {
 }
 
 /** `concurrency` callers in a loop for `seconds`, each waiting for its answer before the next call. */
-async function drive(address: string, pid: number | undefined): Promise<Round> {
+async function drive(
+  address: string,
+  pid: number | undefined,
+  forSeconds = seconds,
+): Promise<Round> {
   const Client = loadContentService();
   const client = new Client(address, grpc.credentials.createInsecure());
   const call = () =>
@@ -120,7 +130,7 @@ async function drive(address: string, pid: number | undefined): Promise<Round> {
   let errors = 0;
   const cpuBefore = cpuSeconds(pid);
   const started = performance.now();
-  const until = started + seconds * 1000;
+  const until = started + forSeconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
@@ -187,6 +197,9 @@ async function main(): Promise<void> {
       [daemon.name, []],
       [bare.name, []],
     ]);
+    // both servers' JIT warms up before anything is measured (unmeasured rounds)
+    if (warmupSeconds > 0)
+      for (const s of [daemon, bare]) await drive(s.address, s.child.pid, warmupSeconds);
     for (let i = 0; i < rounds; i++) {
       const order = i % 2 === 0 ? [daemon, bare] : [bare, daemon];
       for (const s of order) {

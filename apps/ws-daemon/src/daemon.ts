@@ -145,7 +145,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       "namespace helper missing: the in-workspace API answers FAILED_PRECONDITION (build it with apps/ws-daemon/native/build.sh: needs gcc and the Linux headers)",
     );
   }
-  const limits = defaultInWorkspaceLimits(systemClock);
+  const { inWorkspace: iwsLimits, ...transportLimits } = config.limits;
+  const limits = defaultInWorkspaceLimits(systemClock, {
+    burst: iwsLimits.mutatingCallBurst,
+    refillIntervalMs: iwsLimits.mutatingCallRefillMs,
+  });
   // The manager is created below; sockets only call back into it after it exists.
   let managerRef: WorkspaceContentManager | undefined;
   const sockets = new WorkspaceSockets({
@@ -161,6 +165,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     // The call scope lets a runtime that waits for the workspace's container honour the deadline.
     interceptors: [errorMappingInterceptor, callScopeInterceptor],
     layout: config.compat.socketLayout,
+    limits: { ...transportLimits, maxConnections: iwsLimits.maxConnections },
+    maxInFlightCalls: iwsLimits.maxInFlightCalls,
+    onLimitExceeded: (limit) => metrics.limitRefusals.inc({ api: "in-workspace", limit }),
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -239,6 +246,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
           limits.writeIdMapping.delete(id);
           limits.wipingTeardown.delete(id);
           limits.workspaceInfo.delete(id);
+          limits.mutating.delete(id);
           return sockets.remove(id);
         },
       },
@@ -281,6 +289,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
+    limits: transportLimits,
+    onLimitExceeded: (limit) => metrics.limitRefusals.inc({ api: "node", limit }),
     // the client certificate is looked at only where an allow-list needs it (no cost otherwise)
     ...(allowedClients.size > 0 ? { contextValues: identityContextValues } : {}),
     interceptors: [

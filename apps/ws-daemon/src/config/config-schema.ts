@@ -184,6 +184,106 @@ const health = z
 
 const MINUTE_MS = 60_000;
 
+const TRANSPORT_LIMIT_DEFAULTS = {
+  readMaxBytes: 4 * 1024 * 1024,
+  maxConnections: 1024,
+  maxConcurrentStreams: 100,
+  idleTimeoutMs: 2 * MINUTE_MS,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: MINUTE_MS,
+};
+
+/** Limits of every API listener (node API and workspace sockets): see proto/README.md. */
+const transportLimitsShape = {
+  readMaxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(2 ** 31 - 1)
+    .default(TRANSPORT_LIMIT_DEFAULTS.readMaxBytes)
+    .describe(
+      "Largest request message (bytes), also after decompression; a larger one is RESOURCE_EXHAUSTED.",
+    ),
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .default(TRANSPORT_LIMIT_DEFAULTS.maxConnections)
+    .describe("Open connections to the node API at once; more are closed as they arrive."),
+  maxConcurrentStreams: z
+    .number()
+    .int()
+    .min(1)
+    .default(TRANSPORT_LIMIT_DEFAULTS.maxConcurrentStreams)
+    .describe(
+      "Calls at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM.",
+    ),
+  idleTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(TRANSPORT_LIMIT_DEFAULTS.idleTimeoutMs)
+    .describe(
+      "An HTTP/2 connection without an open call for this long is closed (GOAWAY); HTTP/1.1 keeps idle connections at most 5 s.",
+    ),
+  headersTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(TRANSPORT_LIMIT_DEFAULTS.headersTimeoutMs)
+    .describe(
+      "A new connection must show its protocol, finish the HTTP/2 handshake or send its HTTP/1.1 request headers within this long, else it is closed.",
+    ),
+  requestTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(TRANSPORT_LIMIT_DEFAULTS.requestTimeoutMs)
+    .describe(
+      "A whole HTTP/1.1 request (else 408 and closed), or the body of a unary gRPC call on HTTP/2 (else RESOURCE_EXHAUSTED), must arrive within this long.",
+    ),
+};
+
+const IN_WORKSPACE_LIMIT_DEFAULTS = {
+  maxConnections: 64,
+  maxInFlightCalls: 16,
+  mutatingCallBurst: 20,
+  mutatingCallRefillMs: 250,
+};
+
+/** What one workspace may ask of its socket. */
+const inWorkspaceLimits = z
+  .object({
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .default(IN_WORKSPACE_LIMIT_DEFAULTS.maxConnections)
+      .describe("Open connections to one workspace's socket at once; more are closed."),
+    maxInFlightCalls: z
+      .number()
+      .int()
+      .min(1)
+      .default(IN_WORKSPACE_LIMIT_DEFAULTS.maxInFlightCalls)
+      .describe("Calls running at once on one workspace's socket; one more is RESOURCE_EXHAUSTED."),
+    mutatingCallBurst: z
+      .number()
+      .int()
+      .min(1)
+      .default(IN_WORKSPACE_LIMIT_DEFAULTS.mutatingCallBurst)
+      .describe(
+        "Token bucket shared by a workspace's MountProc, UmountProc, MountSysfs, UmountSysfs, MountNfs, UmountNfs and SetupPairVeths calls: this many at once, then RESOURCE_EXHAUSTED until tokens return.",
+      ),
+    mutatingCallRefillMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(IN_WORKSPACE_LIMIT_DEFAULTS.mutatingCallRefillMs)
+      .describe("One token returns to that bucket every this many milliseconds."),
+  })
+  .strict()
+  .default(IN_WORKSPACE_LIMIT_DEFAULTS);
+
 /** Shared by backups (refused beyond them) and restores (refused beyond them): see src/archive. */
 const archiveSchema = z
   .object({
@@ -357,9 +457,20 @@ export const configSchema = z
           .min(1)
           .default(2)
           .describe("Backups and snapshots running at once across all workspaces."),
+        ...transportLimitsShape,
+        inWorkspace: inWorkspaceLimits,
       })
       .strict()
-      .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
+      .refine((v) => v.headersTimeoutMs <= v.requestTimeoutMs, {
+        message: "headersTimeoutMs must not be above requestTimeoutMs",
+        path: ["headersTimeoutMs"],
+      })
+      .default({
+        maxConcurrentInits: 4,
+        maxConcurrentArchives: 2,
+        ...TRANSPORT_LIMIT_DEFAULTS,
+        inWorkspace: IN_WORKSPACE_LIMIT_DEFAULTS,
+      }),
     archive: archiveSchema,
     idMapping: idMappingSchema,
     quota: z

@@ -1,11 +1,33 @@
 import { fileURLToPath } from "node:url";
-import { describeFailure, errnoCode, type ProcessRunner } from "../platform/index.js";
+import {
+  describeFailure,
+  errnoCode,
+  type ProcessRunner,
+  type StatusKind,
+} from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 
 /** Where native/build.sh puts the helper when the daemon runs from its source tree. */
 export const defaultNsHelperPath = (): string =>
   process.env.WSD_NSHELPER ??
   fileURLToPath(new URL("../../native/build/wsd-nshelper", import.meta.url));
+
+/**
+ * Errnos that describe the workspace's side (its paths, its processes, what this node's kernel
+ * offers), not a fault of the daemon: the caller learns them as such instead of INTERNAL.
+ */
+const KIND_OF_ERRNO: Readonly<Record<number, StatusKind>> = {
+  1: "permission-denied", // EPERM
+  2: "failed-precondition", // ENOENT: the target vanished or is unreachable
+  3: "failed-precondition", // ESRCH: the process is gone
+  13: "permission-denied", // EACCES
+  16: "failed-precondition", // EBUSY
+  17: "failed-precondition", // EEXIST
+  19: "failed-precondition", // ENODEV: the kernel lacks the filesystem (e.g. NFS)
+  20: "failed-precondition", // ENOTDIR
+  22: "failed-precondition", // EINVAL: e.g. not a mount point
+  40: "failed-precondition", // ELOOP: a symlink in the target
+};
 
 /** A failed helper step, carrying the kernel's errno and message (e.g. 19 "No such device"). */
 export class NsHelperError extends LinuxOpError {
@@ -14,7 +36,7 @@ export class NsHelperError extends LinuxOpError {
     errno: number,
     readonly kernelMessage: string,
   ) {
-    super("internal", `${step}: ${kernelMessage}`, errno);
+    super(KIND_OF_ERRNO[errno] ?? "internal", `${step}: ${kernelMessage}`, errno);
   }
 }
 

@@ -19,6 +19,13 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
 
+  readonly limitRefusals = new Counter({
+    name: "wsd_transport_limit_refusals_total",
+    help: "Connections, streams and calls refused or closed by a transport limit (config key limits.<limit>), by API",
+    labelNames: ["api", "limit"] as const,
+    registers: [this.registry],
+  });
+
   readonly initDuration = new Histogram({
     name: "wsd_initializer_duration_seconds",
     help: "Duration of content initializers by kind",

@@ -13,14 +13,34 @@ export interface InWorkspaceLimits {
   writeIdMapping: KeyedTokenBuckets;
   wipingTeardown: KeyedTokenBuckets;
   workspaceInfo: KeyedTokenBuckets;
+  /**
+   * One bucket per workspace for every call that mounts, unmounts or creates devices (each runs
+   * helper processes): MountProc, UmountProc, MountSysfs, UmountSysfs, MountNfs, UmountNfs,
+   * SetupPairVeths.
+   */
+  mutating: KeyedTokenBuckets;
 }
 
-/** Upstream's limits: burst 4, one token every 2.5 s (1.5 s for WorkspaceInfo). */
-export function defaultInWorkspaceLimits(clock: Clock): InWorkspaceLimits {
+export interface MutatingCallRate {
+  burst: number;
+  refillIntervalMs: number;
+}
+
+const DEFAULT_MUTATING_CALL_RATE: MutatingCallRate = { burst: 20, refillIntervalMs: 250 };
+
+/**
+ * Upstream's limits: burst 4, one token every 2.5 s (1.5 s for WorkspaceInfo); the mutating
+ * calls, which upstream does not limit, share `mutating`.
+ */
+export function defaultInWorkspaceLimits(
+  clock: Clock,
+  mutating: MutatingCallRate = DEFAULT_MUTATING_CALL_RATE,
+): InWorkspaceLimits {
   return {
     writeIdMapping: new KeyedTokenBuckets(4, 2500, clock),
     wipingTeardown: new KeyedTokenBuckets(4, 2500, clock),
     workspaceInfo: new KeyedTokenBuckets(4, 1500, clock),
+    mutating: new KeyedTokenBuckets(mutating.burst, mutating.refillIntervalMs, clock),
   };
 }
 
@@ -34,6 +54,14 @@ export interface InWorkspaceContext {
 
 const take = (buckets: KeyedTokenBuckets, id: string, method: string) => {
   if (!buckets.tryTake(id)) throw rateLimited(`${method}: too many requests, try again later`);
+};
+
+const takeMutating = (ctx: InWorkspaceContext, method: string) => {
+  if (!ctx.limits.mutating.tryTake(ctx.workspaceId)) {
+    throw rateLimited(
+      `${method}: too many mount, unmount and veth calls (rate limit limits.inWorkspace.mutatingCallBurst), try again later`,
+    );
+  }
 };
 
 /**
@@ -88,26 +116,32 @@ export function createInWorkspaceService(
       return {};
     },
     async mountProc(req) {
+      takeMutating(ctx, "MountProc");
       await linux.mountProc(req.pid, req.target);
       return {};
     },
     async umountProc(req) {
+      takeMutating(ctx, "UmountProc");
       await linux.umountProc(req.pid, req.target);
       return {};
     },
     async mountSysfs(req) {
+      takeMutating(ctx, "MountSysfs");
       await linux.mountSysfs(req.pid, req.target);
       return {};
     },
     async umountSysfs(req) {
+      takeMutating(ctx, "UmountSysfs");
       await linux.umountSysfs(req.pid, req.target);
       return {};
     },
     async mountNfs(req) {
+      takeMutating(ctx, "MountNfs");
       await linux.mountNfs(req.pid, { source: req.source, target: req.target, args: req.args });
       return {};
     },
     async umountNfs(req) {
+      takeMutating(ctx, "UmountNfs");
       await linux.umountNfs(req.pid, req.target);
       return {};
     },
@@ -127,6 +161,7 @@ export function createInWorkspaceService(
       return { success: report.success && wiped };
     },
     async setupPairVeths(req) {
+      takeMutating(ctx, "SetupPairVeths");
       await linux.setupPairVeths(req.pid);
       return {};
     },

@@ -18,6 +18,7 @@ export {
   type InWorkspaceContext,
   type InWorkspaceLimits,
   inWorkspaceRoutes,
+  type MutatingCallRate,
 } from "./in-workspace-service.js";
 export { toInitializerSpec } from "./initializer-conversion.js";
 export { createReflectionService } from "./reflection-service.js";

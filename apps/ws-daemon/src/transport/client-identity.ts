@@ -1,5 +1,4 @@
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
+import type { Socket } from "node:net";
 import { type PeerCertificate, TLSSocket } from "node:tls";
 import {
   Code,
@@ -35,20 +34,17 @@ function namesOf(cert: PeerCertificate): string[] {
   return names.filter((n) => n !== "");
 }
 
-/** The TLS socket under an HTTP/1.1 or HTTP/2 request, if it is one. */
-function tlsSocketOf(req: http.IncomingMessage | http2.Http2ServerRequest): TLSSocket | undefined {
-  const socket = "stream" in req ? req.stream.session?.socket : req.socket;
+/** The connection as a TLS socket, if it is one (an HTTP/2 session's socket is a proxy of it). */
+function tlsSocketOf(socket: Socket): TLSSocket | undefined {
   return socket instanceof TLSSocket ? socket : undefined;
 }
 
 /** A connection keeps its certificate: read once per TLS socket, not per call. */
 const identities = new WeakMap<TLSSocket, ClientIdentity | undefined>();
 
-/** The identity of a request's client: only a certificate the TLS handshake verified counts. */
-export function clientIdentityOf(
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-): ClientIdentity | undefined {
-  const socket = tlsSocketOf(req);
+/** The identity of a connection's client: only a certificate the TLS handshake verified counts. */
+export function clientIdentityOf(connection: Socket): ClientIdentity | undefined {
+  const socket = tlsSocketOf(connection);
   if (!socket?.authorized) return undefined;
   if (identities.has(socket)) return identities.get(socket);
   const cert = socket.getPeerCertificate();
@@ -57,10 +53,9 @@ export function clientIdentityOf(
   return identity;
 }
 
-/** Context values of a node API request: the client's identity for the allow-list. */
-export const identityContextValues = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-): ContextValues => createContextValues().set(clientIdentityKey, clientIdentityOf(req));
+/** Context values of a node API call: its connection's client identity, for the allow-list. */
+export const identityContextValues = (connection: Socket): ContextValues =>
+  createContextValues().set(clientIdentityKey, clientIdentityOf(connection));
 
 /**
  * Per service (by type name), the client identities allowed to call it; a service without a

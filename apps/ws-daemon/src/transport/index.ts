@@ -1,6 +1,8 @@
 export * from "./client-identity.js";
+export * from "./in-flight-limit.js";
 export * from "./interceptors.js";
 export * from "./metrics-server.js";
 export type { PeerLookup, PeerProcess } from "./peer-identity.js";
 export * from "./rpc-server.js";
+export * from "./transport-limits.js";
 export * from "./workspace-sockets.js";

@@ -1,5 +1,3 @@
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import type { Socket } from "node:net";
 import {
   type ContextValues,
@@ -26,20 +24,13 @@ const peerKey = createContextKey<Promise<PeerProcess | undefined> | undefined>(u
 /** How long a call waits for its connection's peer to be known before it is logged without. */
 const PEER_WAIT_MS = 2000;
 
-function socketOf(req: http.IncomingMessage | http2.Http2ServerRequest): Socket | undefined {
-  return "stream" in req ? req.stream.session?.socket : req.socket;
-}
-
 /**
  * One lookup per connection (a connection keeps its peer), shared by all its calls. The result
  * is for the log: the socket a call arrives on, not its peer, decides what the call may touch.
  */
-export function peerContextValues(
-  lookup: PeerLookup,
-): (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues {
+export function peerContextValues(lookup: PeerLookup): (socket: Socket) => ContextValues {
   const byConnection = new WeakMap<object, Promise<PeerProcess | undefined>>();
-  return (req) => {
-    const socket = socketOf(req);
+  return (socket) => {
     let peer: Promise<PeerProcess | undefined> | undefined;
     if (socket) {
       peer = byConnection.get(socket);

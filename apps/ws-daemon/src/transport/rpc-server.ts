@@ -2,8 +2,20 @@ import { readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
+import type {
+  ConnectRouter,
+  ContextValues,
+  Interceptor,
+  MethodImplSpec,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createGrpcUnaryPath, type StreamTaker } from "./grpc-unary-path.js";
+import { type MethodsByPath, recordServices } from "./recorded-services.js";
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  guardSession,
+  type TransportLimits,
+} from "./transport-limits.js";
 
 export interface TlsFiles {
   certFile: string;
@@ -26,8 +38,16 @@ export interface RpcServerOptions {
   tls?: TlsFiles | undefined;
   /** Aborted on shutdown: running handlers see their signal abort once the grace period ends. */
   shutdownSignal?: AbortSignal;
-  /** Per request, values the interceptors read (e.g. the client certificate's identity). */
-  contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
+  /** What clients may send and hold; DEFAULT_TRANSPORT_LIMITS when unset. */
+  limits?: TransportLimits | undefined;
+  /**
+   * Values every call's interceptors and handlers see (`req.contextValues`, `ctx.values`), made
+   * from the connection it came on: the hook for peer identity (TLS certificate, SO_PEERCRED).
+   * Both the unary gRPC path and connect-node call it.
+   */
+  contextValues?: ((socket: net.Socket) => ContextValues) | undefined;
+  /** Told whenever a limit refuses a connection, stream or call (for metrics). */
+  onLimitExceeded?: ((limit: keyof TransportLimits) => void) | undefined;
 }
 
 export interface RpcServer {
@@ -38,6 +58,9 @@ export interface RpcServer {
   close(graceMs: number): Promise<void>;
 }
 
+/** Node's default; an idle HTTP/1.1 connection costs a socket and is cheap to open again. */
+const HTTP1_KEEP_ALIVE_MS = 5000;
+
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
@@ -46,12 +69,28 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * anything else to an HTTP/1.1 server (browsers, curl, Connect over HTTP/1.1).
  */
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
+  const limits = options.limits ?? DEFAULT_TRANSPORT_LIMITS;
+  const exceeded = (limit: keyof TransportLimits) => options.onLimitExceeded?.(limit);
+  const methods = new Map<string, MethodImplSpec>();
+  const contextValues = options.contextValues;
   const handler = connectNodeAdapter({
-    routes: options.routes,
+    routes: (router) => recordServices(options.routes, router, methods),
     interceptors: options.interceptors,
+    // bounds a request body and, for compressed ones, what it inflates to
+    readMaxBytes: limits.readMaxBytes,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
-    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
+    ...(contextValues ? { contextValues: (req) => contextValues(connectionOf(req)) } : {}),
   });
+  const unaryPath = createGrpcUnaryPath({
+    methods: methods as MethodsByPath,
+    interceptors: options.interceptors,
+    readMaxBytes: limits.readMaxBytes,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    onLimitExceeded: exceeded,
+    shutdownSignal: options.shutdownSignal,
+    contextValues,
+  });
+  const h2Options = { settings: { maxConcurrentStreams: limits.maxConcurrentStreams } };
 
   const sockets = new Set<net.Socket>();
   let listener: net.Server;
@@ -70,6 +109,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         cert,
         key,
         allowHTTP1: true,
+        ...h2Options,
+        handshakeTimeout: limits.headersTimeoutMs,
         ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
       },
       handler,
@@ -77,8 +118,20 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     h2 = secure;
     listener = secure;
   } else {
-    h2 = http2.createServer(handler);
-    h1 = http.createServer(handler);
+    h2 = http2.createServer(h2Options, handler);
+    h1 = http.createServer(
+      {
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: Math.min(limits.idleTimeoutMs, HTTP1_KEEP_ALIVE_MS),
+        // how often the two timeouts above are checked (Node's default: every 30 s)
+        connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      },
+      handler,
+    );
+    // The server never listens itself (sockets are handed to it), and Node starts checking the
+    // two timeouts above on "listening" only.
+    h1.emit("listening");
     const plain = h1;
     const h2c = h2;
     listener = net.createServer((socket) => {
@@ -86,7 +139,10 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       // to handle, and a client that sends nothing must not hold the descriptor forever.
       const onEarlyError = () => socket.destroy();
       socket.on("error", onEarlyError);
-      socket.setTimeout(10_000, () => socket.destroy());
+      socket.setTimeout(limits.headersTimeoutMs, () => {
+        exceeded("headersTimeoutMs");
+        socket.destroy();
+      });
       socket.once("readable", () => {
         socket.setTimeout(0);
         socket.off("error", onEarlyError);
@@ -103,12 +159,16 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       });
     });
   }
+  listener.maxConnections = limits.maxConnections;
+  listener.on("drop", () => exceeded("maxConnections"));
   listener.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
+  takeStreamsFirst(h2, unaryPath);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s: http2.ServerHttp2Session) => {
+    guardSession(s, limits, exceeded);
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
   });
@@ -149,6 +209,8 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         // Ask HTTP/2 clients to go away once their open calls finish; idle HTTP/1 sockets close.
         for (const s of sessions) s.close();
         h1?.closeIdleConnections();
+        // stops the timeout checks
+        h1?.close();
         const timer = setTimeout(() => {
           for (const s of sessions) s.destroy();
           for (const s of sockets) s.destroy();
@@ -156,4 +218,36 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         timer.unref();
       }),
   };
+}
+
+/**
+ * Puts `taker` in front of the HTTP/2 compatibility layer (the "stream" listener Node adds for
+ * the request handler): streams it declines go on to connect-node as before.
+ */
+function takeStreamsFirst(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  taker: StreamTaker,
+): void {
+  const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+  server.removeAllListeners("stream");
+  server.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      flags: number,
+      rawHeaders: string[],
+    ) => {
+      if (taker(stream, headers)) return;
+      for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    },
+  );
+}
+
+/**
+ * The connection under a request: for HTTP/2 the session's socket (one object per connection,
+ * the same one the unary gRPC path hands out), for HTTP/1.1 the request's socket.
+ */
+function connectionOf(req: http.IncomingMessage | http2.Http2ServerRequest): net.Socket {
+  return "stream" in req ? (req.stream.session?.socket ?? req.socket) : req.socket;
 }

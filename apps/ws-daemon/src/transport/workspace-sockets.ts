@@ -1,10 +1,12 @@
 import * as path from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { DaemonMetrics, Logger } from "../observability/index.js";
+import { createInFlightLimit } from "./in-flight-limit.js";
 import { createObservabilityInterceptor } from "./interceptors.js";
 import { createPeerLogInterceptor, type PeerLookup, peerContextValues } from "./peer-identity.js";
 import { type RpcServer, startRpcServer } from "./rpc-server.js";
 import { type SocketOwner, SocketPlacement } from "./socket-placement.js";
+import type { TransportLimits } from "./transport-limits.js";
 
 export interface WorkspaceSocketsOptions {
   workingArea: string;
@@ -23,6 +25,11 @@ export interface WorkspaceSocketsOptions {
   interceptors?: Interceptor[];
   /** Where each socket lives (config compat.socketLayout); default "sockets-dir". */
   layout?: SocketLayout;
+  /** Limits of each socket's server (maxConnections is per socket); the transport's defaults when unset. */
+  limits?: TransportLimits;
+  /** Calls running at once on one socket; unlimited when unset. */
+  maxInFlightCalls?: number;
+  onLimitExceeded?: (limit: keyof TransportLimits | "maxInFlightCalls") => void;
 }
 
 /**
@@ -107,9 +114,18 @@ export class WorkspaceSockets {
         ...(this.options.peerLookup
           ? [createPeerLogInterceptor(this.options.logger.child({ iws: true }))]
           : []),
+        ...(this.options.maxInFlightCalls !== undefined
+          ? [
+              createInFlightLimit(this.options.maxInFlightCalls, () =>
+                this.options.onLimitExceeded?.("maxInFlightCalls"),
+              ),
+            ]
+          : []),
         ...(this.options.interceptors ?? []),
       ],
       routes: this.options.routesFor(workspaceId),
+      limits: this.options.limits,
+      onLimitExceeded: this.options.onLimitExceeded,
     });
     try {
       await this.placement.publish(staged, workspaceId, "daemon.sock");

@@ -1,0 +1,71 @@
+import type * as http2 from "node:http2";
+
+/**
+ * What one listener accepts from its clients. Beyond a limit a call gets RESOURCE_EXHAUSTED
+ * naming it, or, where no call exists yet to carry a status, the connection (or HTTP/2 stream)
+ * is closed: see proto/README.md.
+ */
+export interface TransportLimits {
+  /** Largest request message, also after decompression (bytes). */
+  readMaxBytes: number;
+  /** Open connections at once; more are closed as they arrive. */
+  maxConnections: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls at once on one connection. */
+  maxConcurrentStreams: number;
+  /** A connection with no call open for this long is closed (HTTP/2 GOAWAY; HTTP/1.1 keep-alive). */
+  idleTimeoutMs: number;
+  /** Until the protocol is known, the HTTP/2 preface and settings, HTTP/1.1 request headers. */
+  headersTimeoutMs: number;
+  /** Whole HTTP/1.1 request, and the request body of a unary gRPC call on HTTP/2. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  readMaxBytes: 4 * 1024 * 1024,
+  maxConnections: 1024,
+  maxConcurrentStreams: 100,
+  idleTimeoutMs: 120_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+};
+
+/**
+ * Closes HTTP/2 sessions that never finish their handshake within `headersTimeoutMs` (a client
+ * that sends a byte of the preface and goes silent) and sessions without an open stream for
+ * `idleTimeoutMs`. A socket-level timeout cannot do the second: a quiet WatchWorkspace stream
+ * is not idle.
+ */
+export function guardSession(
+  session: http2.ServerHttp2Session,
+  limits: TransportLimits,
+  exceeded: (limit: keyof TransportLimits) => void,
+): void {
+  let timer: NodeJS.Timeout | undefined;
+  let open = 0;
+  const arm = (ms: number, onExpiry: () => void) => {
+    clearTimeout(timer);
+    timer = setTimeout(onExpiry, ms);
+    timer.unref();
+  };
+  const closeIdle = () => {
+    if (open > 0 || session.closed || session.destroyed) return;
+    exceeded("idleTimeoutMs");
+    session.close();
+    // a peer that never answers the GOAWAY must not hold the socket
+    setTimeout(() => session.destroy(), 1000).unref();
+  };
+  arm(limits.headersTimeoutMs, () => {
+    exceeded("headersTimeoutMs");
+    session.destroy();
+  });
+  session.once("remoteSettings", () => arm(limits.idleTimeoutMs, closeIdle));
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once("close", () => {
+      open--;
+      if (open === 0 && !session.closed) arm(limits.idleTimeoutMs, closeIdle);
+    });
+  });
+  session.once("close", () => clearTimeout(timer));
+}
