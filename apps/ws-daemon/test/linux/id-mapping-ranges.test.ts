@@ -115,5 +115,15 @@ describe("content ownership rule (issue 11)", () => {
     expect(await errorKind(() => workspaceContentOwner({ uid: 70000, gid: 33333 }, true))).toBe(
       "invalid-argument",
     );
+    // the gid alone unmapped is refused too, and the refusal says why
+    expect(() => workspaceContentOwner({ uid: 33333, gid: 70000 }, true)).toThrow(
+      "the workspace user 33333:70000 has no host id in workspacekit's user namespace",
+    );
+  });
+
+  it("an id below a mapping's first container id is unmapped", () => {
+    expect(hostIdInNamespace(-1)).toBeUndefined();
+    expect(hostIdInNamespace(4, [{ containerId: 5, hostId: 200000, size: 10 }])).toBeUndefined();
+    expect(hostIdInNamespace(5, [{ containerId: 5, hostId: 200000, size: 10 }])).toBe(200000);
   });
 });
