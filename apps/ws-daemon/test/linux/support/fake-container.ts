@@ -78,9 +78,16 @@ export async function startContainer(
   const isChild = (c: string, marker: string) =>
     c.includes(marker) && !c.startsWith("unshare") && c !== launcherScript;
   const find = async (marker: string) => {
-    const hit = (await descendants()).find((d) => isChild(d.cmdline.join(" "), marker));
-    if (!hit) throw new Error(`no container process with ${marker}`);
-    return hit;
+    // on a loaded machine a child may still be on its way (its shell not yet forked or exec-ed)
+    for (let i = 0; ; i++) {
+      const hit = (await descendants()).find((d) => isChild(d.cmdline.join(" "), marker));
+      if (hit) return hit;
+      if (i >= 500) {
+        const seen = (await descendants()).map((d) => d.cmdline.join(" "));
+        throw new Error(`no container process with ${marker} (seen: ${JSON.stringify(seen)})`);
+      }
+      await sleep(20);
+    }
   };
   for (let i = 0; i < 500; i++) {
     if (!rootPid) rootPid = (await childPids(launcherPid))[0] ?? 0;
