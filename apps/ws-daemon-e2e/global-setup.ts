@@ -1,3 +1,4 @@
+import { createTestPki } from "@ws-daemon/test-support";
 import type { TestProject } from "vitest/node";
 import { removeStaleWorkingAreas } from "./src/support/daemon-container.js";
 import { buildBaseImage, buildDaemonImage, ensureDocker } from "./src/support/image-build.js";
@@ -49,6 +50,15 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     log("WARNING: apps/ws-daemon/dist is missing; the image carries a placeholder bundle");
   }
 
+  // Daemons in containers listen beyond loopback, which requires mutual TLS.
+  const pki = await createTestPki();
+  project.provide("pki", {
+    dir: pki.dir,
+    ca: pki.ca,
+    otherCa: pki.otherCa,
+    client: pki.client,
+    strangerClient: pki.strangerClient,
+  });
   project.provide("daemonImage", image.tag);
   project.provide("baseImage", baseImage);
   project.provide("placeholderBundle", image.placeholderBundle);
@@ -57,5 +67,6 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     const cleaned = await removeTestResources();
     log(`teardown removed: ${describeRemoved(cleaned)}`);
     await removeStaleWorkingAreas();
+    await pki.cleanup();
   };
 }

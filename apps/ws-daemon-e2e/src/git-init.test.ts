@@ -15,6 +15,7 @@ import {
   type RunningDaemon,
   removeWorkingArea,
   startDaemon,
+  trustedClientTls,
 } from "./support/daemon-container.js";
 import { GIT_PASSWORD, GIT_USER, type GitServer, startGitServer } from "./support/git-server.js";
 import { grpc, independentContentClient } from "./support/grpc-js-client.js";
@@ -157,7 +158,7 @@ describe.skipIf(inject("placeholderBundle"))("init from a git server with basic 
 
   it("answers an independent @grpc/grpc-js client built from the .proto files", async () => {
     const id = ids[0] as string;
-    const client = independentContentClient(daemon.address().replace(/^http:\/\//, ""));
+    const client = independentContentClient(daemon.hostPort(), trustedClientTls());
     try {
       expect(await client.call("isWorkspaceExists", { id })).toEqual({ exists: true });
       const state = await client.call<{ state: string; metadata: { owner: string } }>(

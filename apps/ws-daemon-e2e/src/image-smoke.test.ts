@@ -1,5 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import {
+  createDaemonClients,
+  createDaemonTransport,
+  HealthCheckResponse_ServingStatus,
+} from "@ws-daemon/api";
 import { type StartedTestContainer, Wait } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
@@ -8,9 +13,10 @@ import {
   labelledContainer,
   startIdlePrivileged,
 } from "./support/containers.js";
+import { mutualTlsEnvironment, TLS_DIR, trustedClientTls } from "./support/daemon-container.js";
 import { E2E_LABEL } from "./support/labels.js";
 import { daemonAppDir } from "./support/repo-paths.js";
-import { docker, runCommand } from "./support/run-command.js";
+import { docker } from "./support/run-command.js";
 
 const image = inject("daemonImage");
 const placeholderBundle = inject("placeholderBundle");
@@ -34,15 +40,24 @@ describe("daemon image", () => {
     expect(config.Entrypoint).toEqual(["node", "/opt/ws-daemon/dist/main.js"]);
     expect(config.Healthcheck?.Test).toEqual(["CMD", "node", "/opt/ws-daemon/dist/healthcheck.js"]);
     expect(config.Env).toEqual(
-      expect.arrayContaining(["WSD_LISTEN__HOST=0.0.0.0", "WSD_METRICS__HOST=0.0.0.0"]),
+      expect.arrayContaining([
+        "WSD_LISTEN__HOST=0.0.0.0",
+        "WSD_METRICS__HOST=0.0.0.0",
+        // the HEALTHCHECK asks the plaintext, Health-only probe listener on the container's loopback
+        "WSD_HEALTH__PROBE__ENABLED=true",
+        "WSD_HEALTHCHECK_ADDRESS=http://127.0.0.1:9501",
+      ]),
     );
   });
 
   it.skipIf(placeholderBundle)(
     "starts the bundled daemon, healthy by its HEALTHCHECK and reachable from outside",
     async () => {
+      // as documented: certificates mounted, mutual TLS off loopback
       const daemon = await labelledContainer(image)
         .withPrivilegedMode()
+        .withBindMounts([{ source: inject("pki").dir, target: TLS_DIR, mode: "ro" }])
+        .withEnvironment(mutualTlsEnvironment)
         .withExposedPorts(8080)
         .withHealthCheck(fastDaemonHealthCheck)
         .withWaitStrategy(Wait.forHealthCheck())
@@ -54,12 +69,13 @@ describe("daemon image", () => {
         ) as { Status: string };
         expect(health.Status).toBe("healthy");
         // The gRPC port answers through the published port: it listens beyond loopback.
-        const address = `http://${daemon.getHost()}:${daemon.getMappedPort(8080)}`;
-        const probe = await runCommand("node", [
-          path.join(daemonAppDir, "dist", "healthcheck.js"),
-          address,
-        ]);
-        expect(probe.stdout.trim()).toBe("SERVING");
+        const address = `https://${daemon.getHost()}:${daemon.getMappedPort(8080)}`;
+        const { health: healthClient } = createDaemonClients(
+          createDaemonTransport({ address, tls: trustedClientTls() }),
+        );
+        expect((await healthClient.check({})).status).toBe(
+          HealthCheckResponse_ServingStatus.SERVING,
+        );
       } finally {
         await daemon.stop();
       }

@@ -23,7 +23,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -235,8 +237,8 @@ static int cmd_propagation(pid_t pid, const char *target, unsigned long flag) {
   return 0;
 }
 
-/* A throwaway user namespace mapping 0..65535 to 100000.., used only to ask the kernel the question. */
-static int probe_userns(pid_t *child_out) {
+/* A throwaway user namespace with `map` as uid and gid map: it only carries the mapping. */
+static int throwaway_userns(pid_t *child_out, const char *map) {
   int pipefd[2];
   if (pipe(pipefd) < 0) fail("pipe");
   pid_t child = fork();
@@ -256,9 +258,10 @@ static int probe_userns(pid_t *child_out) {
     snprintf(path, sizeof path, "/proc/%d/%s", child, mapped == 0 ? "uid_map" : "gid_map");
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
-      ssize_t n = write(fd, "0 100000 65536\n", 15);
+      ssize_t len = (ssize_t)strlen(map);
+      ssize_t n = write(fd, map, (size_t)len);
       close(fd);
-      if (n == 15) { mapped++; continue; }
+      if (n == len) { mapped++; continue; }
     }
     usleep(1000); /* the child has not entered its new user namespace yet */
   }
@@ -278,7 +281,7 @@ static int cmd_probe_idmap(pid_t pid, const char *path) {
   int mntfd = open_ns(pid, "mnt");
   int rootfd = open_root(pid);
   pid_t child;
-  int usernsfd = probe_userns(&child);
+  int usernsfd = throwaway_userns(&child, "0 100000 65536\n");
   enter_mnt(mntfd, rootfd);
   int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (tree < 0) fail("open_tree");
@@ -302,6 +305,125 @@ static int cmd_idmap_mount(pid_t pid, pid_t userns_pid, const char *source, cons
   return 0;
 }
 
+/* The map text from the command line: "c h s,c h s" -> lines; only digits, spaces and commas. */
+static void map_text(const char *arg, char *out, size_t cap) {
+  size_t n = strlen(arg);
+  if (n == 0 || n + 2 > cap) usage("bad id map");
+  for (size_t i = 0; i < n; i++) {
+    char c = arg[i];
+    if (c == ',') out[i] = '\n';
+    else if ((c >= '0' && c <= '9') || c == ' ') out[i] = c;
+    else usage("bad id map");
+  }
+  out[n] = '\n';
+  out[n + 1] = 0;
+}
+
+/*
+ * PrepareForUserNS's mark: the container's root mount (not its submounts), ID-mapped through a
+ * user namespace with MAP, at TARGET in the container's mount namespace. Files owned by 0 on disk
+ * then belong to the host id MAP gives 0, so a process in a user namespace with the same MAP sees
+ * the root filesystem with its own owners. shiftfs: a "mark" mount instead (workspacekit shifts).
+ */
+static void mkdir_mark(const char *target) {
+  /* upstream creates <ServiceLocDaemon>/mark; here the same directory as the container sees it */
+  if (mkdir(target, 0755) < 0 && errno != EEXIST) fail("open target");
+}
+
+static int cmd_mark(pid_t pid, const char *method, const char *target, const char *maparg) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  if (!strcmp(method, "shiftfs")) {
+    enter_mnt(mntfd, rootfd);
+    mkdir_mark(target);
+    int dst = open_target(rootfd, target);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", dst);
+    if (mount("/", path, "shiftfs", 0, "mark") < 0) fail("mount shiftfs mark");
+    printf("{\"ok\":true}\n");
+    return 0;
+  }
+  if (strcmp(method, "idmapped")) usage("method must be idmapped or shiftfs");
+  char map[512];
+  map_text(maparg, map, sizeof map);
+  pid_t child;
+  int usernsfd = throwaway_userns(&child, map);
+  enter_mnt(mntfd, rootfd);
+  int tree = open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) fail("open_tree root");
+  set_idmap(tree, usernsfd, 0);
+  kill(child, SIGKILL);
+  mkdir_mark(target);
+  int dst = open_target(rootfd, target);
+  if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) fail("move_mount mark");
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
+/* A character device node at `path` (relative to the container root) with major:minor. */
+static int is_chr(const char *path, unsigned maj, unsigned min) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == maj && minor(st.st_rdev) == min;
+}
+
+/* Creates the node unless the right one exists; returns 1 if created. Anything else there fails. */
+static int ensure_chr(const char *path, unsigned maj, unsigned min, uid_t uid, gid_t gid) {
+  int created = 0;
+  if (!is_chr(path, maj, min)) {
+    if (mknod(path, S_IFCHR | 0666, makedev(maj, min)) < 0) fail(path);
+    created = 1;
+  }
+  if (fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) fail(path);
+  if (!is_chr(path, maj, min)) { errno = EEXIST; fail(path); }
+  if (chmod(path, 0666) < 0) fail(path);
+  return created;
+}
+
+/*
+ * upstream's nsinsider prepare-dev, in the container's mount namespace: /dev/net/tun (10:200) and
+ * /dev/fuse (10:229), mode 0666, owned by UID:GID. The device cgroup still decides whether the
+ * workspace may open them. Reports what it created, so teardown removes only that.
+ */
+static int cmd_prepare_dev(pid_t pid, const char *uidarg, const char *gidarg) {
+  uid_t uid = (uid_t)parse_pid(uidarg);
+  gid_t gid = (gid_t)parse_pid(gidarg);
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  enter_mnt(mntfd, rootfd);
+  /* check everything before creating anything, so a refusal leaves /dev as it was */
+  struct stat pre;
+  if (lstat("/dev/net/tun", &pre) == 0 && !is_chr("/dev/net/tun", 10, 200)) { errno = EEXIST; fail("/dev/net/tun"); }
+  if (lstat("/dev/fuse", &pre) == 0 && !is_chr("/dev/fuse", 10, 229)) { errno = EEXIST; fail("/dev/fuse"); }
+  int kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  if (kmsg >= 0) { (void)!write(kmsg, "", 0); close(kmsg); }
+  int netdir = 0;
+  struct stat st;
+  if (lstat("/dev/net", &st) < 0) {
+    if (mkdir("/dev/net", 0755) < 0) fail("mkdir /dev/net");
+    netdir = 1;
+  } else if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    fail("/dev/net");
+  }
+  int tun = ensure_chr("/dev/net/tun", 10, 200, uid, gid);
+  int fuse = ensure_chr("/dev/fuse", 10, 229, uid, gid);
+  printf("{\"ok\":true,\"netDir\":%s,\"tun\":%s,\"fuse\":%s}\n", netdir ? "true" : "false",
+         tun ? "true" : "false", fuse ? "true" : "false");
+  return 0;
+}
+
+/* Teardown of prepare-dev: removes the named nodes (only character devices) and an empty dir. */
+static int cmd_remove_dev(pid_t pid, const char *what) {
+  int mntfd = open_ns(pid, "mnt");
+  int rootfd = open_root(pid);
+  enter_mnt(mntfd, rootfd);
+  if (strstr(what, "tun") && is_chr("/dev/net/tun", 10, 200) && unlink("/dev/net/tun") < 0) fail("unlink /dev/net/tun");
+  if (strstr(what, "fuse") && is_chr("/dev/fuse", 10, 229) && unlink("/dev/fuse") < 0) fail("unlink /dev/fuse");
+  if (strstr(what, "netdir") && rmdir("/dev/net") < 0 && errno != ENOENT && errno != ENOTEMPTY) fail("rmdir /dev/net");
+  printf("{\"ok\":true}\n");
+  return 0;
+}
+
 /* /proc/sys/net resolves against the opener's network namespace, so join it and write. */
 static int cmd_sysctl_net(pid_t pid, const char *key, const char *value) {
   if (strstr(key, "..") || key[0] == '/') usage("bad sysctl key");
@@ -315,6 +437,29 @@ static int cmd_sysctl_net(pid_t pid, const char *key, const char *value) {
   if (write(fd, value, len) != (ssize_t)len) fail("write sysctl");
   close(fd);
   printf("{\"ok\":true}\n");
+  return 0;
+}
+
+/* The credentials of the peer of a connected Unix socket that process `pid` holds as `fd`
+ * (SO_PEERCRED: pid in our pid namespace, uid and gid as they were at connect). Node has no API
+ * for it; the daemon names its own socket, which we duplicate with pidfd_getfd. The socket's
+ * inode is printed too, so the caller can tell that the number still meant its connection. */
+static int cmd_peercred(pid_t pid, const char *fdtext) {
+  char *end = NULL;
+  errno = 0;
+  long fdnum = strtol(fdtext, &end, 10);
+  if (errno || !end || *end || fdnum < 0 || fdnum > 1048576) usage("fd must be a small integer");
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) fail("pidfd_open");
+  int sock = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fdnum, 0);
+  if (sock < 0) fail("pidfd_getfd");
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) fail("getsockopt SO_PEERCRED");
+  struct stat st;
+  if (fstat(sock, &st) < 0) fail("fstat socket");
+  printf("{\"pid\":%d,\"uid\":%u,\"gid\":%u,\"ino\":%llu}\n", (int)cred.pid, cred.uid, cred.gid,
+         (unsigned long long)st.st_ino);
   return 0;
 }
 
@@ -333,6 +478,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "make-private") && n == 2) return cmd_propagation(parse_pid(a[0]), a[1], MS_PRIVATE);
   if (!strcmp(cmd, "probe-idmap") && n == 2) return cmd_probe_idmap(parse_pid(a[0]), a[1]);
   if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_pid(a[0]), parse_pid(a[1]), a[2], a[3]);
+  if (!strcmp(cmd, "peercred") && n == 2) return cmd_peercred(parse_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "mark") && n == 4) return cmd_mark(parse_pid(a[0]), a[1], a[2], a[3]);
+  if (!strcmp(cmd, "prepare-dev") && n == 3) return cmd_prepare_dev(parse_pid(a[0]), a[1], a[2]);
+  if (!strcmp(cmd, "remove-dev") && n == 2) return cmd_remove_dev(parse_pid(a[0]), a[1]);
   if (!strcmp(cmd, "sysctl-net") && n == 3) return cmd_sysctl_net(parse_pid(a[0]), a[1], a[2]);
   usage("unknown command or wrong argument count");
   return EXIT_USAGE;

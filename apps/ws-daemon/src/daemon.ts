@@ -12,13 +12,14 @@ import {
 import type { DaemonConfig } from "./config/index.js";
 import { WorkspaceContentManager } from "./content/index.js";
 import { DEFAULT_ALLOWED_SCHEMES, GitClient } from "./git/index.js";
-import { NsHelper, WorkspaceLinux } from "./linux/index.js";
+import { NsHelper, readPeerCredentials, WorkspaceLinux } from "./linux/index.js";
 import type { Logger } from "./observability/index.js";
 import { DaemonMetrics } from "./observability/index.js";
 import {
   createUntrustedContentRunner,
   fromLevelLogger,
   NodeProcessRunner,
+  networkPolicy,
   systemClock,
 } from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
@@ -36,7 +37,10 @@ import {
 import type { RuntimeDiscovery } from "./runtime/index.js";
 import { createContentStore } from "./storage/index.js";
 import {
+  createClientAllowListInterceptor,
   createObservabilityInterceptor,
+  ID_DAEMON_SUFFIX,
+  identityContextValues,
   type MetricsServer,
   type RpcServer,
   startMetricsServer,
@@ -45,6 +49,9 @@ import {
 } from "./transport/index.js";
 import { WatchHub, WorkspaceSizes } from "./watch/index.js";
 import {
+  allowedClientsByService,
+  allowedHostRanges,
+  contentHostOwner,
   createContentHooks,
   describeMissing,
   helperIsExecutable,
@@ -54,6 +61,7 @@ import {
   startHealthProbe,
   startReadiness,
   startStorageJanitor,
+  warnWhileInsecure,
 } from "./wiring/index.js";
 
 export interface Daemon {
@@ -97,11 +105,13 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   // outside the workspace; refusing them would make such a backup impossible to restore.
   // Everything restored belongs to the workspace's uid/gid, never to whom the archive names.
   const { deadlineBaseMs, deadlineMsPerGib, keepSetid, ...archiveLimits } = config.archive;
+  // The workspace user's ids on the host (133332 for user-namespaced workspaces, issue 11).
+  const contentOwner = contentHostOwner(config);
   const store = createContentStore(storage, {
     maxConcurrentArchives: config.limits.maxConcurrentArchives,
     limits: archiveLimits,
     deadline: { baseMs: deadlineBaseMs, msPerGiB: deadlineMsPerGib },
-    restore: { symlinks: "inert", owner: config.content, keepSetid },
+    restore: { symlinks: "inert", owner: contentOwner, keepSetid },
     log: logFor("storage"),
     ...(format !== undefined ? { format } : {}),
     ...(dedupScope !== undefined ? { dedupScope } : {}),
@@ -109,10 +119,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,
   // confined to the one workspace, or (as root without a working confinement) not at all.
-  const untrusted = await createUntrustedContentRunner({
-    uid: config.content.uid,
-    gid: config.content.gid,
-  });
+  const untrusted = await createUntrustedContentRunner(contentOwner);
   if (untrusted.mode === "refused") {
     logger.error(
       { reason: untrusted.reason },
@@ -126,6 +133,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       (scheme) => scheme !== "file" || config.git.allowFileRemotes,
     ),
     ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
+    networkPolicy: networkPolicy({ allowPrivateNetworks: config.git.allowPrivateNetworks }),
   });
   const workingArea = absolute(config.workingArea);
   const runtime = runtimeFromConfig(config.runtime);
@@ -144,8 +152,15 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     workingArea,
     logger,
     metrics,
+    // SO_PEERCRED through the helper (Node has no API); without the helper calls log no peer
+    peerLookup: (socket) => readPeerCredentials(runner, helperPath, socket),
+    socketOwner: {
+      uid: config.sockets.uid ?? config.content.uid,
+      gid: config.sockets.gid ?? config.content.gid,
+    },
     // The call scope lets a runtime that waits for the workspace's container honour the deadline.
     interceptors: [errorMappingInterceptor, callScopeInterceptor],
+    layout: config.compat.socketLayout,
     routesFor: (workspaceId) =>
       inWorkspaceRoutes({
         workspaceId,
@@ -156,12 +171,16 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
           helper,
           runner,
           clock: systemClock,
+          log: logFor("linux"),
           config: {
-            allowedHostIds: {
-              start: config.idMapping.hostRangeStart,
-              end: config.idMapping.hostRangeEnd,
-            },
+            allowedHostIds: allowedHostRanges(config.idMapping),
             veth: { cidr: config.linux.vethCidr },
+            // what workspacekit's ring0 needs (compat.gitpod): the mark, /dev/net/tun and
+            // /dev/fuse; the workspace cgroup goes to ring1's root (host 33333, as upstream)
+            userNs: config.compat.gitpod
+              ? { markPath: config.compat.markPath, deviceOwner: config.content }
+              : {},
+            evacuation: { delegateTo: { uid: config.content.uid, gid: config.content.gid } },
           },
         }),
         wipeContent: async () => {
@@ -193,6 +212,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       ...(untrusted.identity !== undefined ? { contentOwner: untrusted.identity } : {}),
       downloadAllowPrivateNetworks: config.downloads.allowPrivateNetworks,
       downloadMaxBytes: config.downloads.maxBytes,
+      restoreBackupFirst: config.init.restoreBackupFirst,
+      gitpodReadyFile: config.compat.gitpod,
+      ...(config.compat.socketLayout === "id-daemon" ? { socketDirSuffix: ID_DAEMON_SUFFIX } : {}),
     },
     {
       store,
@@ -254,11 +276,18 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     log: logFor("readiness"),
   });
   const shutdown = new AbortController();
+  const allowedClients = allowedClientsByService(config.auth);
   const server: RpcServer = await startRpcServer({
     listen: config.listen,
     tls: config.tls,
     shutdownSignal: shutdown.signal,
-    interceptors: [createObservabilityInterceptor({ logger, metrics }), errorMappingInterceptor],
+    // the client certificate is looked at only where an allow-list needs it (no cost otherwise)
+    ...(allowedClients.size > 0 ? { contextValues: identityContextValues } : {}),
+    interceptors: [
+      createObservabilityInterceptor({ logger, metrics }),
+      ...(allowedClients.size > 0 ? [createClientAllowListInterceptor(allowedClients)] : []),
+      errorMappingInterceptor,
+    ],
     routes: (router) => {
       router.service(
         WorkspaceContentService,
@@ -286,6 +315,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     "ws-daemon listening",
   );
   const janitor = startStorageJanitor(store, config.janitor, logFor("storage"));
+  const insecureWarning = warnWhileInsecure(
+    config,
+    server.address,
+    systemClock,
+    logFor("transport"),
+  );
 
   return {
     address: server.address,
@@ -297,6 +332,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     runtime,
     async stop(graceMs) {
       readiness.stop();
+      insecureWarning.stop();
       health.setAll(ServingStatus.NOT_SERVING);
       janitor.stop();
       watchHub.closeAll();

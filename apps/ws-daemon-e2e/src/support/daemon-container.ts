@@ -12,6 +12,7 @@ import {
   type StartedTestContainer,
   Wait,
 } from "testcontainers";
+import { inject } from "vitest";
 import { fastDaemonHealthCheck } from "./containers.js";
 import { e2eLabels } from "./labels.js";
 
@@ -77,6 +78,22 @@ export interface DaemonOptions {
   extraArgs?: string[];
 }
 
+/** Where daemon containers find the run's certificates (the PKI directory, read-only). */
+export const TLS_DIR = "/etc/ws-daemon/tls";
+
+/** The image's documented way to serve the node API over mutual TLS with mounted certificates. */
+export const mutualTlsEnvironment = {
+  WSD_TLS__CERT_FILE: `${TLS_DIR}/test-server.crt`,
+  WSD_TLS__KEY_FILE: `${TLS_DIR}/test-server.key`,
+  WSD_TLS__CLIENT_CA_FILE: `${TLS_DIR}/test-ca.crt`,
+};
+
+/** TLS options of a client the daemons accept: the run's CA and its client certificate. */
+export function trustedClientTls(): { ca: string; cert: string; key: string } {
+  const pki = inject("pki");
+  return { ca: pki.ca, cert: pki.client.cert, key: pki.client.key };
+}
+
 export function s3Args(s3: S3Settings): string[] {
   return [
     "--storage.kind=s3",
@@ -98,12 +115,23 @@ export class RunningDaemon {
 
   /** Base URL of the node API as published on the host; changes after a restart. */
   address(): string {
-    return `http://${this.container.getHost()}:${this.container.getMappedPort(8080)}`;
+    return `https://${this.hostPort()}`;
   }
 
+  /** host:port of the node API as published on the host. */
+  hostPort(): string {
+    return `${this.container.getHost()}:${this.container.getMappedPort(8080)}`;
+  }
+
+  /** Clients over mutual TLS with the run's client certificate. */
   clients(protocol: DaemonProtocol = "grpc"): DaemonClients {
     return createDaemonClients(
-      createDaemonTransport({ address: this.address(), protocol, defaultTimeoutMs: 60_000 }),
+      createDaemonTransport({
+        address: this.address(),
+        protocol,
+        defaultTimeoutMs: 60_000,
+        tls: trustedClientTls(),
+      }),
     );
   }
 
@@ -136,15 +164,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // On cgroup v1 a container sees only its own subtree at /sys/fs/cgroup; the daemon reads
       // workspace cgroups by their host paths (/docker/<id>), so it needs the host's hierarchy.
       { source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" },
+      { source: inject("pki").dir, target: TLS_DIR, mode: "ro" },
     ])
+    .withEnvironment(mutualTlsEnvironment)
     .withCommand([
       `--workingArea=${options.workingArea}`,
       "--runtime.kind=docker",
       "--logLevel=debug",
       "--shutdownGraceMs=2000",
-      // The download servers of the scenarios are containers on a Docker network (a private
-      // address), which the default network policy refuses.
+      // The download and git servers of the scenarios are containers on a Docker network (a
+      // private address), which the default network policy refuses.
       "--downloads.allowPrivateNetworks=true",
+      "--git.allowPrivateNetworks=true",
       ...(options.s3 ? s3Args(options.s3) : []),
       // E2E_STORAGE_FORMAT=chunked runs every scenario with the chunked archive format
       ...(process.env.E2E_STORAGE_FORMAT

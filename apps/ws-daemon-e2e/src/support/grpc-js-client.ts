@@ -11,7 +11,10 @@ export interface IndependentContentClient {
   close(): void;
 }
 
-export function independentContentClient(hostPort: string): IndependentContentClient {
+export function independentContentClient(
+  hostPort: string,
+  tls: { ca: string; cert: string; key: string },
+): IndependentContentClient {
   const definition = protoLoader.loadSync("wsdaemon/daemon.proto", {
     includeDirs: [`${repoRoot}proto`],
     enums: String,
@@ -20,7 +23,10 @@ export function independentContentClient(hostPort: string): IndependentContentCl
   });
   const wsdaemon = grpc.loadPackageDefinition(definition).wsdaemon as grpc.GrpcObject;
   const Service = wsdaemon.WorkspaceContentService as grpc.ServiceClientConstructor;
-  const client = new Service(hostPort, grpc.credentials.createInsecure());
+  const client = new Service(
+    hostPort,
+    grpc.credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert)),
+  );
   return {
     call: <T>(method: string, request: Record<string, unknown>) =>
       new Promise<T>((resolve, reject) => {

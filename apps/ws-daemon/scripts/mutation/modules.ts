@@ -42,7 +42,12 @@ export const MUTATION_MODULES: readonly MutationModule[] = [
     name: "validate-spec",
     mutate: ["src/git/validate-spec.ts"],
     tests: ["test/git/*spec*.test.ts", "test/git/git-clone.test.ts"],
-    provisional: "its tests are being rewritten (issue 17, git confinement)",
+  },
+  {
+    // which git settings and which repository keys keep git's connections to checked addresses
+    name: "git-network",
+    mutate: ["src/git/git-network.ts"],
+    tests: ["test/git/git-network.test.ts"],
   },
   {
     name: "safe-extractor",
@@ -54,7 +59,6 @@ export const MUTATION_MODULES: readonly MutationModule[] = [
       "test/archive/restore-failure.test.ts",
       "test/archive/*extract*.test.ts",
     ],
-    provisional: "its tests are being rewritten (issue 17, archive walk and limits)",
     // Extraction runs in a worker thread (archive/worker-pool.ts).
     coverageAnalysis: "off",
   },

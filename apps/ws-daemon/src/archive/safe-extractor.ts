@@ -399,7 +399,7 @@ export function normalizeEntryPath(name: string): string {
  * target started empty): hostile or broken. Anything else is the file system's own error.
  */
 function conflict(rel: string, err: unknown): Error {
-  if ((err as NodeJS.ErrnoException | undefined)?.code === "EEXIST") {
+  if ((err as NodeJS.ErrnoException).code === "EEXIST") {
     return new HostileArchiveError(rel, "conflicts with an earlier entry (EEXIST)");
   }
   return err as Error;

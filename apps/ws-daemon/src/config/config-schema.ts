@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { compatSchema, idMappingSchema, initSchema } from "./compat-schema.js";
+import { requireMutualTlsOffLoopback } from "./listen-policy.js";
 
 const port = z.number().int().min(0).max(65535);
 
@@ -97,6 +99,14 @@ const dockerRuntime = z
       .min(1)
       .default("ws-daemon.workspace-id")
       .describe("Container label whose value is the workspace id."),
+    waitForContainerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        "An in-workspace call waits at most this long for a container that is not running yet (less when the call's deadline is nearer), as upstream waits for the container; 0 = no waiting.",
+      ),
   })
   .strict();
 
@@ -242,6 +252,29 @@ const archiveSchema = z
     keepSetid: false,
   });
 
+const identityList = (service: string) =>
+  z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      `Client identities allowed to call ${service}: each entry matches a certificate's subject alternative name (DNS or URI) or its subject CN. Unset = every client certificate the client CA signed; a valid certificate not on the list gets PERMISSION_DENIED. Needs tls.clientCaFile.`,
+    );
+
+const authSchema = z
+  .object({
+    allowedClients: z
+      .object({
+        content: identityList("WorkspaceContentService"),
+        health: identityList("grpc.health.v1.Health on the node API"),
+        reflection: identityList("gRPC server reflection on the node API"),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({ allowedClients: {} });
+
 export const configSchema = z
   .object({
     workingArea: z
@@ -249,16 +282,29 @@ export const configSchema = z
       .min(1)
       .default("./.ws-daemon-data/workspaces")
       .describe(
-        "Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock.",
+        "Workspace content lives at <workingArea>/<id>, sockets at <workingArea>/.sockets/<id>/daemon.sock (see compat.socketLayout).",
       ),
     listen: z
       .object({
-        host: z.string().min(1).default("127.0.0.1").describe("Address the node API listens on."),
+        host: z
+          .string()
+          .min(1)
+          .default("127.0.0.1")
+          .describe(
+            "Address the node API listens on. Any address but loopback requires mutual TLS (tls.certFile, tls.keyFile, tls.clientCaFile) unless listen.insecure is set.",
+          ),
         port: port.default(8080).describe("Port of the node API (gRPC, gRPC-Web, Connect)."),
+        insecure: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Serve the node API on a non-loopback address without mutual TLS: anyone who reaches the port is the trusted caller of the content API. Logged as a warning at start and every hour.",
+          ),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8080 }),
+      .default({ host: "127.0.0.1", port: 8080, insecure: false }),
     tls: tlsSchema.optional(),
+    auth: authSchema,
     metrics: z
       .object({
         enabled: z.boolean().default(true).describe("Serve Prometheus metrics at /metrics."),
@@ -315,27 +361,7 @@ export const configSchema = z
       .strict()
       .default({ maxConcurrentInits: 4, maxConcurrentArchives: 2 }),
     archive: archiveSchema,
-    idMapping: z
-      .object({
-        hostRangeStart: z
-          .number()
-          .int()
-          .min(1)
-          .default(100_000)
-          .describe("Lowest host id a workspace may map to (WriteIDMapping)."),
-        hostRangeEnd: z
-          .number()
-          .int()
-          .min(1)
-          .default(165_535)
-          .describe("Highest host id a workspace may map to (inclusive)."),
-      })
-      .strict()
-      .refine((v) => v.hostRangeEnd >= v.hostRangeStart, {
-        message: "hostRangeEnd must not be below hostRangeStart",
-        path: ["hostRangeEnd"],
-      })
-      .default({ hostRangeStart: 100_000, hostRangeEnd: 165_535 }),
+    idMapping: idMappingSchema,
     quota: z
       .object({
         method: z
@@ -382,9 +408,38 @@ export const configSchema = z
           .max(4_294_967_294)
           .default(33333)
           .describe("Group of workspace content and of the confined git; never 0."),
+        userNamespaced: z
+          .boolean()
+          .optional()
+          .describe(
+            "Content belongs to the host ids uid/gid have inside workspacekit's user namespace ([0->33333, 1->100000+]: 33333 becomes 133332), as upstream does for user-namespaced workspaces. Unset: follows compat.gitpod.",
+          ),
       })
       .strict()
       .default({ uid: 33333, gid: 33333 }),
+    sockets: z
+      .object({
+        uid: z
+          .number()
+          .int()
+          .min(0)
+          .max(4_294_967_294)
+          .optional()
+          .describe(
+            "Owner of each workspace's socket directory (mode 0700; see compat.socketLayout): the workspace's container user as the host sees it, the only one besides root who can reach the in-workspace API; default content.uid. Applied when the daemon runs as root.",
+          ),
+        gid: z
+          .number()
+          .int()
+          .min(0)
+          .max(4_294_967_294)
+          .optional()
+          .describe("Group of each workspace's socket directory; default content.gid."),
+      })
+      .strict()
+      .default({}),
+    compat: compatSchema,
+    init: initSchema,
     git: z
       .object({
         allowFileRemotes: z
@@ -393,9 +448,15 @@ export const configSchema = z
           .describe(
             "Accept file:// remotes (repositories on the node), for tests and bare hosts; the confined git sees only that repository, read-only.",
           ),
+        allowPrivateNetworks: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Git remotes (origin, upstream, submodules) and one-time secret URLs may be on loopback, private, link-local and unique-local addresses; default only public ones. Metadata (169.254.169.254, fd00:ec2::254), unspecified and multicast addresses stay refused. SECURITY.md says how far this holds for git.",
+          ),
       })
       .strict()
-      .default({ allowFileRemotes: false }),
+      .default({ allowFileRemotes: false, allowPrivateNetworks: false }),
     downloads: z
       .object({
         allowPrivateNetworks: z
@@ -442,6 +503,7 @@ export const configSchema = z
       .strict()
       .default({ level: "info", format: "auto" }),
   })
-  .strict();
+  .strict()
+  .superRefine(requireMutualTlsOffLoopback);
 
 export type DaemonConfig = z.infer<typeof configSchema>;

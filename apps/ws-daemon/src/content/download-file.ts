@@ -1,11 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { type Clock, errorMessage, isDomainError, retry } from "../platform/index.js";
+import {
+  type Clock,
+  errorMessage,
+  isDomainError,
+  mkdirOwned,
+  type Owner,
+  retry,
+} from "../platform/index.js";
 import { ContentError } from "./content-error.js";
 import { redactUrl } from "./initializer-spec.js";
 import type { FetchLike } from "./ports.js";
@@ -26,6 +33,8 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** Largest body accepted; more is refused while streaming (config `downloads.maxBytes`). */
   maxBytes?: number;
+  /** The workspace user: the file and the directories created for it belong to it. */
+  owner?: Owner;
 }
 
 /** Worth another attempt: a network error, a 5xx, a body that broke off, a timed-out attempt. */
@@ -48,7 +57,7 @@ const tooLarge = (shownUrl: string, what: string, maxBytes: number): ContentErro
  */
 export const downloadVerified = async (options: DownloadOptions): Promise<{ bytes: number }> => {
   const shownUrl = redactUrl(options.url);
-  await mkdir(dirname(options.destination), { recursive: true, mode: 0o755 });
+  await mkdirOwned(dirname(options.destination), options.owner);
   let attempts = 0;
   try {
     return await retry(
@@ -160,6 +169,7 @@ const downloadWithSignal = async (
     // Durable before it becomes visible: a crash must not leave a verified name with lost data.
     const handle = await open(temp, "r");
     try {
+      if (options.owner) await handle.chown(options.owner.uid, options.owner.gid);
       await handle.sync();
     } finally {
       await handle.close();

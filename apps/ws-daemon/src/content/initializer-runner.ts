@@ -1,15 +1,18 @@
-import { mkdir, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import {
   type Clock,
   emptyDirectory,
   entryCount,
   type Log,
   measureTree,
+  type Owner,
   resolveInside,
 } from "../platform/index.js";
 import type { ArchiveOptions, ArchiveStats, ContentStore, WorkspaceRef } from "../storage/index.js";
+import { createCheckoutDirectories } from "./checkout-directories.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { downloadVerified } from "./download-file.js";
+import { removeStaleGitpodReadyFile } from "./gitpod-ready.js";
 import type { GitInitializerSpec, InitializerSpec } from "./initializer-spec.js";
 import { type InitializerProgress, initializerLabel } from "./operation-progress.js";
 import type { ContentGit, FetchLike, GitCheckoutSpec } from "./ports.js";
@@ -32,6 +35,10 @@ export interface InitializerContext {
   log?: Log;
   /** Told of each leaf's phase and of archive and download progress (WatchWorkspace). */
   progress?: InitializerProgress;
+  /** The workspace user: directories and downloads the daemon creates are given to it. */
+  owner?: Owner;
+  /** compat.gitpod: a restored `.gitpod/ready` is stale too. */
+  gitpodReadyFile?: boolean;
 }
 
 export interface InitializerOutcome {
@@ -81,7 +88,7 @@ const cloneGit = async (
   field: string,
 ): Promise<string> => {
   const dir = await resolveInside(ctx.contentDir, g.checkoutLocation, field);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await createCheckoutDirectories(ctx.contentDir, g.checkoutLocation, field, ctx.owner);
   ctx.progress?.phase("cloning", { detail: g.checkoutLocation || "." });
   try {
     await ctx.git.clone(gitRequest(g, dir), ctx.signal);
@@ -101,6 +108,7 @@ const restoreArchive = async (
   try {
     const stats = await restore();
     await removeStaleReadyMarker(ctx.contentDir);
+    if (ctx.gitpodReadyFile) await removeStaleGitpodReadyFile(ctx.contentDir);
     return stats;
   } catch (err) {
     throwIfAborted(ctx);
@@ -181,6 +189,7 @@ const runLeaf = async (
           digest: file.digest,
           destination,
           signal: ctx.signal,
+          ...(ctx.owner ? { owner: ctx.owner } : {}),
           ...(ctx.downloadAttempts !== undefined ? { attempts: ctx.downloadAttempts } : {}),
           ...(ctx.downloadTimeoutMs !== undefined ? { timeoutMs: ctx.downloadTimeoutMs } : {}),
           ...(ctx.downloadMaxBytes !== undefined ? { maxBytes: ctx.downloadMaxBytes } : {}),

@@ -38,6 +38,18 @@ export interface WorkspaceContentManagerConfig {
    * confined). Unset: the directory keeps the daemon's owner.
    */
   contentOwner?: { uid: number; gid: number };
+  /**
+   * As upstream: a workspace whose owner/metaId has a backup gets that backup restored instead of
+   * its initializer. Default true (config `init.restoreBackupFirst`).
+   */
+  restoreBackupFirst?: boolean;
+  /** compat.gitpod: also write `.gitpod/ready` (Gitpod's supervisor waits for it). Default false. */
+  gitpodReadyFile?: boolean;
+  /**
+   * compat.socketLayout "id-daemon": `<workingArea>/<id><suffix>` is the workspace's socket
+   * directory, so ids ending in the suffix are refused and such directories are no orphans.
+   */
+  socketDirSuffix?: string;
 }
 
 export interface WorkspaceContentManagerDeps {

@@ -1,6 +1,6 @@
-import { lstat, mkdir } from "node:fs/promises";
+import { lchown, lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { removeChild, writeFileAtomic } from "../platform/index.js";
+import { type Owner, removeChild, writeFileAtomic } from "../platform/index.js";
 import type { InitializerStats, InitSource } from "./workspace-record.js";
 
 /** Directory inside every workspace that belongs to the daemon. */
@@ -19,7 +19,11 @@ export interface ReadyMarker {
  * at DAEMON_DIR, e.g. a symlink to a directory outside the workspace. The name is ours: anything
  * that is not a real directory is removed (a symlink itself, never its target) before we use it.
  */
-const ensureDaemonDir = async (contentDir: string, create: boolean): Promise<boolean> => {
+const ensureDaemonDir = async (
+  contentDir: string,
+  create: boolean,
+  owner?: Owner,
+): Promise<boolean> => {
   const dir = join(contentDir, DAEMON_DIR);
   const stats = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return undefined;
@@ -29,13 +33,21 @@ const ensureDaemonDir = async (contentDir: string, create: boolean): Promise<boo
   if (stats?.isDirectory()) return true;
   if (!create) return false;
   await mkdir(dir, { mode: 0o755 });
+  if (owner) await lchown(dir, owner.uid, owner.gid);
   return true;
 };
 
 /** Written last, atomically (rename), so a watcher that sees the file sees all of the content. */
-export const writeReadyMarker = async (contentDir: string, marker: ReadyMarker): Promise<void> => {
-  await ensureDaemonDir(contentDir, true);
-  await writeFileAtomic(join(contentDir, READY_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+export const writeReadyMarker = async (
+  contentDir: string,
+  marker: ReadyMarker,
+  owner?: Owner,
+): Promise<void> => {
+  await ensureDaemonDir(contentDir, true, owner);
+  const path = join(contentDir, READY_MARKER);
+  await writeFileAtomic(path, `${JSON.stringify(marker, null, 2)}\n`);
+  // like everything else in the workspace, the marker is the workspace user's
+  if (owner) await lchown(path, owner.uid, owner.gid);
 };
 
 /**

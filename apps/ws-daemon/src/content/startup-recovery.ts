@@ -28,6 +28,8 @@ export interface StartupRecoveryContext {
   nowIso: string;
   /** Delete content directories that belong to no workspace (otherwise only report them). */
   removeOrphanedContent: boolean;
+  /** `<id><suffix>` of a known workspace is its socket directory, not an orphan. */
+  socketDirSuffix?: string;
 }
 
 /**
@@ -121,6 +123,9 @@ const restoreQuotas = async (ctx: StartupRecoveryContext): Promise<void> => {
 const sweepOrphans = async (ctx: StartupRecoveryContext, report: RecoveryReport): Promise<void> => {
   for (const name of await ctx.disk.names()) {
     if (name.startsWith(".") || !SAFE_NAME.test(name) || ctx.registry.claims(name)) continue;
+    const suffix = ctx.socketDirSuffix;
+    if (suffix && name.endsWith(suffix) && ctx.registry.claims(name.slice(0, -suffix.length)))
+      continue;
     report.orphans.push(name);
     if (ctx.removeOrphanedContent) await ctx.disk.remove(name);
   }

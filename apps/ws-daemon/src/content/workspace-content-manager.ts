@@ -1,19 +1,11 @@
 import { join } from "node:path";
 import { DEFAULT_STATUS_MAX_LISTED } from "../git/index.js";
-import {
-  type Clock,
-  deferred,
-  guardedFetch,
-  KeyedMutex,
-  networkPolicy,
-  raceAbort,
-  Semaphore,
-  systemClock,
-} from "../platform/index.js";
+import { type Clock, deferred, KeyedMutex, raceAbort, systemClock } from "../platform/index.js";
 import { NoQuotaEnforcer } from "../quota/index.js";
 import { ArchiveRunner } from "./archive-runner.js";
 import { ContentError, toContentError } from "./content-error.js";
 import { firstCheckoutStatus } from "./dispose-git-status.js";
+import { createInitContext } from "./init-context.js";
 import { checkoutLocations } from "./initializer-spec.js";
 import type {
   DisposeResult,
@@ -41,10 +33,6 @@ import {
   type TakeSnapshotResult,
   takeSnapshot,
 } from "./workspace-snapshots.js";
-
-/** Drops undefined values (exactOptionalPropertyTypes-safe spreading of optional settings). */
-const pickDefined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 const DEFAULT_SNAPSHOT_HISTORY = 20;
 
@@ -104,31 +92,12 @@ export class WorkspaceContentManager {
       config.contentOwner,
       deps.removeOptions,
     );
-    this.initContext = {
+    this.initContext = createInitContext(config, deps, {
       disk: this.disk,
-      slots: new Semaphore(config.maxConcurrentInits, () => this.clock.now()),
-      initializers: {
-        store: deps.store,
-        git: deps.git,
-        fetch:
-          deps.fetch ??
-          guardedFetch({
-            policy:
-              deps.networkPolicy ??
-              networkPolicy({ allowPrivateNetworks: config.downloadAllowPrivateNetworks ?? false }),
-          }),
-        clock: this.clock,
-        ...pickDefined({
-          downloadAttempts: config.downloadAttempts,
-          downloadRetryDelayMs: config.downloadRetryDelayMs,
-          downloadTimeoutMs: config.downloadTimeoutMs,
-          downloadMaxBytes: config.downloadMaxBytes,
-        }),
-      },
-      hooks: this.safe,
       clock: this.clock,
+      hooks: this.safe,
       persist: (entry) => this.persist(entry),
-    };
+    });
     this.snapshots = {
       registry: this.registry,
       archiver: this.archiver,
@@ -157,6 +126,7 @@ export class WorkspaceContentManager {
       log: manager.safe.log,
       nowIso: manager.isoNow(),
       removeOrphanedContent: config.removeOrphanedContent ?? false,
+      ...(config.socketDirSuffix ? { socketDirSuffix: config.socketDirSuffix } : {}),
     });
     return manager;
   }
@@ -193,6 +163,13 @@ export class WorkspaceContentManager {
     options: { signal?: AbortSignal } = {},
   ): Promise<WorkspaceRecord> {
     const { record, spec } = newInitRecord(req, this.isoNow());
+    const suffix = this.config.socketDirSuffix;
+    if (suffix && record.id.endsWith(suffix)) {
+      throw new ContentError(
+        "invalid-argument",
+        `id must not end in ${JSON.stringify(suffix)}: <workingArea>/<id>${suffix} is a workspace's socket directory (compat.socketLayout)`,
+      );
+    }
     if (this.closing) throw new ContentError("unavailable", "the daemon is shutting down");
     const initAbort = new AbortController();
     const entry: WorkspaceEntry = { record, initSettled: deferred(), initAbort, disposed: false };

@@ -1,7 +1,9 @@
 import type { Clock, Semaphore } from "../platform/index.js";
 import { ContentError, toContentError } from "./content-error.js";
+import { gitpodReadyContent, writeGitpodReadyFile } from "./gitpod-ready.js";
 import { type InitializerContext, runInitializer } from "./initializer-runner.js";
 import {
+  checkoutLocations,
   type InitializerSpec,
   summarizeInitializer,
   validateInitializerSpec,
@@ -30,6 +32,10 @@ export interface InitContext {
   hooks: SafeHooks;
   clock: Clock;
   persist(entry: WorkspaceEntry): Promise<void>;
+  /** init.restoreBackupFirst: a workspace with a backup gets it instead of its initializer. */
+  restoreBackupFirst: boolean;
+  /** compat.gitpod: also write `.gitpod/ready` as Gitpod's supervisor expects. */
+  gitpodReadyFile: boolean;
 }
 
 /** Validates an InitWorkspace request: its initializer and the record it starts (setting-up). */
@@ -117,7 +123,8 @@ class InitAttempt {
     await ctx.disk.remove(record.id);
     await ctx.disk.create(record.id);
     await ctx.disk.prepareQuota(record);
-    const outcome = await runInitializer(this.spec, {
+    const spec = await this.initializerToRun();
+    const outcome = await runInitializer(spec, {
       ...ctx.initializers,
       workspace: workspaceRef(record),
       contentDir: dir,
@@ -128,17 +135,50 @@ class InitAttempt {
     if (signal.aborted) throw signal.reason;
     this.tracker.phase("finalizing");
     const finishedAt = isoNow(ctx.clock);
-    await writeReadyMarker(dir, {
-      source: outcome.source,
-      stats: outcome.stats,
-      readyAt: finishedAt,
-    });
+    const owner = ctx.initializers.owner;
+    await writeReadyMarker(
+      dir,
+      { source: outcome.source, stats: outcome.stats, readyAt: finishedAt },
+      owner,
+    );
+    if (ctx.gitpodReadyFile) {
+      await writeGitpodReadyFile(dir, gitpodReadyContent(outcome.source, outcome.stats), owner);
+    }
     await ctx.disk.enforceQuota(record);
     record.initResult = { source: outcome.source, stats: outcome.stats, finishedAt };
     record.state = "available";
     await ctx.persist(this.entry);
     ctx.hooks.state(record.id, "setting-up", "available");
     for (const s of outcome.stats) ctx.hooks.call((h) => h.onInitializerFinished?.(record.id, s));
+  }
+
+  /**
+   * Upstream downloads the workspace's full backup before every init and, when there is one,
+   * restores it instead of running the initializer (source from-backup), so re-initializing a
+   * workspace never loses the work in its backup. Not for workspaces without remote storage
+   * (upstream skips remote content for them); a store that cannot answer fails the init.
+   */
+  private async initializerToRun(): Promise<InitializerSpec> {
+    const { ctx, record, spec } = this;
+    if (!ctx.restoreBackupFirst || record.remoteStorageDisabled || spec.kind === "backup") {
+      return spec;
+    }
+    let found: boolean;
+    try {
+      found = await ctx.initializers.store.hasBackup(workspaceRef(record));
+    } catch (err) {
+      throw toContentError(err, "cannot tell whether the workspace has a backup");
+    }
+    if (!found) return spec;
+    ctx.hooks.log("info", "the workspace has a backup: restoring it instead of its initializer", {
+      id: record.id,
+      initializer: spec.kind,
+    });
+    return {
+      kind: "backup",
+      checkoutLocation: checkoutLocations(spec)[0] ?? "",
+      fromVolumeSnapshot: false,
+    };
   }
 
   /** Best effort: the content goes and the failure is recorded; returns the error to throw. */

@@ -1,6 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Log, RunResult } from "../platform/index.js";
+import { type Log, NetworkPolicyError, type RunResult } from "../platform/index.js";
 import type { GitCommand, GitCommandOptions } from "./git-command.js";
 import { GitError } from "./git-error.js";
 import type { GitCheckoutSpec } from "./types.js";
@@ -16,6 +16,22 @@ export const pathExists = (path: string): Promise<boolean> =>
     () => false,
   );
 
+/** `-c`/env wiring of the commands that talk to origin, and the network policy's admission. */
+export interface NetworkWiring extends Pick<GitCommandOptions, "configArgs" | "env"> {
+  /** The `-c` settings that let git reach `uri`; throws NetworkPolicyError when refused. */
+  admit(uri: string, what: string): Promise<string[]>;
+}
+
+/** The URL a relative submodule URL (`./x`, `../x`) names, relative to the superproject's. */
+const submoduleUrl = (url: string, superproject: string): string => {
+  if (!url.startsWith("./") && !url.startsWith("../")) return url;
+  try {
+    return new URL(url, superproject.endsWith("/") ? superproject : `${superproject}/`).href;
+  } catch {
+    return url; // not a URL base (scp-like): git resolves it on the same host
+  }
+};
+
 /** The git steps shared by clone and bringToTarget, bound to one checkout directory. */
 export class CheckoutSteps {
   private readonly local: GitCommandOptions;
@@ -25,12 +41,16 @@ export class CheckoutSteps {
   constructor(
     readonly git: GitCommand,
     private readonly spec: GitCheckoutSpec,
-    network: Pick<GitCommandOptions, "configArgs" | "env">,
+    private readonly network: NetworkWiring,
     private readonly logger: Log,
     signal?: AbortSignal,
   ) {
     this.local = { cwd: spec.checkoutDir, ...(signal ? { signal } : {}) };
-    this.net = { ...this.local, ...network };
+    this.net = {
+      ...this.local,
+      ...(network.configArgs ? { configArgs: network.configArgs } : {}),
+      ...(network.env ? { env: network.env } : {}),
+    };
   }
 
   run(args: string[], network = false): Promise<RunResult> {
@@ -83,6 +103,21 @@ export class CheckoutSteps {
     ]);
   }
 
+  /**
+   * The URL git will fetch `remote` from (the configuration's url.<base>.insteadOf applied)
+   * must be the one the network policy checked.
+   */
+  async requireUrl(remote: string, expected: string): Promise<void> {
+    const effective = (
+      await this.must(`reading the URL of ${remote}`, ["remote", "get-url", remote])
+    ).stdout.trim();
+    if (effective !== expected) {
+      throw new NetworkPolicyError(
+        `the repository's configuration rewrites the URL of ${remote} to ${JSON.stringify(this.git.redact(effective).slice(0, 200))} (url.<base>.insteadOf); remove it`,
+      );
+    }
+  }
+
   async applyCustomConfig(): Promise<void> {
     for (const [key, value] of Object.entries(this.spec.customConfig)) {
       await this.must(`setting config ${key}`, ["config", "--replace-all", key, value], {
@@ -132,7 +167,8 @@ export class CheckoutSteps {
       const bySha = await this.run(["fetch", ...depth, "origin", sha], true);
       if (bySha.exitCode !== 0) {
         const err = this.git.failure(`fetching commit ${sha}`, bySha);
-        if (err.reason === "auth" || err.reason === "not-found") throw err;
+        if (err.reason === "auth" || err.reason === "not-found" || err.reason === "network-policy")
+          throw err;
         this.logger("info", "server refused fetching a commit by id; fetching the full history", {
           err,
         });
@@ -171,6 +207,7 @@ export class CheckoutSteps {
       "upstream",
       uri,
     ]);
+    await this.requireUrl("upstream", uri);
     const depth = this.spec.fullClone ? [] : ["--depth", "1"];
     const fetched = await this.git.run(["fetch", ...depth, "upstream"], {
       ...this.local,
@@ -183,17 +220,53 @@ export class CheckoutSteps {
     }
   }
 
-  /** Best effort, as upstream did: a broken submodule must not fail the workspace. */
+  /**
+   * Best effort, as upstream did: a broken submodule must not fail the workspace. The hosts of
+   * the first level are checked against the network policy and pinned like origin's; a refused
+   * one (and every nested submodule on a host not admitted) is not fetched.
+   */
   async updateSubmodules(): Promise<void> {
     if (!(await pathExists(join(this.spec.checkoutDir, ".gitmodules")))) return;
     const depth = this.spec.fullClone ? [] : ["--depth", "1"];
+    const admitted: string[] = [];
+    for (const url of await this.submoduleUrls()) {
+      try {
+        admitted.push(...(await this.network.admit(url, "submodule")));
+      } catch (err) {
+        if (!(err instanceof NetworkPolicyError)) throw err;
+        this.logger("warn", "submodule refused by the network policy; it is not fetched", {
+          url: this.git.redact(url),
+          err,
+        });
+      }
+    }
     // --checkout: whatever submodule.<name>.update a configuration says, nothing else runs
-    const r = await this.run(
+    const r = await this.git.run(
       ["submodule", "update", "--init", "--recursive", "--checkout", ...depth],
-      true,
+      {
+        ...this.net,
+        configArgs: [...(this.net.configArgs ?? []), ...admitted.flatMap((c) => ["-c", c])],
+      },
     );
     if (r.exitCode !== 0)
       this.logger("warn", "submodule update failed", { detail: this.git.redact(r.stderr) });
+  }
+
+  /** The URLs of .gitmodules (relative ones resolved against origin's), as git reads them. */
+  private async submoduleUrls(): Promise<string[]> {
+    const r = await this.run([
+      "config",
+      "--file",
+      ".gitmodules",
+      "-z",
+      "--get-regexp",
+      "^submodule\\..*\\.url$",
+    ]);
+    return r.stdout
+      .split("\0")
+      .map((entry) => entry.slice(entry.indexOf("\n") + 1))
+      .filter((url) => url !== "")
+      .map((url) => submoduleUrl(url, this.spec.remoteUri));
   }
 
   /** Stashes tracked modifications; returns whether a stash entry was created. */

@@ -1,17 +1,23 @@
-import { lchown, lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { lchown, lstat, mkdir, mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Clock,
+  emptyDirectory,
+  guardedFetch,
   type Log,
   measureTree,
+  type NetworkPolicy,
+  networkPolicy,
   type ProcessRunner,
+  type ResolveHost,
+  removeTree,
   retry,
   silentLog,
   systemClock,
 } from "../platform/index.js";
-import { CheckoutSteps, pathExists } from "./checkout-steps.js";
-import { GitCommand, type GitCommandOptions } from "./git-command.js";
+import { CheckoutSteps, type NetworkWiring, pathExists } from "./checkout-steps.js";
+import { GitCommand } from "./git-command.js";
 import {
   type BasicCredentials,
   credentialWiring,
@@ -20,6 +26,7 @@ import {
 } from "./git-credentials.js";
 import { GitError, isTransientGitFailure } from "./git-error.js";
 import { protocolPolicy } from "./git-hardening.js";
+import { GitNetwork } from "./git-network.js";
 import { readGitStatus } from "./git-status.js";
 import { SessionGlobalConfig } from "./session-global-config.js";
 import type {
@@ -33,7 +40,14 @@ import type {
 import { DEFAULT_ALLOWED_SCHEMES, validateCheckoutSpec } from "./validate-spec.js";
 
 export interface GitClientOptions {
-  /** Used for BASIC_AUTH_OTS; default the global fetch. */
+  /**
+   * Which addresses git's remotes (and the one-time secret URL) may have; default the
+   * production policy (public addresses only). See git-network.ts for how far it holds.
+   */
+  networkPolicy?: NetworkPolicy;
+  /** Name resolution for the policy's checks; default the system's. */
+  resolve?: ResolveHost;
+  /** Used for BASIC_AUTH_OTS; default guardedFetch with the network policy and no redirects. */
   fetch?: FetchFn;
   /** Receives already-redacted messages; wire it to the daemon's logger. */
   logger?: Log;
@@ -60,8 +74,8 @@ export interface GitClientOptions {
 /** One operation's private HOME plus lazily resolved credentials. */
 interface Session {
   git: GitCommand;
-  /** `-c`/env wiring for commands that talk to origin. */
-  network: Pick<GitCommandOptions, "configArgs" | "env">;
+  /** `-c`/env wiring for commands that talk to origin; admits further remotes (submodules). */
+  network: NetworkWiring;
   close(): Promise<void>;
 }
 
@@ -74,6 +88,7 @@ export class GitClient {
   private readonly gitBinary: string;
   private readonly cloneAttempts: number;
   private readonly cloneRetryDelayMs: number;
+  private readonly network: GitNetwork;
   /** A one-time secret can be fetched once: later operations with the same auth object reuse it. */
   private readonly credentialCache = new WeakMap<GitAuth, Promise<BasicCredentials | undefined>>();
 
@@ -81,7 +96,20 @@ export class GitClient {
     private readonly runner: ProcessRunner,
     private readonly options: GitClientOptions = {},
   ) {
-    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+    const policy = options.networkPolicy ?? networkPolicy({ allowPrivateNetworks: false });
+    this.network = new GitNetwork({
+      policy,
+      ...(options.resolve !== undefined ? { resolve: options.resolve } : {}),
+    });
+    // A one-time secret URL is a capability: no redirect may carry it elsewhere.
+    const guarded = guardedFetch({
+      policy,
+      maxRedirects: 0,
+      ...(options.resolve !== undefined ? { resolve: options.resolve } : {}),
+    });
+    this.fetchFn =
+      options.fetch ??
+      ((input, init) => guarded(input, init?.signal ? { signal: init.signal } : {}));
     this.logger = options.logger ?? silentLog;
     this.clock = options.clock ?? systemClock;
     this.allowedSchemes = options.allowedSchemes ?? DEFAULT_ALLOWED_SCHEMES;
@@ -155,6 +183,8 @@ export class GitClient {
       const steps = new CheckoutSteps(session.git, spec, session.network, this.logger, signal);
       const commitBefore = await steps.headCommit();
       await steps.configureOrigin();
+      // the restored configuration may rewrite origin's URL (url.<base>.insteadOf)
+      await steps.requireUrl("origin", spec.remoteUri);
       await steps.applyCustomConfig();
       const stashed = await steps.stashLocalChanges();
       try {
@@ -290,10 +320,9 @@ export class GitClient {
 
   private async undoClone(dir: string, createdDir: boolean) {
     try {
-      if (createdDir) await rm(dir, { recursive: true, force: true });
-      else
-        for (const name of await readdir(dir))
-          await rm(join(dir, name), { recursive: true, force: true });
+      // by descriptor: what a failed clone left is repository content, links included
+      if (createdDir) await removeTree(dir);
+      else await emptyDirectory(dir);
     } catch (err) {
       this.logger("warn", "cannot remove a failed clone", { dir, err });
     }
@@ -310,16 +339,27 @@ export class GitClient {
     signal?: AbortSignal,
   ): Promise<Session> {
     const home = await mkdtemp(join(this.tempRoot, "ws-daemon-git-"));
-    const close = () => rm(home, { recursive: true, force: true });
+    const close = () => removeTree(home);
     try {
       await this.giveToOwner(home);
+      const sources = spec === undefined ? [] : fileSources(spec);
+      // checked before git starts; refused remotes fail the operation (PERMISSION_DENIED)
+      const admitted =
+        spec === undefined
+          ? []
+          : [
+              ...(await this.network.admit(spec.remoteUri, "remote")),
+              ...(spec.upstreamRemoteUri
+                ? await this.network.admit(spec.upstreamRemoteUri, "upstream remote")
+                : []),
+            ];
+      // after the remotes passed: a one-time secret is not spent on a refused remote
       const auth = spec?.auth ?? { kind: "none" };
       const credentials = await this.credentialsFor(auth, signal);
       const secrets = [
         ...(credentials ? [credentials.password] : []),
         ...(auth.kind === "basic-ots" ? [auth.otsUrl] : []),
       ];
-      const sources = spec === undefined ? [] : fileSources(spec);
       const git = new GitCommand({
         runner: this.runner,
         home,
@@ -335,10 +375,18 @@ export class GitClient {
           ...(spec === undefined
             ? ["protocol.allow=never"]
             : protocolPolicy(this.allowedSchemes, sources.length > 0)),
+          ...this.network.baseConfig(),
+          ...admitted,
         ],
         globalConfig: await SessionGlobalConfig.create(home, sources),
+        refuseNetworkKeys: spec !== undefined,
+        networkEnv: this.network.env(),
       });
-      return { git, network: credentialWiring(spec?.remoteUri ?? "", credentials), close };
+      const network = {
+        ...credentialWiring(spec?.remoteUri ?? "", credentials),
+        admit: (uri: string, what: string) => this.network.admit(uri, what),
+      };
+      return { git, network, close };
     } catch (err) {
       await close();
       throw err;

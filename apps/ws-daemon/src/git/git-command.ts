@@ -52,6 +52,10 @@ export interface GitCommandContext {
   sessionConfig: readonly string[];
   /** GIT_CONFIG_GLOBAL of this operation, written by the daemon. */
   globalConfig: SessionGlobalConfig;
+  /** The operation talks to remotes: repository keys that bypass the network policy refuse it. */
+  refuseNetworkKeys: boolean;
+  /** Set after the passed-through environment (the network policy's proxy exemptions). */
+  networkEnv: Record<string, string>;
 }
 
 /**
@@ -133,6 +137,7 @@ export class GitCommand {
         env: { ...this.baseEnv(), ...pinned },
         confinement: this.ctx.confinement,
         globalConfig: this.ctx.globalConfig,
+        refuseNetworkKeys: this.ctx.refuseNetworkKeys,
         ...(signal !== undefined ? { signal } : {}),
       }).then((overrides) => ({ ...pinned, ...overrides }));
       this.repoEnv.set(cwd, pending);
@@ -157,6 +162,6 @@ export class GitCommand {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    return env;
+    return { ...env, ...this.ctx.networkEnv };
   }
 }

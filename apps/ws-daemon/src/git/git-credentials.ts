@@ -1,4 +1,4 @@
-import { type Clock, retry, systemClock } from "../platform/index.js";
+import { type Clock, isDomainError, retry, systemClock } from "../platform/index.js";
 import { GitError } from "./git-error.js";
 import type { GitAuth } from "./types.js";
 
@@ -64,6 +64,39 @@ const splitUserPassword = (body: string): BasicCredentials | undefined => {
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 };
 
+/** `<user>:<password>` is short; a larger answer is not a secret, and is not read on. */
+export const MAX_OTS_BYTES = 64 * 1024;
+
+/** The body as text, or undefined when it is larger than `max` bytes (then it is cancelled). */
+const readCapped = async (response: Response, max: number): Promise<string | undefined> => {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+};
+
+/** The URL is itself the capability: its path and query never appear in a message. */
+const withoutCapability = (text: string, otsUrl: string): string => {
+  try {
+    const { pathname, search } = new URL(otsUrl);
+    const secret = `${pathname}${search}`;
+    return secret.length > 1 ? text.split(secret).join("/***") : text;
+  } catch {
+    return text;
+  }
+};
+
 export interface OtsOptions {
   fetch: FetchFn;
   /** Attempts in all; default 3. */
@@ -103,13 +136,27 @@ export const fetchOneTimeSecret = async (
       });
     } catch (err) {
       options.signal?.throwIfAborted();
+      // the network policy refused the address, or a redirect came: asking again cannot help
+      if (isDomainError(err)) {
+        throw new GitError(
+          err.kind === "permission-denied" ? "network-policy" : "auth",
+          `cannot get one-time secret: ${withoutCapability(err.message, otsUrl)}`,
+        );
+      }
       // the error text may quote the URL, which is itself the capability: keep only the class
       const name = err instanceof Error ? err.name : typeof err;
       throw new OtsAttemptFailed(`request failed (${name})`, true);
     }
-    const body = await response.text();
     if (response.status !== 200) {
+      await response.body?.cancel().catch(() => undefined);
       throw new OtsAttemptFailed(`HTTP ${response.status}`, response.status >= 500);
+    }
+    const body = await readCapped(response, MAX_OTS_BYTES);
+    if (body === undefined) {
+      throw new GitError(
+        "auth",
+        `cannot get one-time secret: the answer is larger than ${MAX_OTS_BYTES} bytes`,
+      );
     }
     const credentials = splitUserPassword(body);
     if (credentials === undefined) {

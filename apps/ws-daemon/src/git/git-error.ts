@@ -6,15 +6,23 @@ import { DomainError, type StatusKind } from "../platform/index.js";
  * not-found: the repository does not exist
  * target: the repository exists but the branch or commit to check out does not
  * invalid-argument: the spec itself is malformed
+ * network-policy: git tried to reach a host the network policy did not admit
  * other: anything else (network, disk, git bugs)
  */
-export type GitFailureReason = "auth" | "not-found" | "target" | "invalid-argument" | "other";
+export type GitFailureReason =
+  | "auth"
+  | "not-found"
+  | "target"
+  | "invalid-argument"
+  | "network-policy"
+  | "other";
 
 const kindOfReason: Record<GitFailureReason, StatusKind> = {
   auth: "unauthenticated",
   "not-found": "not-found",
   target: "failed-precondition",
   "invalid-argument": "invalid-argument",
+  "network-policy": "permission-denied",
   other: "internal",
 };
 
@@ -33,6 +41,8 @@ export class GitError extends DomainError {
 // Ordered: the first matching rule wins, and auth must win over "not found" because some servers
 // answer 404 instead of 401 for private repositories only after authentication failed.
 const RULES: ReadonlyArray<{ reason: GitFailureReason; pattern: RegExp }> = [
+  // the proxy that git-network.ts sends every host to that the policy did not admit
+  { reason: "network-policy", pattern: /refused-by-ws-daemon-network-policy\.invalid/ },
   {
     reason: "auth",
     pattern:

@@ -58,8 +58,10 @@ export const HARDENING_ENV: Readonly<Record<string, string>> = {
 
 /**
  * The protocols git may use: every allowed scheme except file, file only when the operation's
- * own remote is a file:// URL (a submodule or a redirect must not reach node paths). Remote
- * helpers (`<vcs>::`, remote.<name>.vcs) and ext:: are never allowed.
+ * own remote is a file:// URL (a submodule or a redirect must not reach node paths). ssh and
+ * git:// only for the operation's own remotes ("user": git refuses them for submodules): they
+ * resolve and connect themselves, so the network policy cannot hold for hosts it never saw.
+ * Remote helpers (`<vcs>::`, remote.<name>.vcs) and ext:: are never allowed.
  */
 export const protocolPolicy = (
   allowedSchemes: readonly string[],
@@ -68,7 +70,7 @@ export const protocolPolicy = (
   const network = allowedSchemes.filter((s) => s !== "file");
   return [
     "protocol.allow=never",
-    ...network.map((s) => `protocol.${s}.allow=always`),
+    ...network.map((s) => `protocol.${s}.allow=${s === "ssh" || s === "git" ? "user" : "always"}`),
     `protocol.file.allow=${fileRemote && allowedSchemes.includes("file") ? "always" : "never"}`,
     "protocol.ext.allow=never",
   ];

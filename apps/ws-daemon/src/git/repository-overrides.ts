@@ -1,8 +1,9 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Confinement, ProcessRunner } from "../platform/index.js";
+import { type Confinement, NetworkPolicyError, type ProcessRunner } from "../platform/index.js";
 import { GitError } from "./git-error.js";
 import { commandOverrides, isFirstWins, MAX_OVERRIDES, overrideEnv } from "./git-hardening.js";
+import { refusedNetworkKey } from "./git-network.js";
 import type { SessionGlobalConfig } from "./session-global-config.js";
 
 /** Submodule repositories looked at below .git/modules: bounded, a repository may hold many. */
@@ -52,6 +53,11 @@ export interface RepositoryOverridesOptions {
   confinement: Confinement;
   /** Receives the overrides of keys where the first value wins (see isFirstWins). */
   globalConfig: SessionGlobalConfig;
+  /**
+   * The operation talks to remotes: a key that would take its connections around the network
+   * policy (see refusedNetworkKey) refuses it. Off for local operations (the status at dispose).
+   */
+  refuseNetworkKeys: boolean;
   signal?: AbortSignal;
 }
 
@@ -75,7 +81,14 @@ export const repositoryOverrides = async (
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     },
   );
-  const overrides = commandOverrides(listed.stdout.split("\0").filter((k) => k !== ""));
+  const keys = listed.stdout.split("\0").filter((k) => k !== "");
+  const refused = options.refuseNetworkKeys ? keys.find(refusedNetworkKey) : undefined;
+  if (refused !== undefined) {
+    throw new NetworkPolicyError(
+      `the repository's configuration sets ${JSON.stringify(refused.slice(0, 200))}, which would take git's connections around the network policy; remove it`,
+    );
+  }
+  const overrides = commandOverrides(keys);
   if (overrides.length > MAX_OVERRIDES) {
     throw new GitError(
       "invalid-argument",

@@ -39,25 +39,9 @@ export async function evacuateCgroupV2(
   const subtree = `${cgroupDir}/${opts.subtree ?? "workspace"}`;
   const leaf = `${subtree}/${opts.leaf ?? "user"}`;
   await mkdir(leaf, { recursive: true });
+  // PrepareForUserNS already moved the container's processes into the sub-tree itself
   let moved = 0;
-  for (let round = 0; round < 10; round++) {
-    const pids = await listPids(cgroupDir);
-    if (pids.length === 0) break;
-    for (const pid of pids) {
-      try {
-        await writeFile(`${leaf}/cgroup.procs`, pid);
-        moved++;
-      } catch (err) {
-        if (errnoCode(err) !== "ESRCH") throw cgroupError(`cannot move pid ${pid}`, err);
-      }
-    }
-  }
-  if ((await listPids(cgroupDir)).length > 0) {
-    throw new LinuxOpError(
-      "failed-precondition",
-      `processes keep appearing in ${cgroupDir}; cannot evacuate`,
-    );
-  }
+  for (const source of [cgroupDir, subtree]) moved += await moveAllPids(source, leaf);
   const enabled: string[] = [];
   for (const dir of [cgroupDir, subtree]) {
     for (const c of await controllersOf(dir)) {
@@ -84,6 +68,62 @@ export async function evacuateCgroupV2(
     }
   }
   return { subtree, leaf, moved, enabledControllers: enabled };
+}
+
+/** Moves every process of `from` into `to`, repeating while processes fork; returns how many. */
+async function moveAllPids(from: string, to: string): Promise<number> {
+  let moved = 0;
+  for (let round = 0; round < 10; round++) {
+    const pids = await listPids(from);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        await writeFile(`${to}/cgroup.procs`, pid);
+        moved++;
+      } catch (err) {
+        if (errnoCode(err) !== "ESRCH") throw cgroupError(`cannot move pid ${pid}`, err);
+      }
+    }
+  }
+  if ((await listPids(from)).length > 0) {
+    throw new LinuxOpError(
+      "failed-precondition",
+      `processes keep appearing in ${from}; cannot evacuate`,
+    );
+  }
+  return moved;
+}
+
+/**
+ * PrepareForUserNS on cgroup v2, as upstream: `<cgroupDir>/<name>` is created, every process of
+ * the container moves into it and every controller of `cgroupDir` is enabled for its children.
+ * ring1 is cloned with CLONE_NEWCGROUP afterwards, so its cgroup namespace's root is that child.
+ * A process or controller that cannot move is reported (upstream only warns) and left.
+ */
+export async function createWorkspaceCgroup(
+  cgroupDir: string,
+  name = "workspace",
+): Promise<{ path: string; moved: number; problems: string[] }> {
+  const path = `${cgroupDir}/${name}`;
+  await mkdir(path, { recursive: true });
+  const problems: string[] = [];
+  let moved = 0;
+  for (const pid of await listPids(cgroupDir)) {
+    try {
+      await writeFile(`${path}/cgroup.procs`, pid);
+      moved++;
+    } catch (err) {
+      if (errnoCode(err) !== "ESRCH") problems.push(`pid ${pid}: ${errorMessage(err)}`);
+    }
+  }
+  for (const c of await controllersOf(cgroupDir)) {
+    try {
+      await writeFile(`${cgroupDir}/cgroup.subtree_control`, `+${c}`);
+    } catch (err) {
+      problems.push(`controller ${c}: ${errorMessage(err)}`);
+    }
+  }
+  return { path, moved, problems };
 }
 
 function cgroupError(what: string, err: unknown): LinuxOpError {

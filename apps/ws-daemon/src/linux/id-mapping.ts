@@ -15,6 +15,33 @@ export interface AllowedHostRange {
   end: number;
 }
 
+/** A range as upstream's config writes it: first host id and how many ids. */
+export interface HostIdRange {
+  start: number;
+  size: number;
+}
+
+/**
+ * Upstream's installer defaults: the workspace root (container 0) on the workspace user 33333,
+ * and the rest on 100000..169999. Gitpod's workspacekit asks for exactly
+ * `[{0 -> 33333, 1}, {1 -> 100000, 65534}]`, which fits them.
+ */
+export const DEFAULT_ALLOWED_HOST_RANGES: readonly HostIdRange[] = [
+  { start: 33333, size: 1 },
+  { start: 100000, size: 70000 },
+];
+
+/** `{start, size}` (config) -> `{start, end}` with the end inclusive. */
+export const toAllowedRange = (r: HostIdRange): AllowedHostRange => ({
+  start: r.start,
+  end: r.start + r.size - 1,
+});
+
+const describeRanges = (ranges: readonly AllowedHostRange[]) =>
+  ranges.length === 1
+    ? `the allowed range ${ranges[0]?.start}..${ranges[0]?.end}`
+    : `every allowed range (${ranges.map((r) => `${r.start}..${r.end}`).join(", ")})`;
+
 /** user_namespaces(7): at most 340 lines per map since Linux 4.15. */
 export const MAX_ID_MAP_LINES = 340;
 const MAX_ID = 0xffff_ffff;
@@ -25,13 +52,15 @@ function isU32(n: number): boolean {
 
 /**
  * Checks mappings before the kernel sees them: non-empty sizes, ranges that fit in 32 bits, no two
- * container ranges and no two host ranges overlapping, every host range inside `allowed` including
- * its end (upstream checked only the start), and the kernel's line limit.
+ * container ranges and no two host ranges overlapping, every host range inside one of the
+ * `allowed` ranges including its end (upstream checked only the start and the size), and the
+ * kernel's line limit.
  */
 export function validateIdMappings(
   mappings: readonly IdMapping[],
-  allowed: AllowedHostRange,
+  allowed: AllowedHostRange | readonly AllowedHostRange[],
 ): void {
+  const ranges: readonly AllowedHostRange[] = "start" in allowed ? [allowed] : allowed;
   if (mappings.length === 0) throw invalidArgument("no id mapping given");
   if (mappings.length > MAX_ID_MAP_LINES) {
     throw invalidArgument(
@@ -47,9 +76,9 @@ export function validateIdMappings(
       throw invalidArgument(`mapping ${i}: range overflows 32 bits`);
     }
     const hostEnd = m.hostId + m.size - 1;
-    if (m.hostId < allowed.start || hostEnd > allowed.end) {
+    if (!ranges.some((r) => m.hostId >= r.start && hostEnd <= r.end)) {
       throw invalidArgument(
-        `mapping ${i}: host ids ${m.hostId}..${hostEnd} are outside the allowed range ${allowed.start}..${allowed.end}`,
+        `mapping ${i}: host ids ${m.hostId}..${hostEnd} are outside ${describeRanges(ranges)}`,
       );
     }
   }
@@ -121,4 +150,45 @@ async function writeOnce(path: string, text: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The mapping Gitpod's workspacekit writes for ring1, for uids and gids alike (RINGS): the
+ * workspace's root is the workspace user 33333, every other id n is 100000 + n - 1.
+ */
+export const WORKSPACEKIT_ID_MAPPING: readonly IdMapping[] = [
+  { containerId: 0, hostId: 33333, size: 1 },
+  { containerId: 1, hostId: 100000, size: 65534 },
+];
+
+/**
+ * The host id that `id` is inside a user namespace with `mapping`; undefined when the mapping
+ * leaves it unmapped (the kernel shows such ids as the overflow id 65534).
+ */
+export function hostIdInNamespace(
+  id: number,
+  mapping: readonly IdMapping[] = WORKSPACEKIT_ID_MAPPING,
+): number | undefined {
+  const m = mapping.find((r) => id >= r.containerId && id < r.containerId + r.size);
+  return m ? m.hostId + (id - m.containerId) : undefined;
+}
+
+/**
+ * Upstream's ownership rule: content of a user-namespaced workspace belongs to the host ids its
+ * user has inside workspacekit's namespace (33333 -> 133332, which ring1 sees as 33333); other
+ * workspaces' content belongs to the user's ids themselves.
+ */
+export function workspaceContentOwner(
+  user: { uid: number; gid: number },
+  userNamespaced: boolean,
+): { uid: number; gid: number } {
+  if (!userNamespaced) return { uid: user.uid, gid: user.gid };
+  const uid = hostIdInNamespace(user.uid);
+  const gid = hostIdInNamespace(user.gid);
+  if (uid === undefined || gid === undefined || uid === 0 || gid === 0) {
+    throw invalidArgument(
+      `the workspace user ${user.uid}:${user.gid} has no host id in workspacekit's user namespace (ids 0..65534 are mapped)`,
+    );
+  }
+  return { uid, gid };
 }

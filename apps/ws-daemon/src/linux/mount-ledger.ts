@@ -60,6 +60,15 @@ export class MountLedger {
     this.records.set(`${mntNs}:${target}`, { kind, hostPid, mntNs, target });
   }
 
+  /**
+   * Whether this API made a `kind` mount at `target` in the mount namespace of `hostPid`: the
+   * only mounts the Umount calls may detach (never the container's own or the daemon's masks).
+   */
+  async has(kind: MountKind, hostPid: number, target: string): Promise<boolean> {
+    const mntNs = await this.mountNamespaceOf(hostPid);
+    return this.records.get(`${mntNs}:${target}`)?.kind === kind;
+  }
+
   /** After an explicit umount through `hostPid`: the mount is no longer ours to undo. */
   async forget(hostPid: number, target: string): Promise<void> {
     const mntNs = await this.mountNamespaceOf(hostPid);

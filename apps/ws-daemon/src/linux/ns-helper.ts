@@ -83,6 +83,16 @@ export class NsHelper {
   idmapMount(hostPid: number, usernsHostPid: number, source: string, target: string) {
     return this.run("idmap-mount", [hostPid, usernsHostPid, source, target]);
   }
+  /** `map` as "c h s,c h s" (the user namespace the ID-mapped mark uses; ignored for shiftfs). */
+  mark(hostPid: number, method: "idmapped" | "shiftfs", target: string, map: string) {
+    return this.run("mark", [hostPid, method, target, map]);
+  }
+  prepareDev(hostPid: number, uid: number, gid: number) {
+    return this.run("prepare-dev", [hostPid, uid, gid]);
+  }
+  removeDev(hostPid: number, what: string) {
+    return this.run("remove-dev", [hostPid, what]);
+  }
   sysctlNet(hostPid: number, key: string, value: string) {
     return this.run("sysctl-net", [hostPid, key, value]);
   }

@@ -1,13 +1,22 @@
-import { type Clock, errorMessage, type ProcessRunner, processExists } from "../platform/index.js";
+import {
+  type Clock,
+  errorMessage,
+  type Log,
+  namespaceInode,
+  type ProcessRunner,
+  processExists,
+  processStartTime,
+} from "../platform/index.js";
 import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/index.js";
 import {
+  createWorkspaceCgroup,
   type EvacuationOptions,
   type EvacuationResult,
   evacuateCgroupV2,
 } from "./cgroup-evacuate.js";
 import { type CgroupLayout, detectCgroupLayout } from "./cgroup-layout.js";
 import { readResourcesV1, readResourcesV2, type WorkspaceResources } from "./cgroup-resources.js";
-import { failedPrecondition } from "./errors.js";
+import { failedPrecondition, LinuxOpError, permissionDenied } from "./errors.js";
 import {
   type AllowedHostRange,
   type IdMapping,
@@ -15,11 +24,12 @@ import {
   validateIdMappings,
   writeIdMapping,
 } from "./id-mapping.js";
-import { MountLedger } from "./mount-ledger.js";
+import { type MountKind, MountLedger } from "./mount-ledger.js";
 import { mountNfs, type NfsMountRequest } from "./nfs-mount.js";
-import type { NsHelper } from "./ns-helper.js";
+import { type NsHelper, NsHelperError } from "./ns-helper.js";
 import { resolveContainerPid } from "./pid-resolver.js";
 import { mountPseudoFs, umountAt } from "./pseudo-fs-mounts.js";
+import { resolveTargetPath } from "./target-path.js";
 import {
   prepareForUserNS,
   type UserNsPreparation,
@@ -28,9 +38,11 @@ import {
 } from "./user-ns-prep.js";
 import { defaultVethConfig, type VethAddresses, type VethConfig, VethPair } from "./veth-pair.js";
 
+const MOUNT_CALL: Record<MountKind, string> = { proc: "Proc", sysfs: "Sysfs", nfs: "Nfs" };
+
 export interface WorkspaceLinuxConfig {
-  /** Host uids/gids the workspace may map onto (inclusive). */
-  allowedHostIds: AllowedHostRange;
+  /** Host uids/gids the workspace may map onto (inclusive); each mapping must fit one range. */
+  allowedHostIds: AllowedHostRange | readonly AllowedHostRange[];
   veth?: Partial<VethConfig>;
   /** Overrides detection, e.g. to point at a cgroup2 mount of one's own. */
   cgroupLayout?: CgroupLayout;
@@ -41,6 +53,11 @@ export interface WorkspaceLinuxConfig {
   userNs?: UserNsPrepOptions;
   /** NFS host name resolution (defaults to the daemon's resolver). */
   resolveNfsHost?: (host: string) => Promise<string>;
+  /**
+   * MountProc also turns IPv6 off in the target's network namespace, as upstream does (ring2 then
+   * has no IPv6). Default true.
+   */
+  disableIpv6OnMountProc?: boolean;
 }
 
 export interface WorkspaceLinuxDeps {
@@ -50,6 +67,8 @@ export interface WorkspaceLinuxDeps {
   runner: ProcessRunner;
   clock: Clock;
   config: WorkspaceLinuxConfig;
+  /** Where upstream only warns (a process or controller the workspace cgroup could not take). */
+  log?: Log;
 }
 
 export type EvacuationOutcome =
@@ -103,23 +122,73 @@ export class WorkspaceLinux {
     return resolveContainerPid(c.rootPid, pid);
   }
 
+  /**
+   * Runs `use` with the host pid of `pid`, pinned by its start time: Node has no pidfd, and the
+   * helper and /proc take pid numbers, so the number is resolved in the workspace's tree, its
+   * start time read, and after `use` both checked again. A number the kernel recycled in between
+   * (the process ended, another got its pid) fails the call instead of passing unnoticed.
+   */
+  private async withPinnedPid<T>(
+    pid: number | bigint,
+    use: (hostPid: number) => Promise<T>,
+  ): Promise<T> {
+    const hostPid = await this.hostPid(pid);
+    const started = await processStartTime(hostPid);
+    if (started === undefined) throw permissionDenied(`pid ${String(pid)} is gone`);
+    const result = await use(hostPid);
+    const still = await processStartTime(hostPid);
+    if (still !== started || (await this.hostPid(pid).catch(() => undefined)) !== hostPid) {
+      throw new LinuxOpError(
+        "failed-precondition",
+        `process ${String(pid)} ended or was replaced while the call acted on it; check its result`,
+      );
+    }
+    return result;
+  }
+
+  /**
+   * Shift method, propagation, devices and the mark (see prepareForUserNS), then on cgroup v2 the
+   * `workspace` cgroup ring1's cgroup namespace will be rooted at (upstream; v1: nothing).
+   */
   async prepareForUserNS(): Promise<UserNsPreparation> {
     const c = await this.container();
     const prep = await prepareForUserNS(this.deps.helper, c.rootPid, this.deps.config.userNs);
     this.prep = { rootPid: c.rootPid, prep };
+    const layout = await this.layout();
+    if (layout.version === "v2" && layout.unifiedMount && c.cgroupPath) {
+      const subtree = this.deps.config.evacuation?.subtree ?? "workspace";
+      const cg = await createWorkspaceCgroup(
+        `${layout.unifiedMount}${this.containerCgroup(c.cgroupPath)}`,
+        subtree,
+      );
+      if (cg.problems.length > 0) {
+        this.deps.log?.("warn", "the workspace cgroup did not take everything", {
+          workspaceId: this.deps.workspaceId,
+          cgroup: cg.path,
+          problems: cg.problems,
+        });
+      }
+    }
     return prep;
   }
 
+  /**
+   * A write the kernel refuses is FAILED_PRECONDITION carrying the kernel's message and errno
+   * (upstream's status): workspacekit ignores the response body, so an OK with an error inside
+   * would make it believe the mapping exists.
+   */
   async writeIdMapping(
     pid: number | bigint,
     gid: boolean,
     mappings: readonly IdMapping[],
-  ): Promise<IdMapWriteResult> {
+  ): Promise<void> {
     validateIdMappings(mappings, this.deps.config.allowedHostIds);
-    const hostPid = await this.hostPid(pid);
-    return writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
-      denySetgroups: this.deps.config.denySetgroups ?? false,
-    });
+    const result: IdMapWriteResult = await this.withPinnedPid(pid, (hostPid) =>
+      writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
+        denySetgroups: this.deps.config.denySetgroups ?? false,
+      }),
+    );
+    if (!result.ok) throw new LinuxOpError("failed-precondition", result.message, result.errno);
   }
 
   async evacuateCgroup(): Promise<EvacuationOutcome> {
@@ -134,47 +203,72 @@ export class WorkspaceLinux {
     if (!c.cgroupPath)
       throw failedPrecondition("the workspace's root process has no cgroup v2 path");
     const result = await evacuateCgroupV2(
-      `${layout.unifiedMount}${c.cgroupPath}`,
+      `${layout.unifiedMount}${this.containerCgroup(c.cgroupPath)}`,
       this.deps.config.evacuation,
     );
     return { evacuated: true, ...result };
   }
 
-  mountProc(pid: number | bigint, target: string): Promise<void> {
-    return this.mountPseudo("proc", pid, target);
+  /**
+   * Upstream then disables IPv6 in the pid's network namespace (Internal "cannot disable IPv6").
+   * Never in the node's or the daemon's own network namespace (a workspace sharing it must not
+   * switch the node's IPv6 off); that is logged instead.
+   */
+  async mountProc(pid: number | bigint, target: string): Promise<void> {
+    const hostPid = await this.mountPseudo("proc", pid, target);
+    if (this.deps.config.disableIpv6OnMountProc === false) return;
+    const netns = await namespaceInode(hostPid, "net");
+    const shared = [1, process.pid];
+    if (netns === undefined) return;
+    for (const other of shared) {
+      if ((await namespaceInode(other, "net")) === netns) {
+        this.deps.log?.("warn", "MountProc left IPv6 on: the target shares the node's network", {
+          workspaceId: this.deps.workspaceId,
+          pid: hostPid,
+        });
+        return;
+      }
+    }
+    try {
+      await this.deps.helper.sysctlNet(hostPid, "ipv6/conf/all/disable_ipv6", "1");
+    } catch (err) {
+      // a kernel or namespace without IPv6 has nothing to turn off
+      if (err instanceof NsHelperError && err.errno === 2) return;
+      throw new LinuxOpError("internal", `cannot disable IPv6: ${errorMessage(err)}`);
+    }
   }
 
-  mountSysfs(pid: number | bigint, target: string): Promise<void> {
-    return this.mountPseudo("sysfs", pid, target);
+  async mountSysfs(pid: number | bigint, target: string): Promise<void> {
+    await this.mountPseudo("sysfs", pid, target);
   }
 
   umountProc(pid: number | bigint, target: string): Promise<void> {
-    return this.umount(pid, target);
+    return this.umount("proc", pid, target);
   }
 
   umountSysfs(pid: number | bigint, target: string): Promise<void> {
-    return this.umount(pid, target);
+    return this.umount("sysfs", pid, target);
   }
 
   umountNfs(pid: number | bigint, target: string): Promise<void> {
-    return this.umount(pid, target);
+    return this.umount("nfs", pid, target);
   }
 
   async mountNfs(pid: number | bigint, req: NfsMountRequest): Promise<void> {
-    const hostPid = await this.hostPid(pid);
-    const resolved = await mountNfs(
-      this.deps.helper,
-      hostPid,
-      req,
-      this.deps.config.resolveNfsHost,
-    );
-    await this.mounts.record("nfs", hostPid, resolved.inNamespace);
+    await this.withPinnedPid(pid, async (hostPid) => {
+      const resolved = await mountNfs(
+        this.deps.helper,
+        hostPid,
+        req,
+        this.deps.config.resolveNfsHost,
+      );
+      await this.mounts.record("nfs", hostPid, resolved.inNamespace);
+    });
   }
 
   async setupPairVeths(pid: number | bigint): Promise<VethAddresses> {
     const c = await this.container();
-    const target = await resolveContainerPid(c.rootPid, pid);
-    const addr = await this.vethPair.setup(c.rootPid, target);
+    const addr = await this.withPinnedPid(pid, (target) => this.vethPair.setup(c.rootPid, target));
     this.veth = { rootPid: c.rootPid };
     return addr;
   }
@@ -187,7 +281,10 @@ export class WorkspaceLinux {
       sampleMs: this.deps.config.resourceSampleMs ?? 1000,
     };
     if (layout.version === "v2" && layout.unifiedMount) {
-      return readResourcesV2(`${layout.unifiedMount}${c.cgroupPath}`, sampling);
+      return readResourcesV2(
+        `${layout.unifiedMount}${this.containerCgroup(c.cgroupPath)}`,
+        sampling,
+      );
     }
     const dir = (ctrl: string) => {
       const mount = layout.v1Mounts[ctrl];
@@ -216,15 +313,32 @@ export class WorkspaceLinux {
     }
     if (this.prep) {
       try {
+        const { mark, createdDevices } = this.prep.prep;
         if (await processExists(this.prep.rootPid))
           await undoPrepareForUserNS(this.deps.helper, this.prep.rootPid, this.prep.prep);
         this.prep = undefined;
+        if (mark !== undefined) undone.push("mark");
+        if (createdDevices?.length) undone.push(`devices (${createdDevices.join(", ")})`);
         undone.push("root mount propagation");
       } catch (err) {
         failures.push(`root mount propagation: ${errorMessage(err)}`);
       }
     }
     return { success: failures.length === 0, undone, failures };
+  }
+
+  /**
+   * The container's own cgroup. /proc tells where its root process is, which after
+   * PrepareForUserNS is `<container>/workspace` and after EvacuateCGroup `<container>/workspace/user`
+   * (upstream asks containerd for the container's cgroup instead).
+   */
+  private containerCgroup(rootCgroup: string): string {
+    const subtree = this.deps.config.evacuation?.subtree ?? "workspace";
+    const leaf = this.deps.config.evacuation?.leaf ?? "user";
+    for (const suffix of [`/${subtree}/${leaf}`, `/${subtree}`]) {
+      if (rootCgroup.endsWith(suffix)) return rootCgroup.slice(0, -suffix.length) || "/";
+    }
+    return rootCgroup;
   }
 
   private async layout(): Promise<CgroupLayout> {
@@ -235,15 +349,29 @@ export class WorkspaceLinux {
     kind: "proc" | "sysfs",
     pid: number | bigint,
     target: string,
-  ): Promise<void> {
-    const hostPid = await this.hostPid(pid);
-    const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
-    await this.mounts.record(kind, hostPid, resolved.inNamespace);
+  ): Promise<number> {
+    return this.withPinnedPid(pid, async (hostPid) => {
+      const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
+      await this.mounts.record(kind, hostPid, resolved.inNamespace);
+      return hostPid;
+    });
   }
 
-  private async umount(pid: number | bigint, target: string): Promise<void> {
-    const hostPid = await this.hostPid(pid);
-    const resolved = await umountAt(this.deps.helper, hostPid, target);
-    await this.mounts.forget(hostPid, resolved.inNamespace);
+  /**
+   * Detaches only a mount of `kind` that this workspace's Mount* call made at that place: anything
+   * else (the container's own mounts, `/`, the read-only masks inside a proc or sysfs the daemon
+   * made) stays, or a workspace could unmask /proc/sys or drop its root.
+   */
+  private async umount(kind: MountKind, pid: number | bigint, target: string): Promise<void> {
+    await this.withPinnedPid(pid, async (hostPid) => {
+      const resolved = await resolveTargetPath(hostPid, target);
+      if (!(await this.mounts.has(kind, hostPid, resolved.inNamespace))) {
+        throw failedPrecondition(
+          `${resolved.inNamespace} is not a mount point that Mount${MOUNT_CALL[kind]} made for this workspace in that process's mount namespace; only those can be unmounted`,
+        );
+      }
+      await umountAt(this.deps.helper, hostPid, resolved.inNamespace);
+      await this.mounts.forget(hostPid, resolved.inNamespace);
+    });
   }
 }

@@ -126,3 +126,20 @@ export const readMountInfoText = (
 /** /proc/filesystems text; empty when unreadable. */
 export const readFilesystemsText = (procRoot = PROC): Promise<string> =>
   readFile(`${procRoot}/filesystems`, "utf8").catch(() => "");
+
+/**
+ * When the process started (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined
+ * once it is gone. A pid number that comes back with another start time is another process.
+ */
+export async function processStartTime(pid: number, procRoot = PROC): Promise<bigint | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`${procRoot}/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // the command name (field 2) may hold spaces and parentheses: fields start after the last ')'
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const start = fields[19];
+  return start !== undefined && /^\d+$/.test(start) ? BigInt(start) : undefined;
+}

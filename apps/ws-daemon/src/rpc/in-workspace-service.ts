@@ -74,12 +74,13 @@ export function createInWorkspaceService(
     },
     async writeIDMapping(req) {
       take(ctx.limits.writeIdMapping, ctx.workspaceId, "WriteIDMapping");
-      const result = await linux.writeIdMapping(
+      // a refused kernel write is a FAILED_PRECONDITION status, never an OK with an error inside
+      await linux.writeIdMapping(
         req.pid,
         req.gid,
         req.mapping.map((m) => ({ containerId: m.containerId, hostId: m.hostId, size: m.size })),
       );
-      return result.ok ? {} : { message: result.message, errorCode: result.errno };
+      return {};
     },
     async evacuateCGroup() {
       once(used, "EvacuateCGroup");

@@ -1,11 +1,12 @@
 import { request } from "node:http";
-import { DomainError } from "../platform/index.js";
+import { type Clock, DomainError, systemClock } from "../platform/index.js";
 import {
   describeRootProcess,
   type RuntimeDiscovery,
   type WorkspaceContainer,
   WorkspaceContainerNotFound,
 } from "./runtime-discovery.js";
+import { waitForContainer } from "./wait-for-container.js";
 
 export interface DockerRuntimeOptions {
   socketPath?: string;
@@ -15,6 +16,13 @@ export interface DockerRuntimeOptions {
   apiVersion?: string;
   procRoot?: string;
   timeoutMs?: number;
+  /**
+   * A container that is not running yet is waited for this long at most (less at a nearer
+   * deadline); default 0. The daemon's config sets 30 s (runtime.waitForContainerMs).
+   */
+  waitForContainerMs?: number;
+  pollIntervalMs?: number;
+  clock?: Clock;
 }
 
 export class DockerApiError extends DomainError {
@@ -47,7 +55,17 @@ export class DockerRuntime implements RuntimeDiscovery {
     this.labelKey = opts.labelKey ?? "ws-daemon.workspace-id";
   }
 
-  async findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer> {
+  /** Waits (bounded by the call's deadline) for a container that is not running yet. */
+  findWorkspaceContainer(workspaceId: string, signal?: AbortSignal): Promise<WorkspaceContainer> {
+    return waitForContainer(() => this.lookOnce(workspaceId), {
+      maxWaitMs: this.opts.waitForContainerMs ?? 0,
+      pollIntervalMs: this.opts.pollIntervalMs ?? 500,
+      clock: this.opts.clock ?? systemClock,
+      signal,
+    });
+  }
+
+  private async lookOnce(workspaceId: string): Promise<WorkspaceContainer> {
     const filters = JSON.stringify({
       label: [`${this.labelKey}=${workspaceId}`],
       status: ["running"],

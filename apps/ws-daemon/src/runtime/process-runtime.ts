@@ -1,10 +1,19 @@
-import { PROC } from "../platform/index.js";
+import { type Clock, PROC, systemClock } from "../platform/index.js";
 import {
   describeRootProcess,
   type RuntimeDiscovery,
   type WorkspaceContainer,
   WorkspaceContainerNotFound,
 } from "./runtime-discovery.js";
+import { waitForContainer } from "./wait-for-container.js";
+
+export interface ProcessRuntimeOptions {
+  procRoot?: string;
+  /** A workspace not registered yet is waited for this long at most; default 0 (no waiting). */
+  waitForContainerMs?: number;
+  pollIntervalMs?: number;
+  clock?: Clock;
+}
 
 /**
  * For bare hosts and tests: a workspace is a process tree whose root pid is registered explicitly
@@ -13,7 +22,11 @@ import {
 export class ProcessRuntime implements RuntimeDiscovery {
   private readonly roots = new Map<string, number>();
 
-  constructor(private readonly procRoot = PROC) {}
+  private readonly procRoot: string;
+
+  constructor(private readonly options: ProcessRuntimeOptions = {}) {
+    this.procRoot = options.procRoot ?? PROC;
+  }
 
   register(workspaceId: string, rootPid: number): void {
     if (!Number.isSafeInteger(rootPid) || rootPid <= 1) {
@@ -27,7 +40,16 @@ export class ProcessRuntime implements RuntimeDiscovery {
     this.roots.delete(workspaceId);
   }
 
-  async findWorkspaceContainer(workspaceId: string): Promise<WorkspaceContainer> {
+  findWorkspaceContainer(workspaceId: string, signal?: AbortSignal): Promise<WorkspaceContainer> {
+    return waitForContainer(() => this.lookOnce(workspaceId), {
+      maxWaitMs: this.options.waitForContainerMs ?? 0,
+      pollIntervalMs: this.options.pollIntervalMs ?? 200,
+      clock: this.options.clock ?? systemClock,
+      signal,
+    });
+  }
+
+  private async lookOnce(workspaceId: string): Promise<WorkspaceContainer> {
     const pid = this.roots.get(workspaceId);
     if (pid === undefined)
       throw new WorkspaceContainerNotFound(

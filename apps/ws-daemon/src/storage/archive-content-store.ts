@@ -14,6 +14,7 @@ import {
   type Clock,
   ContentCorruptError,
   ContentNotFoundError,
+  InvalidContentUrlError,
   KeyedSerializer,
   type Log,
   silentLog,
@@ -36,8 +37,8 @@ import {
   isBackupDataKey,
   newBackupDataKey,
   newSnapshotLocation,
-  parseBackupUrl,
   parseSnapshotUrl,
+  SNAPSHOT_URL_SCHEME,
   snapshotUrl,
   workspacePrefix,
 } from "./object-keys.js";
@@ -166,8 +167,12 @@ export class ArchiveContentStore implements ContentStore {
     targetDir: string,
     options: ArchiveOptions = {},
   ): Promise<ArchiveStats> {
+    // Backup ids (owner/metaId) are no secret: a backup is restored only by the backup
+    // initializer, for the workspace it belongs to, never through a URL a caller names.
     if (url.startsWith(BACKUP_URL_SCHEME)) {
-      return this.restoreBackup({ id: "", ...parseBackupUrl(url) }, targetDir, options);
+      throw new InvalidContentUrlError(
+        `${JSON.stringify(url)} is a backup URL: only the backup initializer of that workspace restores a backup; a snapshot initializer takes ${SNAPSHOT_URL_SCHEME} URLs`,
+      );
     }
     const loc = parseSnapshotUrl(url);
     const manifest = await this.readManifest(loc.manifestKey);

@@ -48,7 +48,6 @@ import {
   backupUrl,
   isBackupDataKey,
   newSnapshotLocation,
-  parseBackupUrl,
   parseSnapshotUrl,
   snapshotUrl,
   workspacePrefix,
@@ -163,9 +162,9 @@ export class FormatContentStore implements ContentStore {
     targetDir: string,
     options: ArchiveOptions = {},
   ): Promise<ArchiveStats> {
-    if (url.startsWith(BACKUP_URL_SCHEME)) {
-      return this.restoreBackup({ id: "", ...parseBackupUrl(url) }, targetDir, options);
-    }
+    // a backup URL is refused there: only the backup initializer of its workspace restores it
+    if (url.startsWith(BACKUP_URL_SCHEME))
+      return this.full.restoreSnapshot(url, targetDir, options);
     const loc = parseSnapshotUrl(url);
     const any = await this.readManifest(loc.manifestKey);
     if (!any) throw new ContentNotFoundError(`snapshot ${url} does not exist`);

@@ -46,7 +46,10 @@ export interface ArchiveOptions {
 }
 
 export interface UploadResult extends ArchiveStats {
-  /** A URL that restoreSnapshot on any daemon sharing the store accepts. */
+  /**
+   * Of a snapshot: a URL that restoreSnapshot on any daemon sharing the store accepts. Of a
+   * backup: its name, for reports; only restoreBackup of the same workspace restores it.
+   */
   url: string;
 }
 
@@ -61,7 +64,7 @@ export interface ContentStore {
     targetDir: string,
     options?: ArchiveOptions,
   ): Promise<ArchiveStats>;
-  /** Restore a snapshot named by a URL returned from `snapshot`. */
+  /** Restore a snapshot named by a URL returned from `snapshot`; backup URLs are refused. */
   restoreSnapshot(url: string, targetDir: string, options?: ArchiveOptions): Promise<ArchiveStats>;
   /** Whether the workspace has a complete backup. */
   hasBackup(ws: WorkspaceRef): Promise<boolean>;

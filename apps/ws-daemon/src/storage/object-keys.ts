@@ -7,11 +7,14 @@ import type { WorkspaceRef } from "./content-store.js";
  *
  *   workspaces/<owner>/<metaId>/backup/full/manifest.json               the current backup (written last)
  *   workspaces/<owner>/<metaId>/backup/full/data-<ts>-<rand>.tar.zst   backup data, one per attempt
- *   workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>/manifest.json     a snapshot (written last)
- *   workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>/data.tar.zst      its data
+ *   workspaces/<owner>/<metaId>/snapshots/<ts>-<secret>/manifest.json   a snapshot (written last)
+ *   workspaces/<owner>/<metaId>/snapshots/<ts>-<secret>/data.tar.zst    its data
  *
- * <ts> is UTC "YYYYMMDDTHHMMSSmmmZ", <rand> 8 hex digits. A data object is only meaningful through a
- * manifest naming it; data objects without one are leftovers of failed attempts.
+ * <ts> is UTC "YYYYMMDDTHHMMSSmmmZ", <rand> 8 hex digits (it only keeps attempts apart), <secret>
+ * 32 hex digits (128 random bits: a snapshot URL is a capability, so its id must not be guessable).
+ * Snapshots taken before ids had 128 bits carry 8 hex digits; their URLs still parse and restore.
+ * A data object is only meaningful through a manifest naming it; data objects without one are
+ * leftovers of failed attempts.
  *
  * Snapshot URLs: `wsd-snapshot:workspaces/<owner>/<metaId>/snapshots/<ts>-<rand>`, i.e. the
  * scheme plus the snapshot's key prefix; a workspace's current backup is
@@ -24,7 +27,10 @@ export const SNAPSHOT_URL_SCHEME = "wsd-snapshot:";
 export const BACKUP_URL_SCHEME = "wsd-backup:";
 
 const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+/** New ids carry 32 hex digits; 8 is the format of snapshots taken before (still restorable). */
+const SNAPSHOT_ID = /^\d{8}T\d{9}Z-(?:[0-9a-f]{32}|[0-9a-f]{8})$/;
+/** Random bytes in a new snapshot id: 128 bits. */
+const SNAPSHOT_ID_RANDOM_BYTES = 16;
 
 /** Owner and metaId become key segments; anything but a plain name is refused. */
 export function assertKeyComponent(what: string, value: string): void {
@@ -41,9 +47,10 @@ export function workspacePrefix(ws: Pick<WorkspaceRef, "owner" | "metaId">): str
   return `workspaces/${ws.owner}/${ws.metaId}`;
 }
 
-export function timestampId(now: number): string {
+/** `<ts>-<hex>` with `randomByteCount` random bytes (default 4: enough to keep attempts apart). */
+export function timestampId(now: number, randomByteCount = 4): string {
   const ts = new Date(now).toISOString().replace(/[-:]/g, "").replace(".", "");
-  return `${ts}-${randomBytes(4).toString("hex")}`;
+  return `${ts}-${randomBytes(randomByteCount).toString("hex")}`;
 }
 
 export const backupPrefix = (ws: Pick<WorkspaceRef, "owner" | "metaId">) =>
@@ -88,7 +95,9 @@ export function newSnapshotLocation(
   ws: Pick<WorkspaceRef, "owner" | "metaId">,
   now: number,
 ): SnapshotLocation {
-  return snapshotLocation(`${workspacePrefix(ws)}/snapshots/${timestampId(now)}`);
+  return snapshotLocation(
+    `${workspacePrefix(ws)}/snapshots/${timestampId(now, SNAPSHOT_ID_RANDOM_BYTES)}`,
+  );
 }
 
 function snapshotLocation(prefix: string): SnapshotLocation {

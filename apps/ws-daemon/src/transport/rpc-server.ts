@@ -2,7 +2,7 @@ import { readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 
 export interface TlsFiles {
@@ -12,7 +12,12 @@ export interface TlsFiles {
   clientCaFile?: string | undefined;
 }
 
-export type ListenTarget = { host: string; port: number } | { socketPath: string; mode?: number };
+/**
+ * A Unix socket is created with the process's umask and never chmod-ed here (a chmod by path
+ * follows whatever a workspace put at that path): bind it where only the daemon can reach and
+ * move it into place (see WorkspaceSockets).
+ */
+export type ListenTarget = { host: string; port: number } | { socketPath: string };
 
 export interface RpcServerOptions {
   routes: (router: ConnectRouter) => void;
@@ -21,6 +26,8 @@ export interface RpcServerOptions {
   tls?: TlsFiles | undefined;
   /** Aborted on shutdown: running handlers see their signal abort once the grace period ends. */
   shutdownSignal?: AbortSignal;
+  /** Per request, values the interceptors read (e.g. the client certificate's identity). */
+  contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
 }
 
 export interface RpcServer {
@@ -43,6 +50,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     routes: options.routes,
     interceptors: options.interceptors,
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
+    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
   });
 
   const sockets = new Set<net.Socket>();
@@ -118,11 +126,6 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     if ("socketPath" in target) listener.listen(target.socketPath, resolve);
     else listener.listen(target.port, target.host, resolve);
   });
-  if ("socketPath" in target) {
-    // Workspace processes run as other users; the socket's location is the access control.
-    const { chmod } = await import("node:fs/promises");
-    await chmod(target.socketPath, target.mode ?? 0o777);
-  }
   const addr = listener.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : undefined;
   const address =

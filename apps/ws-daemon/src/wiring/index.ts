@@ -1,5 +1,8 @@
+export { allowedClientsByService } from "./allowed-clients.js";
+export { allowedHostRanges, contentHostOwner } from "./compat-settings.js";
 export { createContentHooks } from "./content-hooks.js";
 export { startHealthProbe } from "./health-probe.js";
+export { INSECURE_WARNING_INTERVAL_MS, warnWhileInsecure } from "./insecure-listen-warning.js";
 export { nsHelperPath } from "./ns-helper-path.js";
 export {
   describeMissing,

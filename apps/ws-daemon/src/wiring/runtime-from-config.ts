@@ -10,7 +10,11 @@ import {
 export function runtimeFromConfig(config: DaemonConfig["runtime"]): RuntimeDiscovery {
   switch (config.kind) {
     case "docker":
-      return new DockerRuntime({ socketPath: config.socketPath, labelKey: config.label });
+      return new DockerRuntime({
+        socketPath: config.socketPath,
+        labelKey: config.label,
+        waitForContainerMs: config.waitForContainerMs,
+      });
     case "cri":
       return new CriRuntime({
         socketPath: config.socketPath,

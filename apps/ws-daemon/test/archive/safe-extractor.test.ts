@@ -337,15 +337,16 @@ describe("files", () => {
     );
   });
 
-  it("passes the file system's own errors through as they are", () => {
+  it("passes the file system's own errors through as they are, and stops there", () => {
     for (const entries of [
       [file("x".repeat(300))],
       [dir("y".repeat(300))],
       [file(`${"z".repeat(300)}/f`)],
     ]) {
-      const err = extract(entries);
+      const err = extract([...entries, file("after")]);
       expect(err).not.toBeInstanceOf(HostileArchiveError);
       expect(err).toMatchObject({ code: "ENAMETOOLONG" });
+      expect(readdirSync(target)).toEqual([]);
     }
   });
 });
@@ -354,7 +355,7 @@ describe("parents", () => {
   it("creates missing parents", () => {
     expectAccepted([file("a/b/c")]);
     expect(st("a/b").isDirectory()).toBe(true);
-    expect(mode("a/b")).toBe(0o755);
+    expect([mode("a"), mode("a/b")]).toEqual([0o755, 0o755]);
   });
 
   it("refuses to write through a symlink, even one that stays inside", () => {
@@ -382,6 +383,11 @@ describe("parents", () => {
 describe("symlinks", () => {
   it("refuses an empty target", () =>
     expectRefused([symlink("s", "")], /empty or invalid symlink target/));
+  it("refuses a missing target", () =>
+    expectRefused(
+      [{ name: "s", type: "symlink", linkname: null }],
+      /empty or invalid symlink target/,
+    ));
   it("refuses a target with a NUL byte", () =>
     expectRefused([symlink("s", "a\0b")], /empty or invalid symlink target/));
   it("refuses an absolute target when contained", () =>
@@ -457,6 +463,12 @@ describe("hard links", () => {
         /hard link target .* leaves the restore target/,
       ));
   }
+
+  it("refuses a hard link without a target", () =>
+    expectRefused(
+      [file("f"), { name: "h", type: "link", linkname: null }],
+      /hard link target "" leaves the restore target/,
+    ));
 
   it("refuses a target that is not a regular file from this archive", () => {
     for (const earlier of [dir("t"), symlink("t", "f")]) {

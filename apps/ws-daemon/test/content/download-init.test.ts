@@ -145,6 +145,9 @@ describe("download initializer", () => {
   it("refuses a file path through a symlink created by an earlier initializer", async () => {
     // A download cannot create a symlink, but a restored backup can contain one. The store itself
     // refuses links that point outside; this one points inside and is refused by policy (any link).
+    // The composite itself must run: with init.restoreBackupFirst (issue 11) the backup alone
+    // would be restored instead and the download never attempted.
+    manager = await area.open({ config: { restoreBackupFirst: false } });
     const url = server.serve("/x", "x");
     await manager.init({ id: "seed", metadata, initializer: { kind: "empty" } });
     await mkdir(join(manager.contentDir("seed"), "real"));

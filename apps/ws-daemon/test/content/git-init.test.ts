@@ -182,6 +182,28 @@ describe("prebuild initializer", () => {
     expect(git(repo, "rev-parse", "HEAD")).toBe(git(work, "rev-parse", "HEAD"));
   });
 
+  it("the directories of a nested checkout location belong to the workspace user", async () => {
+    // the daemon runs git as this user; here git runs as the test's user, so only the
+    // directories the initializer creates on the way are checked
+    const owner = { uid: 33333, gid: 33334 };
+    const owned = await area.open({ config: { contentOwner: owner } });
+    await owned.init({
+      id: "nested",
+      metadata,
+      initializer: { kind: "git", ...gitSpec({ checkoutLocation: "a/b/repo" }) },
+    });
+    const root = owned.contentDir("nested");
+    for (const dir of ["a", "a/b"]) {
+      const st = await lstat(join(root, dir));
+      expect({ dir, uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({
+        dir,
+        ...owner,
+        mode: 0o755,
+      });
+    }
+    expect(await readFile(join(root, "a/b/repo/README.md"), "utf8")).toBe("hello\n");
+  });
+
   it("falls back to plain clones when the snapshot cannot be restored, and says so", async () => {
     const missing = "wsd-snapshot:workspaces/owner-1/meta-1/snapshots/20260101T000000000Z-0123abcd";
     const record = await manager.init({

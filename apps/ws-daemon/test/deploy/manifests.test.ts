@@ -145,7 +145,9 @@ describe("the DaemonSet agrees with the daemon's configuration", () => {
   });
 
   it("exposes the ports the config listens on, which are the defaults", () => {
-    expect(config.listen).toEqual({ host: "0.0.0.0", port: defaults.listen.port });
+    // beyond loopback, authenticated: mutual TLS and never listen.insecure (issue 10)
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: defaults.listen.port, insecure: false });
+    expect(config.tls?.clientCaFile).toBe("/etc/ws-daemon/tls/ca.crt");
     expect(portNamed("api")).toBe(config.listen.port);
     expect(config.metrics).toEqual({ ...defaults.metrics, host: "0.0.0.0" });
     expect(portNamed("metrics")).toBe(config.metrics.port);

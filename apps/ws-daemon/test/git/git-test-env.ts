@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { GitClient, type GitClientOptions } from "../../src/git/index.js";
 import type { GitCheckoutSpec } from "../../src/git/types.js";
-import type { Log } from "../../src/platform/index.js";
+import { type Log, networkPolicy } from "../../src/platform/index.js";
 import { createFixtureRepo, type FixtureRepo, gitSync } from "../support/git-repo-fixtures.js";
 import { ScriptedProcessRunner } from "../support/process-runners.js";
 
@@ -36,8 +36,17 @@ export class GitTestEnv {
     this.logs.push({ level, message, ...(fields ? { fields } : {}) });
   };
 
+  /**
+   * The tests' git servers listen on 127.0.0.1, which the production network policy refuses:
+   * the default here allows private networks. The network policy's own tests pass theirs.
+   */
   client(options: GitClientOptions = {}): GitClient {
-    return new GitClient(this.runner, { tempRoot: this.tempRoot, logger: this.logger, ...options });
+    return new GitClient(this.runner, {
+      tempRoot: this.tempRoot,
+      logger: this.logger,
+      networkPolicy: networkPolicy({ allowPrivateNetworks: true }),
+      ...options,
+    });
   }
 
   /** A fresh, not yet existing checkout path. */

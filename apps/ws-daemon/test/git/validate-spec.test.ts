@@ -105,6 +105,15 @@ describe("validateRemoteUri", () => {
       refusedUri("foo/bar:baz", /must be a URL with one of the schemes/);
     });
 
+    it("a scheme later in the text is no scheme: the scp address is judged as ssh", () => {
+      // only an anchored scheme counts: `host:file:///etc` is ssh to `host`, path `file:///etc`
+      acceptedUri("host:file:///etc/passwd", ["ssh"]);
+    });
+
+    it("the refusal lists the allowed schemes, comma-separated", () => {
+      refusedUri("/srv/repo.git", /schemes https, http$/, ["https", "http"]);
+    });
+
     it("a backslash makes it a (Windows) path, not an scp address", () => {
       refusedUri("host:repo\\sub", /must be a URL with one of the schemes/);
     });

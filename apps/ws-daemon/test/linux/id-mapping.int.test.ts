@@ -30,10 +30,12 @@ describe.skipIf(!isRoot)("writeIdMapping on a real user namespace", () => {
     const { ws } = workspaceFor(c().rootPid);
     const target = await c().find("sleep 3611");
     const ok = [{ containerId: 0, hostId: 100000, size: 1 }];
-    // already mapped by the previous test: the kernel's EPERM comes back as data, not as a throw
-    expect(await ws.writeIdMapping(target.nsPids[1] as number, false, ok)).toMatchObject({
-      ok: false,
+    // already mapped by the previous test: the kernel's EPERM is FAILED_PRECONDITION with its
+    // message (issue 11: it was data inside an OK, which workspacekit never reads)
+    await expect(ws.writeIdMapping(target.nsPids[1] as number, false, ok)).rejects.toMatchObject({
+      kind: "failed-precondition",
       errno: 1,
+      message: expect.stringMatching(/cannot write uid_map of pid \d+: .*operation not permitted/i),
     });
     const outOfRange = [{ containerId: 0, hostId: 165535, size: 2 }];
     await expect(

@@ -155,7 +155,9 @@ describe("createUntrustedContentRunner", () => {
         await expect(git.status(dir)).rejects.toMatchObject({ kind: "failed-precondition" });
         await expect(
           git.clone({
-            remoteUri: "https://example.com/repo.git",
+            // an address, not a name: the daemon resolves a remote's name before git would run
+            // (the network policy), and this machine resolves no public names; nothing is sent
+            remoteUri: "https://93.184.215.14/repo.git",
             targetMode: "remote-head",
             cloneTarget: "",
             checkoutDir: join(dir, "clone"),

@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   childPids,
@@ -7,6 +10,7 @@ import {
   namespaceInode,
   parseProcCgroup,
   processExists,
+  processStartTime,
   readNsPids,
 } from "../../src/platform/index.js";
 
@@ -27,6 +31,28 @@ async function withProcessTree<T>(
 }
 
 describe("/proc reads", () => {
+  it("processStartTime reads field 22, also behind a command name with spaces and parentheses", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "wsd-fake-proc-"));
+    try {
+      mkdirSync(path.join(root, "42"));
+      // pid (comm) state ppid ... field 22 = starttime; comm chosen to break a naive split
+      const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+      fields[19] = "987654321";
+      writeFileSync(path.join(root, "42", "stat"), `42 (a) b ) c) ${fields.join(" ")}\n`);
+      expect(await processStartTime(42, root)).toBe(987654321n);
+      expect(await processStartTime(43, root)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+    const mine = await processStartTime(process.pid);
+    expect(mine).toBeGreaterThan(0n);
+    expect(await processStartTime(process.pid)).toBe(mine);
+    // a process started later has a later start time: a recycled pid reads differently
+    await withProcessTree(async (shell) => {
+      expect((await processStartTime(shell)) ?? 0n).toBeGreaterThanOrEqual(mine ?? 0n);
+    });
+  });
+
   it("processExists and readNsPids for a live and a missing process", async () => {
     expect(await processExists(process.pid)).toBe(true);
     expect(await processExists(4_194_305)).toBe(false);

@@ -10,6 +10,7 @@ import {
   DockerRuntime,
   ProcessRuntime,
   WorkspaceContainerNotFound,
+  withCallSignal,
 } from "../../src/runtime/index.js";
 
 let sleeper: ChildProcess;
@@ -173,5 +174,32 @@ describe("DockerRuntime against a fake Engine API on a Unix socket", () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(DockerApiError);
     expect(err.message).toMatch(/missing\.sock/);
+  });
+
+  it("waits for a container that starts after the call (issue 11), until the call's deadline", async () => {
+    containers = [];
+    inspect = {};
+    const late = runtime({ waitForContainerMs: 30_000, pollIntervalMs: 20 }).findWorkspaceContainer(
+      "ws-late",
+    );
+    setTimeout(() => {
+      containers = [{ Id: "late", Labels: { "ws-daemon.workspace-id": "ws-late" } }];
+      inspect = { late: { Id: "late", State: { Running: true, Pid: sleeper.pid } } };
+    }, 150);
+    expect(await late).toMatchObject({ containerId: "late", rootPid: sleeper.pid });
+    expect(seen.filter((r) => r.url?.includes("/containers/json")).length).toBeGreaterThan(1);
+
+    containers = [];
+    const call = new AbortController();
+    setTimeout(() => call.abort(new Error("deadline")), 100);
+    const err = await withCallSignal(call.signal, () =>
+      runtime({ waitForContainerMs: 30_000, pollIntervalMs: 20 }).findWorkspaceContainer(
+        "ws-never",
+      ),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkspaceContainerNotFound);
+    expect((err as Error).message).toMatch(
+      /no running container labelled .*ws-never \(waited \d+ ms\)/,
+    );
   });
 });

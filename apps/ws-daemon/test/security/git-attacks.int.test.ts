@@ -123,7 +123,8 @@ describe.skipIf(!isRoot)("repository-controlled git configuration runs nothing (
     );
     withSubUri = `file://${withSub}`;
     withSubCommit = gitSync(withSub, ["rev-parse", "main"]).trim();
-    d = await startTestDaemon({ git: { allowFileRemotes: true } });
+    // the submodule's server listens on 127.0.0.1, which the default network policy refuses
+    d = await startTestDaemon({ git: { allowFileRemotes: true, allowPrivateNetworks: true } });
     await initGit("victim", { remoteUri: projectUri });
     gitSync(checkout("victim"), ["checkout", "-q", "-b", "victim-secret"]);
     victimBefore = await treeManifest(d.daemon.manager.contentDir("victim"));

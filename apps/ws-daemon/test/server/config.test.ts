@@ -13,7 +13,8 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 describe("configuration", () => {
   it("has defaults that need nothing else: local area, local storage, loopback", async () => {
     const config = await loadConfig();
-    expect(config.listen).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(config.listen).toEqual({ host: "127.0.0.1", port: 8080, insecure: false });
+    expect(config.auth).toEqual({ allowedClients: {} });
     expect(config.workingArea).toBe("./.ws-daemon-data/workspaces");
     expect(config.storage).toEqual({ kind: "local", root: "./.ws-daemon-data/storage" });
     expect(config.runtime.kind).toBe("process");
@@ -25,13 +26,13 @@ describe("configuration", () => {
     const file = path.join(dir, "c.yaml");
     await writeFile(
       file,
-      "listen:\n  port: 9001\n  host: 0.0.0.0\nlimits:\n  maxConcurrentInits: 7\nlogLevel: warn\n",
+      "listen:\n  port: 9001\n  host: 0.0.0.0\n  insecure: true\nlimits:\n  maxConcurrentInits: 7\nlogLevel: warn\n",
     );
     const config = await loadConfig({
       argv: ["--config", file, "--listen.port=9003", "--shutdownGraceMs", "5"],
       env: { WSD_LISTEN__PORT: "9002", WSD_LOG_LEVEL: "error", WSD_STORAGE__KIND: "local" },
     });
-    expect(config.listen).toEqual({ host: "0.0.0.0", port: 9003 });
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 9003, insecure: true });
     expect(config.limits.maxConcurrentInits).toBe(7);
     expect(config.log.level).toBe("error");
     expect(config.shutdownGraceMs).toBe(5);
@@ -50,7 +51,10 @@ describe("configuration", () => {
   });
 
   it("a flag's value may start with a dash", async () => {
-    const config = await loadConfig({ argv: ["--listen.host", "-bad-host-", "--metrics.enabled"] });
+    // (a host other than loopback needs mutual TLS or, as here, an explicit insecure)
+    const config = await loadConfig({
+      argv: ["--listen.host", "-bad-host-", "--metrics.enabled", "--listen.insecure"],
+    });
     expect(config.listen.host).toBe("-bad-host-");
     expect(config.metrics.enabled).toBe(true);
     await expect(loadConfig({ argv: ["--listen.port", "-1"] })).rejects.toThrow(/listen\.port/);
@@ -127,6 +131,77 @@ describe("configuration", () => {
     await expect(loadConfig({ argv: ["--config", bad] })).rejects.toThrow(
       /cannot parse config file/,
     );
+  });
+});
+
+describe("authenticated by default (issue 10)", () => {
+  const tls = (clientCa: boolean) => [
+    "--tls.certFile=/etc/wsd/tls.crt",
+    "--tls.keyFile=/etc/wsd/tls.key",
+    ...(clientCa ? ["--tls.clientCaFile=/etc/wsd/ca.crt"] : []),
+  ];
+
+  it.each(["0.0.0.0", "::", "10.1.2.3", "fd00::1", "node-1.example", "128.0.0.1"])(
+    "refuses to listen on %s without TLS, naming listen.host and the ways out",
+    async (host) => {
+      const error = await loadConfig({ argv: [`--listen.host=${host}`] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(
+        `listen.host: ${JSON.stringify(host)} is not a loopback address: the node API there requires mutual TLS`,
+      );
+      expect((error as Error).message).toContain("listen.insecure: true");
+    },
+  );
+
+  it("refuses TLS without a client CA off loopback: it authenticates nobody", async () => {
+    await expect(loadConfig({ argv: ["--listen.host=0.0.0.0", ...tls(false)] })).rejects.toThrow(
+      /tls\.clientCaFile: required when listening on "0\.0\.0\.0" \(not loopback\): TLS without a client CA authenticates no client/,
+    );
+  });
+
+  it("accepts mutual TLS off loopback", async () => {
+    const config = await loadConfig({ argv: ["--listen.host=0.0.0.0", ...tls(true)] });
+    expect(config.tls?.clientCaFile).toBe("/etc/wsd/ca.crt");
+    expect(config.listen.insecure).toBe(false);
+  });
+
+  it("accepts an explicit listen.insecure off loopback, with or without server TLS", async () => {
+    for (const argv of [[], tls(false)]) {
+      const config = await loadConfig({
+        argv: ["--listen.host=0.0.0.0", ...argv],
+        env: { WSD_LISTEN__INSECURE: "true" },
+      });
+      expect(config.listen).toMatchObject({ host: "0.0.0.0", insecure: true });
+    }
+  });
+
+  it.each(["127.0.0.1", "127.9.9.9", "::1", "[::1]", "localhost", "LOCALHOST"])(
+    "needs nothing on loopback (%s)",
+    async (host) => {
+      expect((await loadConfig({ argv: [`--listen.host=${host}`] })).listen.host).toBe(host);
+    },
+  );
+
+  it("reads allow-lists of client identities per service, and refuses them without a client CA", async () => {
+    const config = await loadConfig({
+      argv: tls(true),
+      env: {
+        WSD_AUTH__ALLOWED_CLIENTS__CONTENT: '["node-manager", "spiffe://cluster/ns/wsman"]',
+        WSD_AUTH__ALLOWED_CLIENTS__HEALTH: '["prober"]',
+      },
+    });
+    expect(config.auth.allowedClients).toEqual({
+      content: ["node-manager", "spiffe://cluster/ns/wsman"],
+      health: ["prober"],
+    });
+    await expect(
+      loadConfig({ argv: tls(false), env: { WSD_AUTH__ALLOWED_CLIENTS__CONTENT: '["a"]' } }),
+    ).rejects.toThrow(
+      /auth\.allowedClients\.content: an allow-list of client identities needs mutual TLS/,
+    );
+    await expect(
+      loadConfig({ argv: tls(true), env: { WSD_AUTH__ALLOWED_CLIENTS__REFLECTION: "[]" } }),
+    ).rejects.toThrow(/auth\.allowedClients\.reflection:/);
   });
 });
 

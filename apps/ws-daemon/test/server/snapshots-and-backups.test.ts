@@ -115,6 +115,33 @@ describe("snapshots and backups through the daemon", () => {
     expect((await content.getWorkspaceState({ id: "ws-bk-2" })).initSource).toBe("from-backup");
   });
 
+  it("attack: the snapshot initializer does not restore another tenant's backup", async () => {
+    const { content } = d.clients();
+    await content.initWorkspace({
+      id: "ws-victim",
+      metadata: { owner: "victim", metaId: "secret" },
+      initializer: empty,
+    });
+    await writeFile(path.join(d.daemon.manager.contentDir("ws-victim"), "secret.txt"), "s3cr3t\n");
+    const { url } = await content.backupWorkspace({ id: "ws-victim" });
+    expect(url).toBe("wsd-backup:workspaces/victim/secret/backup/full");
+    // backup URLs are predictable (owner and metaId are no secret)
+    const err = await content
+      .initWorkspace({
+        id: "ws-thief",
+        metadata: { owner: "thief", metaId: "t" },
+        initializer: { spec: { case: "snapshot", value: { snapshot: url } } },
+      })
+      .catch(statusOf);
+    expect(err).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringMatching(/backup URL/),
+    });
+    expect((await content.getWorkspaceState({ id: "ws-thief" })).state).toBe(
+      WorkspaceContentState.NONE,
+    );
+  });
+
   it("answers NOT_FOUND when a workspace has no backup to restore", async () => {
     const { content } = d.clients();
     const err = await content

@@ -1,7 +1,7 @@
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ArchiveManifest } from "../../src/archive/index.js";
+import { type ArchiveManifest, encodeManifest, parseManifest } from "../../src/archive/index.js";
 import {
   ContentCorruptError,
   ContentNotFoundError,
@@ -158,15 +158,51 @@ export function defineContentStoreSuite(name: string, factory: () => StoreFactor
       const b = new ArchiveContentStore(factory().objects());
       const ws = newWorkspace();
       const snap = await a.snapshot(ws, src);
+      // 128 random bits: the URL is the only capability a snapshot has (issue 10)
       expect(snap.url).toMatch(
-        /^wsd-snapshot:workspaces\/[^/]+\/[^/]+\/snapshots\/\d{8}T\d{9}Z-[0-9a-f]{8}$/,
+        /^wsd-snapshot:workspaces\/[^/]+\/[^/]+\/snapshots\/\d{8}T\d{9}Z-[0-9a-f]{32}$/,
       );
       await b.restoreSnapshot(snap.url, dir("out"));
       expectSameTree(dir("out"), src);
-      // backup URLs resolve on the other instance too
-      const backup = await a.backup(ws, src);
-      await b.restoreSnapshot(backup.url, dir("out2"));
+      // a backup is restored by its workspace on the other instance too
+      await a.backup(ws, src);
+      await b.restoreBackup(ws, dir("out2"));
       expectSameTree(dir("out2"), src);
+    });
+
+    it("still restores a snapshot whose id has the old 32-bit form", async () => {
+      const objects = factory().objects();
+      const store = new ArchiveContentStore(objects);
+      const ws = newWorkspace();
+      const snap = await store.snapshot(ws, src);
+      const newPrefix = snap.url.slice("wsd-snapshot:".length);
+      // the same snapshot as an older daemon would have stored it: an id with 8 hex digits
+      const oldPrefix = `${workspacePrefix(ws)}/snapshots/20251101T101010101Z-0badc0de`;
+      const manifest = parseManifest(
+        await getBytes(objects, `${newPrefix}/manifest.json`),
+        "manifest",
+      );
+      await putBytes(
+        objects,
+        `${oldPrefix}/data.tar.zst`,
+        await getBytes(objects, `${newPrefix}/data.tar.zst`),
+      );
+      await putBytes(
+        objects,
+        `${oldPrefix}/manifest.json`,
+        encodeManifest({ ...manifest, dataKey: `${oldPrefix}/data.tar.zst` }),
+      );
+      await store.restoreSnapshot(`wsd-snapshot:${oldPrefix}`, dir("old-id"));
+      expectSameTree(dir("old-id"), src);
+    });
+
+    it("refuses a backup URL as a snapshot: a backup is restored only for its own workspace", async () => {
+      const { store, ws } = await backedUp();
+      const url = `wsd-backup:workspaces/${ws.owner}/${ws.metaId}/backup/full`;
+      const attempt = store.restoreSnapshot(url, dir("stolen"));
+      await expect(attempt).rejects.toBeInstanceOf(InvalidContentUrlError);
+      await expect(attempt).rejects.toThrow(/only the backup initializer of that workspace/);
+      expect(existsSync(dir("stolen"))).toBe(false);
     });
 
     it("reports missing content as ContentNotFoundError and refuses malformed names", async () => {

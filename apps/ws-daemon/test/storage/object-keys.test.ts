@@ -108,7 +108,7 @@ describe("key layout", () => {
 
   it("a snapshot location: prefix, manifest and data keys and its URL", () => {
     const loc = newSnapshotLocation(ws, NOW);
-    expect(loc.prefix).toMatch(/^workspaces\/o\/m\/snapshots\/20260203T040506007Z-[0-9a-f]{8}$/);
+    expect(loc.prefix).toMatch(/^workspaces\/o\/m\/snapshots\/20260203T040506007Z-[0-9a-f]{32}$/);
     expect(loc.manifestKey).toBe(`${loc.prefix}/manifest.json`);
     expect(loc.dataKey).toBe(`${loc.prefix}/data.tar.zst`);
     expect(snapshotUrl(loc)).toBe(`${SNAPSHOT_URL_SCHEME}${loc.prefix}`);
@@ -196,6 +196,24 @@ describe("parseBackupUrl", () => {
 describe("parseSnapshotUrl", () => {
   const url = (path: string) => `${SNAPSHOT_URL_SCHEME}${path}`;
 
+  it("accepts an id with 128 random bits (the current form)", () => {
+    const id = "20260101T000000000Z-0123456789abcdef0123456789abcdef";
+    expect(parseSnapshotUrl(url(`workspaces/o/m/snapshots/${id}`)).prefix).toBe(
+      `workspaces/o/m/snapshots/${id}`,
+    );
+  });
+
+  it("new snapshot ids differ in 128 random bits", () => {
+    const ids = new Set(
+      Array.from(
+        { length: 64 },
+        () => newSnapshotLocation({ owner: "o", metaId: "m" }, NOW).prefix,
+      ),
+    );
+    expect(ids.size).toBe(64);
+    for (const prefix of ids) expect(prefix.split("-").at(-1)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
   it("accepts a snapshot URL", () => {
     expect(parseSnapshotUrl(url(`workspaces/o/m/snapshots/${ID}`))).toEqual({
       prefix: `workspaces/o/m/snapshots/${ID}`,
@@ -219,6 +237,11 @@ describe("parseSnapshotUrl", () => {
     ["an id in upper case", "workspaces/o/m/snapshots/20260101T000000000Z-0BADC0DE"],
     ["an id with a prefix", `workspaces/o/m/snapshots/x${ID}`],
     ["an id with a suffix", `workspaces/o/m/snapshots/${ID}0`],
+    ["an id of neither 8 nor 32 hex digits", `workspaces/o/m/snapshots/${ID}0badc0de`],
+    [
+      "an id of 33 hex digits",
+      "workspaces/o/m/snapshots/20260101T000000000Z-0123456789abcdef0123456789abcdef0",
+    ],
   ])("refuses %s as malformed", (_what, path) => {
     expect(refusal(() => parseSnapshotUrl(url(path)))).toBe(
       `malformed snapshot URL ${JSON.stringify(url(path))}`,

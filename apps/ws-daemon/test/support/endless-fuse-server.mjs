@@ -36,7 +36,17 @@ const fuse = openSync("/dev/fuse", "r+");
 // the kernel takes the descriptor number in the mounting process: fd 3 of `mount`
 const mounted = spawnSync(
   "mount",
-  ["-t", "fuse.endless", "-o", "fd=3,rootmode=40000,user_id=0,group_id=0", "endless", mountpoint],
+  // -i: the kernel's fuse file system directly, never /sbin/mount.fuse (installed with libfuse,
+  // e.g. as a dependency of restic), which would try to run a program named "endless"
+  [
+    "-i",
+    "-t",
+    "fuse.endless",
+    "-o",
+    "fd=3,rootmode=40000,user_id=0,group_id=0",
+    "endless",
+    mountpoint,
+  ],
   { stdio: ["ignore", "inherit", "inherit", fuse] },
 );
 if (mounted.status !== 0) process.exit(1);

@@ -1,4 +1,5 @@
 export { removeFileDurably, writeFileAtomic } from "./atomic-file.js";
+export { mkdirOwned, type Owner } from "./owned-mkdir.js";
 export {
   emptyDirectory,
   type RemoveTreeOptions,
