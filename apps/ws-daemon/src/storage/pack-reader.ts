@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import type { FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ContentCorruptError, minimalEnv } from "../platform/index.js";
@@ -23,25 +24,40 @@ export async function loadPack(
   pack: PackToRead,
   options: { signal?: AbortSignal | undefined; zstdPath?: string | undefined },
 ): Promise<{ raw: Buffer; storedBytes: number }> {
-  let body: NodeJS.ReadableStream;
+  // on a store of local files zstd reads the pack's file itself (as `zstd -d < file` does):
+  // only the decompressed bytes pass through this process
+  let source: { file: FileHandle; size: number } | { stream: NodeJS.ReadableStream };
   try {
-    body = await objects.get(pack.key, { signal: options.signal });
+    if (objects.files) {
+      const file = await objects.files.open(pack.key);
+      source = { file, size: (await file.stat()).size };
+    } else {
+      source = { stream: await objects.get(pack.key, { signal: options.signal }) };
+    }
   } catch (err) {
     if (err instanceof ObjectNotFoundError) {
       throw new ContentCorruptError(`index names pack ${pack.key}, which is missing`);
     }
     throw err;
   }
-  const zstd = spawn(options.zstdPath ?? "zstd", ["-q", "-d", "-c", "-"], {
-    env: minimalEnv(),
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  let zstd: ChildProcess;
+  try {
+    zstd = spawn(options.zstdPath ?? "zstd", ["-q", "-d", "-c", "-"], {
+      env: minimalEnv(),
+      stdio: ["file" in source ? source.file.fd : "pipe", "pipe", "pipe"],
+    });
+  } finally {
+    // the child holds its own copy of the descriptor
+    if ("file" in source) await source.file.close();
+  }
+  const { stdout, stderr: stderrPipe } = zstd;
+  if (!stdout || !stderrPipe) throw new Error("zstd was started without its pipes");
   let stderr = "";
-  zstd.stderr.setEncoding("utf8");
-  zstd.stderr.on("data", (s: string) => {
+  stderrPipe.setEncoding("utf8");
+  stderrPipe.on("data", (s: string) => {
     if (stderr.length < 4096) stderr += s;
   });
-  zstd.stdin.on("error", () => {});
+  zstd.stdin?.on("error", () => {});
   const exited = new Promise<number | null>((resolve, reject) => {
     zstd.on("error", reject);
     zstd.on("close", (code) => resolve(code));
@@ -61,18 +77,22 @@ export async function loadPack(
       cb();
     },
   });
-  let storedBytes = 0;
-  const feed = pipeline(
-    body as AsyncIterable<Buffer>,
-    async function* (source: AsyncIterable<Buffer>) {
-      for await (const b of source) {
-        storedBytes += b.length;
-        yield b;
-      }
-    },
-    zstd.stdin,
-  );
-  const drain = pipeline(zstd.stdout, collect);
+  let storedBytes = "file" in source ? source.size : 0;
+  const stdin = zstd.stdin;
+  const feed =
+    "stream" in source && stdin
+      ? pipeline(
+          source.stream as AsyncIterable<Buffer>,
+          async function* (chunks: AsyncIterable<Buffer>) {
+            for await (const b of chunks) {
+              storedBytes += b.length;
+              yield b;
+            }
+          },
+          stdin,
+        )
+      : Promise.resolve();
+  const drain = pipeline(stdout, collect);
   try {
     const [fed, drained, code] = await Promise.allSettled([feed, drain, exited]);
     if (overflow)

@@ -271,10 +271,10 @@ export function defineChunkedStoreSuite(name: string, factory: () => StoreFactor
       await store.backup(ws, src);
       const firstPacks = await packsOf(objects, ws);
       const snap = await store.snapshot(ws, src);
-      // replace the large file: its chunks are only in the first backup's packs then
+      // replace the large file: its old chunks are then named only by the snapshot
       execFileSync("dd", [
         "if=/dev/urandom",
-        `of=${path.join(src, "large.bin")}`,
+        `of=${path.join(src, "data", "large.bin")}`,
         "bs=1M",
         "count=6",
         "status=none",
@@ -300,7 +300,13 @@ export function defineChunkedStoreSuite(name: string, factory: () => StoreFactor
       expect(await listKeys(objects, `${workspacePrefix(ws)}/snapshots/`)).toEqual([]);
       const kept = await packsOf(objects, ws);
       expect(kept.length).toBeLessThan(allPacks.length);
-      expect(kept.some((k) => firstPacks.includes(k))).toBe(true); // small files' chunks still used
+      // exactly the packs the current backup names are left
+      const current = await chunkedManifestOf(later, ws);
+      const named: string[] = JSON.parse(
+        (await getBytes(objects, current.indexKey)).toString(),
+      ).packs.map((p: { key: string }) => p.key);
+      expect(kept).toEqual([...new Set(named)].sort());
+      expect(firstPacks.every((k) => allPacks.includes(k))).toBe(true);
       await later.restoreBackup(ws, dir("out"));
       expectSameTree(dir("out"), src);
     });
