@@ -8,7 +8,8 @@
  * in a private staging mount namespace, then moves the finished tree into the target in one
  * move_mount, so the workspace never sees an unmasked proc/sysfs.
  *
- * Usage: wsd-nshelper <command> <args...>; every command names the target by its HOST pid.
+ * Usage: wsd-nshelper <command> <args...>; every command names the target by its HOST pid, or
+ * PID@STARTTIME to pin it (see parse_target_pid; exit 4 when the process is not that one).
  * On success it prints one JSON line on stdout and exits 0. On failure it prints one JSON line
  * {"error":"<step>","errno":N,"message":"<strerror>"} on stderr and exits 3 (2 for bad usage).
  */
@@ -32,6 +33,8 @@
 
 #define EXIT_USAGE 2
 #define EXIT_SYSCALL 3
+/* The pinned process is not the one the daemon checked (its pid was recycled) or has ended. */
+#define EXIT_REPLACED 4
 
 static void json_string(FILE *f, const char *s) {
   fputc('"', f);
@@ -76,11 +79,85 @@ static pid_t parse_pid(const char *s) {
   return (pid_t)v;
 }
 
+/*
+ * A target written PID@STARTTIME is pinned: STARTTIME is field 22 of /proc/PID/stat as the daemon
+ * read it when it checked the process. A pidfd is opened first, then the start time compared:
+ * the daemon's check came before the pidfd, so a match means the pidfd holds that very process.
+ * Every /proc/PID path opened afterwards is confirmed through the pidfd (the process still lives,
+ * so the number still meant it), and a process that died or was replaced fails with
+ * EXIT_REPLACED instead of letting a recycled pid's namespaces be entered.
+ */
+static pid_t g_pinned = 0;
+static unsigned long long g_pinned_start = 0;
+static int g_pidfd = -1;
+
+static void replaced(pid_t pid, const char *why) {
+  fprintf(stderr, "{\"error\":\"pid replaced\",\"errno\":%d,\"message\":\"process %d %s\"}\n", ESRCH,
+          (int)pid, why);
+  fflush(stderr);
+  _exit(EXIT_REPLACED);
+}
+
+/* Field 22 (starttime) of /proc/PID/stat, after the command name that may hold ') '. */
+static unsigned long long start_time(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  p += 2; /* field 3 */
+  for (int field = 3; field < 22 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  return p ? strtoull(p, NULL, 10) : 0;
+}
+
+/* Fails unless the pinned process is still the one alive under its number. */
+static void confirm_pinned(pid_t pid) {
+  if (pid != g_pinned) return;
+  if (g_pidfd >= 0) {
+    if (syscall(SYS_pidfd_send_signal, g_pidfd, 0, NULL, 0) < 0) replaced(pid, "has ended");
+    return;
+  }
+  /* no pidfd_open (kernel < 5.3): the start time again, which cannot tell a recycling in between */
+  if (start_time(pid) != g_pinned_start) replaced(pid, "was replaced");
+}
+
+static pid_t parse_target_pid(const char *s) {
+  const char *at = strchr(s, '@');
+  if (!at) return parse_pid(s);
+  char num[16];
+  size_t len = (size_t)(at - s);
+  if (len == 0 || len >= sizeof num) usage("pid must be an integer in [2, 4194304]");
+  memcpy(num, s, len);
+  num[len] = 0;
+  pid_t pid = parse_pid(num);
+  char *end = NULL;
+  errno = 0;
+  unsigned long long want = strtoull(at + 1, &end, 10);
+  if (errno || !end || *end || at[1] == 0) usage("start time must be an unsigned integer");
+  g_pinned = pid;
+  g_pinned_start = want;
+  g_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (g_pidfd < 0 && errno == ESRCH) replaced(pid, "has ended");
+  if (g_pidfd < 0 && errno != ENOSYS) fail("pidfd_open");
+  if (g_pidfd < 0) fprintf(stderr, "{\"warning\":\"pidfd_open unavailable\"}\n");
+  if (start_time(pid) != want) replaced(pid, "is not the process that was checked (its start time differs)");
+  return pid;
+}
+
 static int open_ns(pid_t pid, const char *ns) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, ns);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path);
+  confirm_pinned(pid);
   return fd;
 }
 
@@ -89,6 +166,7 @@ static int open_root(pid_t pid) {
   snprintf(path, sizeof path, "/proc/%d/root", pid);
   int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) fail(path);
+  confirm_pinned(pid);
   return fd;
 }
 
@@ -470,19 +548,19 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   int n = argc - 2;
   char **a = argv + 2;
-  if (!strcmp(cmd, "mount-proc") && n == 2) return cmd_mount_pseudo(parse_pid(a[0]), a[1], 0);
-  if (!strcmp(cmd, "mount-sysfs") && n == 2) return cmd_mount_pseudo(parse_pid(a[0]), a[1], 1);
-  if (!strcmp(cmd, "mount-nfs") && n == 5) return cmd_mount_nfs(parse_pid(a[0]), a[1], a[2], a[3], a[4]);
-  if (!strcmp(cmd, "umount") && n == 2) return cmd_umount(parse_pid(a[0]), a[1]);
-  if (!strcmp(cmd, "make-shared") && n == 2) return cmd_propagation(parse_pid(a[0]), a[1], MS_SHARED);
-  if (!strcmp(cmd, "make-private") && n == 2) return cmd_propagation(parse_pid(a[0]), a[1], MS_PRIVATE);
-  if (!strcmp(cmd, "probe-idmap") && n == 2) return cmd_probe_idmap(parse_pid(a[0]), a[1]);
-  if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_pid(a[0]), parse_pid(a[1]), a[2], a[3]);
+  if (!strcmp(cmd, "mount-proc") && n == 2) return cmd_mount_pseudo(parse_target_pid(a[0]), a[1], 0);
+  if (!strcmp(cmd, "mount-sysfs") && n == 2) return cmd_mount_pseudo(parse_target_pid(a[0]), a[1], 1);
+  if (!strcmp(cmd, "mount-nfs") && n == 5) return cmd_mount_nfs(parse_target_pid(a[0]), a[1], a[2], a[3], a[4]);
+  if (!strcmp(cmd, "umount") && n == 2) return cmd_umount(parse_target_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "make-shared") && n == 2) return cmd_propagation(parse_target_pid(a[0]), a[1], MS_SHARED);
+  if (!strcmp(cmd, "make-private") && n == 2) return cmd_propagation(parse_target_pid(a[0]), a[1], MS_PRIVATE);
+  if (!strcmp(cmd, "probe-idmap") && n == 2) return cmd_probe_idmap(parse_target_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_target_pid(a[0]), parse_pid(a[1]), a[2], a[3]);
   if (!strcmp(cmd, "peercred") && n == 2) return cmd_peercred(parse_pid(a[0]), a[1]);
-  if (!strcmp(cmd, "mark") && n == 4) return cmd_mark(parse_pid(a[0]), a[1], a[2], a[3]);
-  if (!strcmp(cmd, "prepare-dev") && n == 3) return cmd_prepare_dev(parse_pid(a[0]), a[1], a[2]);
-  if (!strcmp(cmd, "remove-dev") && n == 2) return cmd_remove_dev(parse_pid(a[0]), a[1]);
-  if (!strcmp(cmd, "sysctl-net") && n == 3) return cmd_sysctl_net(parse_pid(a[0]), a[1], a[2]);
+  if (!strcmp(cmd, "mark") && n == 4) return cmd_mark(parse_target_pid(a[0]), a[1], a[2], a[3]);
+  if (!strcmp(cmd, "prepare-dev") && n == 3) return cmd_prepare_dev(parse_target_pid(a[0]), a[1], a[2]);
+  if (!strcmp(cmd, "remove-dev") && n == 2) return cmd_remove_dev(parse_target_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "sysctl-net") && n == 3) return cmd_sysctl_net(parse_target_pid(a[0]), a[1], a[2]);
   usage("unknown command or wrong argument count");
   return EXIT_USAGE;
 }

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import {
   describeFailure,
   errnoCode,
+  type Log,
   type ProcessRunner,
   type StatusKind,
 } from "../platform/index.js";
@@ -40,6 +41,21 @@ export class NsHelperError extends LinuxOpError {
   }
 }
 
+/**
+ * A host pid and the start time (field 22 of /proc/<pid>/stat) the daemon read when it checked
+ * the process: the helper pins it with a pidfd and refuses any other process under that number.
+ */
+export interface PinnedPid {
+  pid: number;
+  startTime: bigint;
+}
+
+/** The helper's exit code when a pinned process ended or its pid now belongs to another one. */
+const EXIT_REPLACED = 4;
+const NO_PIDFD_WARNING = '"warning":"pidfd_open unavailable"';
+// the kernel either has pidfd_open or not: one warning per daemon is enough
+let warnedNoPidfd = false;
+
 interface HelperFailure {
   error: string;
   errno: number;
@@ -54,14 +70,33 @@ export class NsHelper {
   constructor(
     private readonly runner: ProcessRunner,
     private readonly binary: string = defaultNsHelperPath(),
+    private readonly pin?: { pinned: PinnedPid; log?: Log | undefined },
   ) {}
+
+  /**
+   * This helper with `pinned` applied: every command whose target is `pinned.pid` acts on that
+   * process only, or fails with FAILED_PRECONDITION if its number now belongs to another one.
+   * `log` is told once per daemon when the kernel has no pidfd_open (the helper then compares
+   * start times around its opens, which cannot see a recycling in between).
+   */
+  pinnedTo(pinned: PinnedPid, log?: Log): NsHelper {
+    return new NsHelper(this.runner, this.binary, { pinned, log });
+  }
 
   /**
    * Not runChecked: a failing helper prints a JSON line with the kernel's errno, which becomes an
    * NsHelperError; only output without such a line is reported as a plain failure.
    */
   async run(command: string, args: readonly (string | number)[]): Promise<Record<string, unknown>> {
-    const argv = [command, ...args.map(String)];
+    const pinned = this.pin?.pinned;
+    const argv = [
+      command,
+      ...args.map((a, i) =>
+        i === 0 && pinned !== undefined && a === pinned.pid
+          ? `${pinned.pid}@${pinned.startTime}`
+          : String(a),
+      ),
+    ];
     const res = await this.runner.run(this.binary, argv).catch((err: unknown) => {
       const code = errnoCode(err);
       if (code === "ENOENT" || code === "EACCES") {
@@ -72,6 +107,21 @@ export class NsHelper {
       }
       throw err;
     });
+    if (!warnedNoPidfd && pinned !== undefined && res.stderr.includes(NO_PIDFD_WARNING)) {
+      warnedNoPidfd = true;
+      this.pin?.log?.(
+        "warn",
+        "the kernel has no pidfd_open: in-workspace calls pin pids by start time only",
+        { pid: pinned.pid },
+      );
+    }
+    if (res.exitCode === EXIT_REPLACED && pinned !== undefined) {
+      throw new LinuxOpError(
+        "failed-precondition",
+        `process ${pinned.pid} ended or is not the process that was checked (its pid was reused); nothing was changed`,
+        3,
+      );
+    }
     if (res.exitCode === 0 && !res.signal) {
       const line = res.stdout.trim().split("\n").pop() ?? "{}";
       return JSON.parse(line) as Record<string, unknown>;

@@ -123,19 +123,22 @@ export class WorkspaceLinux {
   }
 
   /**
-   * Runs `use` with the host pid of `pid`, pinned by its start time: Node has no pidfd, and the
-   * helper and /proc take pid numbers, so the number is resolved in the workspace's tree, its
-   * start time read, and after `use` both checked again. A number the kernel recycled in between
-   * (the process ended, another got its pid) fails the call instead of passing unnoticed.
+   * Runs `use` with the host pid of `pid` and a helper pinned to that process: the number is
+   * resolved in the workspace's tree and its start time read; the helper opens a pidfd, checks
+   * the start time through it and refuses another process under that number, so its namespaces
+   * and root are never a recycled pid's. What Node reads or writes by number itself (uid_map,
+   * the `ip` commands of the veth pair) is checked again after `use`: a number the kernel
+   * recycled in between fails the call instead of passing unnoticed.
    */
   private async withPinnedPid<T>(
     pid: number | bigint,
-    use: (hostPid: number) => Promise<T>,
+    use: (hostPid: number, helper: NsHelper) => Promise<T>,
   ): Promise<T> {
     const hostPid = await this.hostPid(pid);
     const started = await processStartTime(hostPid);
     if (started === undefined) throw permissionDenied(`pid ${String(pid)} is gone`);
-    const result = await use(hostPid);
+    const pinned = this.deps.helper.pinnedTo({ pid: hostPid, startTime: started }, this.deps.log);
+    const result = await use(hostPid, pinned);
     const still = await processStartTime(hostPid);
     if (still !== started || (await this.hostPid(pid).catch(() => undefined)) !== hostPid) {
       throw new LinuxOpError(
@@ -255,13 +258,8 @@ export class WorkspaceLinux {
   }
 
   async mountNfs(pid: number | bigint, req: NfsMountRequest): Promise<void> {
-    await this.withPinnedPid(pid, async (hostPid) => {
-      const resolved = await mountNfs(
-        this.deps.helper,
-        hostPid,
-        req,
-        this.deps.config.resolveNfsHost,
-      );
+    await this.withPinnedPid(pid, async (hostPid, helper) => {
+      const resolved = await mountNfs(helper, hostPid, req, this.deps.config.resolveNfsHost);
       await this.mounts.record("nfs", hostPid, resolved.inNamespace);
     });
   }
@@ -350,8 +348,8 @@ export class WorkspaceLinux {
     pid: number | bigint,
     target: string,
   ): Promise<number> {
-    return this.withPinnedPid(pid, async (hostPid) => {
-      const resolved = await mountPseudoFs(this.deps.helper, kind, hostPid, target);
+    return this.withPinnedPid(pid, async (hostPid, helper) => {
+      const resolved = await mountPseudoFs(helper, kind, hostPid, target);
       await this.mounts.record(kind, hostPid, resolved.inNamespace);
       return hostPid;
     });
@@ -363,14 +361,14 @@ export class WorkspaceLinux {
    * made) stays, or a workspace could unmask /proc/sys or drop its root.
    */
   private async umount(kind: MountKind, pid: number | bigint, target: string): Promise<void> {
-    await this.withPinnedPid(pid, async (hostPid) => {
+    await this.withPinnedPid(pid, async (hostPid, helper) => {
       const resolved = await resolveTargetPath(hostPid, target);
       if (!(await this.mounts.has(kind, hostPid, resolved.inNamespace))) {
         throw failedPrecondition(
           `${resolved.inNamespace} is not a mount point that Mount${MOUNT_CALL[kind]} made for this workspace in that process's mount namespace; only those can be unmounted`,
         );
       }
-      await umountAt(this.deps.helper, hostPid, resolved.inNamespace);
+      await umountAt(helper, hostPid, resolved.inNamespace);
       await this.mounts.forget(hostPid, resolved.inNamespace);
     });
   }

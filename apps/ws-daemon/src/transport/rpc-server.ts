@@ -115,20 +115,16 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       },
       handler,
     );
+    // With allowHTTP1, Node serves HTTP/1.1 (ALPN "http/1.1" or none) through http.Server's
+    // connection handling on this server object, which reads its timeouts from these properties
+    // (defaults: 60 s for headers, 5 min per request, no keep-alive bound); they are not
+    // createSecureServer options, and must be set before "listening" starts the checks.
+    Object.assign(secure, http1Timeouts(limits));
     h2 = secure;
     listener = secure;
   } else {
     h2 = http2.createServer(h2Options, handler);
-    h1 = http.createServer(
-      {
-        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
-        requestTimeout: limits.requestTimeoutMs,
-        keepAliveTimeout: Math.min(limits.idleTimeoutMs, HTTP1_KEEP_ALIVE_MS),
-        // how often the two timeouts above are checked (Node's default: every 30 s)
-        connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-      },
-      handler,
-    );
+    h1 = http.createServer(http1Timeouts(limits), handler);
     // The server never listens itself (sockets are handed to it), and Node starts checking the
     // two timeouts above on "listening" only.
     h1.emit("listening");
@@ -218,6 +214,17 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
         timer.unref();
       }),
   };
+}
+
+/** The HTTP/1.1 timeouts, the same for plaintext HTTP/1.1 and HTTP/1.1 over TLS. */
+function http1Timeouts(limits: TransportLimits) {
+  return {
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: Math.min(limits.idleTimeoutMs, HTTP1_KEEP_ALIVE_MS),
+    // how often the two timeouts above are checked (Node's default: every 30 s)
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  } satisfies http.ServerOptions;
 }
 
 /**
