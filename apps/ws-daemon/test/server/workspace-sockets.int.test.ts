@@ -64,8 +64,9 @@ describe.skipIf(!isRoot)("in-workspace sockets (issue 10)", () => {
     const socketPath = await d.daemon.sockets
       .ensure("ws-peer")
       .then(() => d?.daemon.sockets.socketPath("ws-peer") ?? "");
-    // a Connect call over HTTP/1.1, from a process of the workspace's user
-    const script = `const r = require("node:http").request({ socketPath: process.argv[1], path: "/iws.WorkspaceInfoService/WorkspaceInfo", method: "POST", headers: { "content-type": "application/json" } }, (res) => { res.resume(); res.on("end", () => console.log(res.statusCode)); }); r.end("{}");`;
+    // a Connect call over HTTP/1.1, from a process of the workspace's user (its status written
+    // plainly: console.log colours a number when FORCE_COLOR is set, as under nx)
+    const script = `const r = require("node:http").request({ socketPath: process.argv[1], path: "/iws.WorkspaceInfoService/WorkspaceInfo", method: "POST", headers: { "content-type": "application/json" } }, (res) => { res.resume(); res.on("end", () => process.stdout.write(String(res.statusCode))); }); r.end("{}");`;
     const caller = spawn(
       "setpriv",
       [
