@@ -42,7 +42,7 @@ import {
   snapshotUrl,
   workspacePrefix,
 } from "./object-keys.js";
-import { getBytes, ObjectNotFoundError, type ObjectStore, putBytes } from "./object-store.js";
+import { getBytesIfExists, type ObjectStore, putBytes } from "./object-store.js";
 
 export interface ArchiveContentStoreOptions {
   /** zstd level for new archives (1..19). */
@@ -282,14 +282,8 @@ export class ArchiveContentStore implements ContentStore {
   }
 
   private async readManifest(key: string): Promise<ArchiveManifest | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await getBytes(this.objects, key);
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined;
-      throw err;
-    }
-    return parseManifest(bytes, key);
+    const bytes = await getBytesIfExists(this.objects, key);
+    return bytes && parseManifest(bytes, key);
   }
 
   private async upload(

@@ -3,7 +3,12 @@ import { type ChunkIndex, parseChunkIndex } from "../chunks/index.js";
 import { ContentCorruptError, type Log } from "../platform/index.js";
 import { isPackKeyOf } from "./chunk-keys.js";
 import { type ChunkedManifest, parseAnyManifest } from "./chunked-manifest.js";
-import { getBytes, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+import {
+  getBytes,
+  getBytesIfExists,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from "./object-store.js";
 
 /** Where a chunk already stored lies. */
 export interface KnownChunk {
@@ -119,13 +124,8 @@ export class ChunkCatalog {
     scope: string,
     signal: AbortSignal | undefined,
   ): Promise<{ index: ChunkIndex; indexKey: string } | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await getBytes(this.objects, manifestKey, { signal });
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined; // replaced or deleted meanwhile
-      throw err;
-    }
+    const bytes = await getBytesIfExists(this.objects, manifestKey, { signal });
+    if (!bytes) return undefined; // replaced or deleted meanwhile
     const any = parseAnyManifest(bytes, manifestKey);
     if (any.format !== "chunked" || any.manifest.scope !== scope) return undefined;
     const { indexKey } = any.manifest;

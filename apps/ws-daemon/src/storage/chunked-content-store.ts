@@ -52,7 +52,7 @@ import {
   snapshotUrl,
   workspacePrefix,
 } from "./object-keys.js";
-import { getBytes, ObjectNotFoundError, type ObjectStore, putBytes } from "./object-store.js";
+import { getBytesIfExists, type ObjectStore, putBytes } from "./object-store.js";
 
 /** What new backups and snapshots are written as; both are always readable. */
 export type StorageFormat = "tar-zstd" | "chunked";
@@ -346,13 +346,7 @@ export class FormatContentStore implements ContentStore {
   }
 
   private async readManifest(key: string): Promise<AnyManifest | undefined> {
-    let bytes: Buffer;
-    try {
-      bytes = await getBytes(this.objects, key);
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined;
-      throw err;
-    }
-    return parseAnyManifest(bytes, key);
+    const bytes = await getBytesIfExists(this.objects, key);
+    return bytes && parseAnyManifest(bytes, key);
   }
 }

@@ -113,3 +113,17 @@ export async function getBytes(
   for await (const c of await store.get(key, options)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+/** getBytes, or undefined when the key does not exist (e.g. a manifest not written yet). */
+export async function getBytesIfExists(
+  store: ObjectStore,
+  key: string,
+  options?: GetOptions,
+): Promise<Buffer | undefined> {
+  try {
+    return await getBytes(store, key, options);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+}
