@@ -10,7 +10,11 @@
  *   100 MiB added           vs restic
  *   restore                 vs zstd -d | tar -x, and vs restic restore
  *   bytes stored after five more backups with small changes, vs restic's repository
- *   first backup, unchanged re-backup and restore on moto_server S3 (ours only; BENCH_S3=0 skips)
+ *   first backup, unchanged re-backup and restore on moto_server S3, vs the full tar.zst format
+ *   and vs restic with an s3: repository on the same moto (BENCH_S3=0 skips)
+ * Before them (with the native chunker): the first backup with the chunker's own walk, with the
+ * JavaScript walk feeding it, and `tar | zstd -1 -T0`, BENCH_WALK_ROUNDS rounds (default 3),
+ * wall and CPU seconds; BENCH_ONLY=walks stops after that table.
  * restic 0.14 (Debian: `apt-get install -y --no-install-recommends restic`; its recommended fuse
  * package adds a mount.fuse helper that breaks the FUSE-based endless-backup test) keeps its
  * repository on the same disk; RESTIC_PASSWORD is a constant. Without restic on PATH its rows are
@@ -34,10 +38,19 @@ import {
   LocalDirectoryObjectStore,
   S3ObjectStore,
 } from "../src/storage/index.js";
+import { chunkerPath } from "../src/wiring/index.js";
 import { startMotoServer } from "../test/support/moto-server.js";
+import { compareFirstBackupWalks } from "./support/first-backup-walks.js";
 import { generateWorkspace } from "./support/workspace.js";
 
 const scale = Number(process.env.BENCH_SCALE ?? "1");
+
+/** The chunker the daemon would use (native wsd-chunker when built); BENCH_CHUNKER=js forces the JavaScript one. */
+function benchChunker(): { chunkerPath?: string } {
+  const found = process.env.BENCH_CHUNKER === "js" ? undefined : chunkerPath(undefined).path;
+  process.stderr.write(`chunker: ${found ?? "JavaScript"}\n`);
+  return found ? { chunkerPath: found } : {};
+}
 const withS3 = process.env.BENCH_S3 !== "0";
 const MiB = 1024 * 1024;
 
@@ -87,6 +100,13 @@ async function main(): Promise<void> {
     process.stderr.write(`generating workspace (scale ${scale}) in ${src}\n`);
     const bytes = generateWorkspace(src, scale);
     sh(`tar -C '${src}' -cf - . > /dev/null`);
+    const native = benchChunker().chunkerPath;
+    const walkRounds = Number(process.env.BENCH_WALK_ROUNDS ?? "3");
+    if (native && walkRounds > 0) {
+      const table = await compareFirstBackupWalks(src, work, native, walkRounds);
+      console.log(`\n${table.join("\n")}\n`);
+      if (process.env.BENCH_ONLY === "walks") return;
+    }
     const loadBefore = loadavg()
       .map((l) => l.toFixed(2))
       .join(" ");
@@ -114,6 +134,7 @@ async function main(): Promise<void> {
     const store = new FormatContentStore(new LocalDirectoryObjectStore(storeDir), {
       format: "chunked",
       onChunkedArchive: (_op, s) => stats.push(s),
+      ...benchChunker(),
     });
     const ws = { id: "bench", owner: "bench-owner", metaId: "bench-meta" };
     const ours = () => store.backup(ws, src);
@@ -224,14 +245,29 @@ async function main(): Promise<void> {
         secretAccessKey: "bench",
         createBucket: true,
       });
-      const remote = new FormatContentStore(s3, { format: "chunked" });
+      const remote = new FormatContentStore(s3, { format: "chunked", ...benchChunker() });
       const full = new FormatContentStore(s3);
+      // restic's own S3 backend against the same moto (a bucket of its own, a cache of its own)
+      const resticS3Env = {
+        ...resticEnv,
+        RESTIC_CACHE_DIR: path.join(work, "restic-s3-cache"),
+        AWS_ACCESS_KEY_ID: "bench",
+        AWS_SECRET_ACCESS_KEY: "bench",
+        AWS_DEFAULT_REGION: "us-east-1",
+      };
+      const s3Repo = `s3:${moto.endpoint}/bench-restic`;
+      if (haveRestic) sh(`restic init -q -r '${s3Repo}'`, resticS3Env);
+      const resticS3 = (args: string) =>
+        haveRestic ? () => sh(`restic -q -r '${s3Repo}' ${args}`, resticS3Env) : undefined;
       const s3Rows = await round("moto S3", [
         ["full backup", () => full.backup({ ...ws, metaId: "full" }, src)],
         ["chunked first backup", () => remote.backup(ws, src)],
+        ["restic first backup", resticS3(`backup --host bench '${src}'`)],
         ["chunked unchanged re-backup", () => remote.backup(ws, src)],
+        ["restic unchanged re-backup", resticS3(`backup --host bench '${src}'`)],
         ["full restore", () => full.restoreBackup({ ...ws, metaId: "full" }, fresh())],
         ["chunked restore", () => remote.restoreBackup(ws, fresh())],
+        ["restic restore", resticS3(`restore latest --target '${fresh()}'`)],
       ]);
       const get = (k: string) => s3Rows.get(k) ?? 0;
       row(
@@ -241,15 +277,33 @@ async function main(): Promise<void> {
         "s",
       );
       row(
+        "moto S3: chunked first backup vs restic",
+        get("chunked first backup"),
+        s3Rows.get("restic first backup"),
+        "s",
+      );
+      row(
         "moto S3: unchanged re-backup vs full tar.zst",
         get("chunked unchanged re-backup"),
         get("full backup"),
         "s",
       );
       row(
+        "moto S3: unchanged re-backup vs restic",
+        get("chunked unchanged re-backup"),
+        s3Rows.get("restic unchanged re-backup"),
+        "s",
+      );
+      row(
         "moto S3: chunked restore vs full tar.zst",
         get("chunked restore"),
         get("full restore"),
+        "s",
+      );
+      row(
+        "moto S3: chunked restore vs restic restore",
+        get("chunked restore"),
+        s3Rows.get("restic restore"),
         "s",
       );
     }

@@ -5,14 +5,23 @@
  * in alternating rounds, so load from elsewhere on the machine hits both alike.
  *
  * Server CPU time per call (from /proc) is printed too: unlike rates it hardly moves with load
- * from other work. BENCH_RPC_CONCURRENCY (64), BENCH_RPC_SECONDS per round (4), BENCH_RPC_ROUNDS per side (3),
- * BENCH_RPC_WARMUP_SECONDS (2) of unmeasured calls per side first.
+ * from other work; and what each server's garbage collector did per 1000 calls (scavenges, bytes
+ * promoted to the old generation, full collections, pause), from a preload (support/gc-report.mjs). BENCH_RPC_CONCURRENCY (64), BENCH_RPC_SECONDS per round (4), BENCH_RPC_ROUNDS per side (3),
+ * BENCH_RPC_WARMUP_SECONDS (2) of unmeasured calls per side first; BENCH_RPC_BASELINE_ENTRY: see main.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -31,6 +40,16 @@ interface Served {
   name: string;
   address: string;
   child: ChildProcess;
+  /** Where the child's GC preload writes its report (see support/gc-report.mjs). */
+  gcFile: string;
+}
+
+/** What a server's garbage collector did during one measured round. */
+interface GcReport {
+  scavenges: number;
+  promotedBytes: number;
+  markCompacts: number;
+  pauseMs: number;
 }
 
 /**
@@ -71,24 +90,35 @@ function startChild(
   pick: (line: string) => string | undefined,
   port?: number,
 ): Promise<Served> {
-  const nodeArgs =
-    name === "daemon" ? (process.env.BENCH_RPC_NODE_ARGS?.split(" ").filter(Boolean) ?? []) : [];
+  // extra node flags (e.g. --cpu-prof) for our daemon or for the bare server
+  const flags =
+    name === "daemon" || name === "baseline daemon"
+      ? process.env.BENCH_RPC_NODE_ARGS
+      : name === "bare grpc-js"
+        ? process.env.BENCH_RPC_BARE_NODE_ARGS
+        : undefined;
+  const nodeArgs = flags?.split(" ").filter(Boolean) ?? [];
   const loader = args[0]?.endsWith(".ts") ? ["--import", tsx] : [];
+  const gcFile = path.join(cwd, `${name.replaceAll(" ", "-")}.gc.json`);
+  const gcReport = ["--import", path.join(here, "support/gc-report.mjs")];
   // The daemon's log goes to a file, as a container runtime keeps it: a pipe to this process
   // would make the daemon wait for the busy client to read it.
   const log = port !== undefined ? openSync(path.join(cwd, `${name}.log`), "w") : "pipe";
-  const child = spawn(process.execPath, [...nodeArgs, ...loader, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, ...gcReport, ...loader, ...args], {
     cwd,
     stdio: ["ignore", log, "inherit"],
+    env: { ...process.env, BENCH_RPC_GC_FILE: gcFile },
   });
   if (typeof log === "number") closeSync(log);
-  if (port !== undefined) return Promise.resolve({ name, address: `127.0.0.1:${port}`, child });
+  if (port !== undefined) {
+    return Promise.resolve({ name, address: `127.0.0.1:${port}`, child, gcFile });
+  }
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
     if (!child.stdout) return reject(new Error("no stdout"));
     createInterface({ input: child.stdout }).on("line", (line) => {
       const address = pick(line);
-      if (address) resolve({ name, address, child });
+      if (address) resolve({ name, address, child, gcFile });
     });
   });
 }
@@ -103,18 +133,36 @@ function cpuSeconds(pid: number | undefined): number {
 interface Round {
   /** CPU seconds the server used during the round. */
   cpu: number;
+  gc: GcReport | undefined;
   calls: number;
   errors: number;
   latenciesMs: number[];
   seconds: number;
 }
 
-/** `concurrency` callers in a loop for `seconds`, each waiting for its answer before the next call. */
-async function drive(
-  address: string,
-  pid: number | undefined,
-  forSeconds = seconds,
-): Promise<Round> {
+/** Asks the server's GC preload to start counting, or to stop and report. */
+const signalGcReport = (served: Served) => served.child.kill("SIGUSR2");
+
+/** The report the server writes after its second SIGUSR2 (undefined if none comes within 5 s). */
+async function gcReportOf(served: Served): Promise<GcReport | undefined> {
+  for (let i = 0; i < 100; i++) {
+    if (existsSync(served.gcFile)) {
+      const report = JSON.parse(readFileSync(served.gcFile, "utf8")) as GcReport;
+      unlinkSync(served.gcFile);
+      return report;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
+/**
+ * `concurrency` callers in a loop for `seconds`, each waiting for its answer before the next
+ * call; a measured round also collects the server's GC report.
+ */
+async function drive(served: Served, forSeconds = seconds, measured = true): Promise<Round> {
+  const { address } = served;
+  const pid = served.child.pid;
   const Client = loadContentService();
   const client = new Client(address, grpc.credentials.createInsecure());
   const call = () =>
@@ -126,6 +174,7 @@ async function drive(
       ).isWorkspaceExists({ id: "ws-bench" }, (err) => (err ? reject(err) : resolve())),
     );
   await call(); // connection set up outside the measurement
+  if (measured) signalGcReport(served);
   const latenciesMs: number[] = [];
   let errors = 0;
   const cpuBefore = cpuSeconds(pid);
@@ -146,12 +195,31 @@ async function drive(
   );
   const elapsed = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(pid) - cpuBefore;
+  if (measured) signalGcReport(served);
   client.close();
-  return { cpu, calls: latenciesMs.length, errors, latenciesMs, seconds: elapsed };
+  const gc = measured ? await gcReportOf(served) : undefined;
+  return { cpu, gc, calls: latenciesMs.length, errors, latenciesMs, seconds: elapsed };
 }
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+interface RoundFigures {
+  rate: number;
+  p50: number;
+  p99: number;
+  cpuUsPerCall: number;
+}
+
+function figures(r: Round): RoundFigures {
+  const sorted = [...r.latenciesMs].sort((a, b) => a - b);
+  return {
+    rate: r.calls / r.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuUsPerCall: (r.cpu / r.calls) * 1e6,
+  };
+}
 
 function summary(rs: Round[]) {
   const all = rs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
@@ -166,26 +234,128 @@ function summary(rs: Round[]) {
   };
 }
 
+const range = (values: number[], digits: number) =>
+  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+
+/**
+ * One row per round with both servers side by side (the two halves of a round ran back to
+ * back, so they saw about the same load from elsewhere), then the range of every column.
+ */
+function printRounds(ours: Round[], bare: Round[]): void {
+  const fmt = (n: number) => n.toFixed(2);
+  console.log(
+    "| round | rate ratio | p99 ratio | ours calls/s | bare calls/s | ours p50/p99 ms | bare p50/p99 ms | ours CPU µs/call | bare CPU µs/call |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  const rows = ours.map((r, i) => {
+    const o = figures(r);
+    const b = bare[i] ? figures(bare[i]) : undefined;
+    const row = {
+      rateRatio: b ? o.rate / b.rate : Number.NaN,
+      p99Ratio: b ? o.p99 / b.p99 : Number.NaN,
+      o,
+      b,
+    };
+    console.log(
+      `| ${i + 1} | ${fmt(row.rateRatio)} | ${fmt(row.p99Ratio)} | ${o.rate.toFixed(0)} | ${b?.rate.toFixed(0)} | ${fmt(o.p50)}/${fmt(o.p99)} | ${b ? `${fmt(b.p50)}/${fmt(b.p99)}` : ""} | ${o.cpuUsPerCall.toFixed(0)} | ${b?.cpuUsPerCall.toFixed(0)} |`,
+    );
+    return row;
+  });
+  const paired = rows.filter((r) => r.b !== undefined);
+  if (paired.length === 0) return;
+  const of = (pick: (r: (typeof paired)[number]) => number) => paired.map(pick);
+  console.log(
+    `| range | ${range(
+      of((r) => r.rateRatio),
+      2,
+    )} | ${range(
+      of((r) => r.p99Ratio),
+      2,
+    )} | ${range(
+      of((r) => r.o.rate),
+      0,
+    )} | ${range(
+      of((r) => r.b?.rate ?? Number.NaN),
+      0,
+    )} | p99 ${range(
+      of((r) => r.o.p99),
+      1,
+    )} | p99 ${range(
+      of((r) => r.b?.p99 ?? Number.NaN),
+      1,
+    )} | ${range(
+      of((r) => r.o.cpuUsPerCall),
+      0,
+    )} | ${range(
+      of((r) => r.b?.cpuUsPerCall ?? Number.NaN),
+      0,
+    )} |`,
+  );
+}
+
+/** The daemon from `entry`, on a port of its own, logging (at the default level) to a file. */
+async function startDaemonChild(name: string, entry: string, work: string): Promise<Served> {
+  const port = await freePort();
+  const daemon = await startChild(
+    name,
+    [
+      entry,
+      `--listen.port=${port}`,
+      "--metrics.enabled=false",
+      "--log.format=json",
+      ...(process.env.BENCH_RPC_DAEMON_ARGS?.split(" ").filter(Boolean) ?? []),
+    ],
+    work,
+    () => undefined,
+    port,
+  );
+  await untilListening(port);
+  return daemon;
+}
+
+/** Per server, what its garbage collector did per 1000 calls over all measured rounds. */
+function printGc(named: [string, Round[]][]): void {
+  console.log(
+    "| server | scavenges | promoted KB | mark-compacts | GC pause ms | (per 1000 calls; rounds reported) |",
+  );
+  console.log("|---|---|---|---|---|---|");
+  for (const [name, rs] of named) {
+    const reported = rs.filter((r) => r.gc !== undefined);
+    const calls = reported.reduce((n, r) => n + r.calls, 0);
+    const per1000 = (pick: (g: GcReport) => number) =>
+      (reported.reduce((n, r) => n + (r.gc ? pick(r.gc) : 0), 0) / Math.max(1, calls)) * 1000;
+    console.log(
+      `| ${name} | ${per1000((g) => g.scavenges).toFixed(2)} | ${(per1000((g) => g.promotedBytes) / 1024).toFixed(0)} | ${per1000((g) => g.markCompacts).toFixed(2)} | ${per1000((g) => g.pauseMs).toFixed(1)} | ${reported.length}/${rs.length} |`,
+    );
+  }
+}
+
+function printSummary(named: [string, ReturnType<typeof summary>][]): void {
+  console.log("| server | best calls/s | p50 ms | p99 ms | server CPU µs/call | errors |");
+  console.log("|---|---|---|---|---|---|");
+  for (const [name, s] of named) {
+    console.log(
+      `| ${name} | ${s.bestRate.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.cpuUsPerCall.toFixed(0)} | ${s.errors} |`,
+    );
+  }
+}
+
+/**
+ * BENCH_RPC_BASELINE_ENTRY (a daemon bundle built from another commit) adds that daemon as a
+ * third server in the same rounds: before and after a change, measured interleaved.
+ */
 async function main(): Promise<void> {
+  const loadAtStart = loadavg();
   const work = mkdtempSync(path.join(tmpdir(), "wsd-bench-rpc-"));
   const served: Served[] = [];
   try {
-    const port = await freePort();
-    const daemon = await startChild(
-      "daemon",
-      [
-        daemonEntry(),
-        `--listen.port=${port}`,
-        "--metrics.enabled=false",
-        "--log.format=json",
-        ...(process.env.BENCH_RPC_DAEMON_ARGS?.split(" ").filter(Boolean) ?? []),
-      ],
-      work,
-      () => undefined,
-      port,
-    );
-    await untilListening(port);
+    const daemon = await startDaemonChild("daemon", daemonEntry(), work);
     served.push(daemon);
+    const baselineEntry = process.env.BENCH_RPC_BASELINE_ENTRY;
+    const baseline = baselineEntry
+      ? await startDaemonChild("baseline daemon", baselineEntry, work)
+      : undefined;
+    if (baseline) served.push(baseline);
     const bare = await startChild(
       "bare grpc-js",
       [path.join(here, "support/bare-grpc-server.ts")],
@@ -193,17 +363,16 @@ async function main(): Promise<void> {
       (line) => (/^\d+$/.test(line) ? `127.0.0.1:${line}` : undefined),
     );
     served.push(bare);
-    const results = new Map<string, Round[]>([
-      [daemon.name, []],
-      [bare.name, []],
-    ]);
-    // both servers' JIT warms up before anything is measured (unmeasured rounds)
-    if (warmupSeconds > 0)
-      for (const s of [daemon, bare]) await drive(s.address, s.child.pid, warmupSeconds);
+    const results = new Map<string, Round[]>(served.map((s) => [s.name, []]));
+    // every server's JIT warms up before anything is measured (unmeasured rounds)
+    if (warmupSeconds > 0) {
+      for (const s of served) await drive(s, warmupSeconds, false);
+    }
     for (let i = 0; i < rounds; i++) {
-      const order = i % 2 === 0 ? [daemon, bare] : [bare, daemon];
+      // rotate who goes first, so no server always follows the same one
+      const order = served.map((_, k) => served[(i + k) % served.length] as Served);
       for (const s of order) {
-        const r = await drive(s.address, s.child.pid);
+        const r = await drive(s);
         results.get(s.name)?.push(r);
         process.stderr.write(
           `  round ${i + 1} ${s.name}: ${(r.calls / r.seconds).toFixed(0)} calls/s, ${r.errors} errors\n`,
@@ -214,25 +383,40 @@ async function main(): Promise<void> {
     const anchor = summary(results.get(bare.name) ?? []);
     const fmt = (n: number) => n.toFixed(2);
     console.log(
-      `\nunary IsWorkspaceExists, ${concurrency} concurrent callers, ${rounds} × ${seconds} s per side, alternating`,
+      `\nunary IsWorkspaceExists, ${concurrency} concurrent callers, ${rounds} × ${seconds} s per server, interleaved`,
     );
-    console.log("| server | best calls/s | p50 ms | p99 ms | server CPU µs/call | errors |");
-    console.log("|---|---|---|---|---|---|");
-    for (const [name, s] of [
+    printSummary([
       ["ws-daemon", ours],
+      ...(baseline
+        ? [
+            ["baseline ws-daemon", summary(results.get(baseline.name) ?? [])] as [
+              string,
+              typeof ours,
+            ],
+          ]
+        : []),
       ["bare grpc-js", anchor],
-    ] as const) {
-      console.log(
-        `| ${name} | ${s.bestRate.toFixed(0)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${s.cpuUsPerCall.toFixed(0)} | ${s.errors} |`,
-      );
+    ]);
+    console.log("\ngarbage collection per 1000 calls (measured rounds):");
+    printGc(served.map((s) => [s.name, results.get(s.name) ?? []]));
+    console.log("\nws-daemon against bare grpc-js, per round:");
+    printRounds(results.get(daemon.name) ?? [], results.get(bare.name) ?? []);
+    if (baseline) {
+      console.log("\nbaseline ws-daemon against bare grpc-js, per round:");
+      printRounds(results.get(baseline.name) ?? [], results.get(bare.name) ?? []);
     }
+    console.log(
+      `\nload average (1, 5, 15 min): at the start ${loadAtStart.map(fmt).join(" ")}, at the end ${loadavg().map(fmt).join(" ")}`,
+    );
     const pairedRatios = ours.rates.map((r, i) => r / (anchor.rates[i] ?? Number.NaN));
     console.log(
       `\nrate ratio ours/bare: best ${fmt(ours.bestRate / anchor.bestRate)}×, per round ${pairedRatios.map(fmt).join(" ")}; p99 ratio ${fmt(ours.p99 / anchor.p99)}×`,
     );
   } finally {
     for (const s of served) s.child.kill("SIGTERM");
-    rmSync(work, { recursive: true, force: true });
+    // BENCH_RPC_KEEP=1 keeps the servers' logs (e.g. with --trace-gc in BENCH_RPC_NODE_ARGS)
+    if (process.env.BENCH_RPC_KEEP === "1") process.stderr.write(`logs kept in ${work}\n`);
+    else rmSync(work, { recursive: true, force: true });
   }
 }
 

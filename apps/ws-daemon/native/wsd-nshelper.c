@@ -9,7 +9,8 @@
  * move_mount, so the workspace never sees an unmasked proc/sysfs.
  *
  * Usage: wsd-nshelper <command> <args...>; every command names the target by its HOST pid, or
- * PID@STARTTIME to pin it (see parse_target_pid; exit 4 when the process is not that one).
+ * PID@STARTTIME to pin it (see parse_target_pid; exit 4 when the process is not that one);
+ * idmap-mount and net-exec name a second process, which may be pinned the same way.
  * On success it prints one JSON line on stdout and exits 0. On failure it prints one JSON line
  * {"error":"<step>","errno":N,"message":"<strerror>"} on stderr and exits 3 (2 for bad usage).
  */
@@ -87,9 +88,15 @@ static pid_t parse_pid(const char *s) {
  * so the number still meant it), and a process that died or was replaced fails with
  * EXIT_REPLACED instead of letting a recycled pid's namespaces be entered.
  */
-static pid_t g_pinned = 0;
-static unsigned long long g_pinned_start = 0;
-static int g_pidfd = -1;
+/* At most two pinned processes per command: idmap-mount and net-exec name two. */
+#define MAX_PINS 2
+struct pin {
+  pid_t pid;
+  unsigned long long start;
+  int pidfd; /* -1 without pidfd_open */
+};
+static struct pin g_pins[MAX_PINS];
+static int g_npins = 0;
 
 static void replaced(pid_t pid, const char *why) {
   fprintf(stderr, "{\"error\":\"pid replaced\",\"errno\":%d,\"message\":\"process %d %s\"}\n", ESRCH,
@@ -118,15 +125,18 @@ static unsigned long long start_time(pid_t pid) {
   return p ? strtoull(p, NULL, 10) : 0;
 }
 
-/* Fails unless the pinned process is still the one alive under its number. */
+/* Fails unless every pin on `pid` is still the process alive under its number. */
 static void confirm_pinned(pid_t pid) {
-  if (pid != g_pinned) return;
-  if (g_pidfd >= 0) {
-    if (syscall(SYS_pidfd_send_signal, g_pidfd, 0, NULL, 0) < 0) replaced(pid, "has ended");
-    return;
+  for (int i = 0; i < g_npins; i++) {
+    struct pin *p = &g_pins[i];
+    if (p->pid != pid) continue;
+    if (p->pidfd >= 0) {
+      if (syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0) < 0) replaced(pid, "has ended");
+      continue;
+    }
+    /* no pidfd_open (kernel < 5.3): the start time again, which cannot tell a recycling in between */
+    if (start_time(pid) != p->start) replaced(pid, "was replaced");
   }
-  /* no pidfd_open (kernel < 5.3): the start time again, which cannot tell a recycling in between */
-  if (start_time(pid) != g_pinned_start) replaced(pid, "was replaced");
 }
 
 static pid_t parse_target_pid(const char *s) {
@@ -142,12 +152,12 @@ static pid_t parse_target_pid(const char *s) {
   errno = 0;
   unsigned long long want = strtoull(at + 1, &end, 10);
   if (errno || !end || *end || at[1] == 0) usage("start time must be an unsigned integer");
-  g_pinned = pid;
-  g_pinned_start = want;
-  g_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (g_pidfd < 0 && errno == ESRCH) replaced(pid, "has ended");
-  if (g_pidfd < 0 && errno != ENOSYS) fail("pidfd_open");
-  if (g_pidfd < 0) fprintf(stderr, "{\"warning\":\"pidfd_open unavailable\"}\n");
+  if (g_npins >= MAX_PINS) usage("too many pinned pids");
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0 && errno == ESRCH) replaced(pid, "has ended");
+  if (pidfd < 0 && errno != ENOSYS) fail("pidfd_open");
+  if (pidfd < 0) fprintf(stderr, "{\"warning\":\"pidfd_open unavailable\"}\n");
+  g_pins[g_npins++] = (struct pin){.pid = pid, .start = want, .pidfd = pidfd};
   if (start_time(pid) != want) replaced(pid, "is not the process that was checked (its start time differs)");
   return pid;
 }
@@ -518,6 +528,27 @@ static int cmd_sysctl_net(pid_t pid, const char *key, const char *value) {
   return 0;
 }
 
+/*
+ * Runs `argv` (e.g. ip, nft) in the network namespace of PID, as `nsenter --net` would, but with
+ * the namespace opened while PID is pinned. With a PEER pid (not "-"), the peer's network
+ * namespace is open as fd PEER_NETNS_FD in the program, so `ip ... netns /proc/self/fd/3` moves an
+ * interface into that very namespace instead of resolving a pid number again.
+ */
+#define PEER_NETNS_FD 3
+static int cmd_net_exec(pid_t pid, const char *peerarg, char **argv) {
+  int netfd = open_ns(pid, "net");
+  int peerfd = -1;
+  if (strcmp(peerarg, "-")) peerfd = open_ns(parse_target_pid(peerarg), "net");
+  if (setns(netfd, CLONE_NEWNET) < 0) fail("setns net");
+  /* every pin is confirmed by now, so fd 3 (perhaps a pidfd) may go; dup2 clears close-on-exec
+   * on the copy, so the program inherits exactly this one */
+  if (peerfd >= 0 && peerfd != PEER_NETNS_FD && dup2(peerfd, PEER_NETNS_FD) < 0) fail("dup2 peer netns");
+  if (peerfd == PEER_NETNS_FD && fcntl(peerfd, F_SETFD, 0) < 0) fail("fcntl peer netns");
+  execvp(argv[0], argv);
+  fail(argv[0]);
+  return EXIT_SYSCALL;
+}
+
 /* The credentials of the peer of a connected Unix socket that process `pid` holds as `fd`
  * (SO_PEERCRED: pid in our pid namespace, uid and gid as they were at connect). Node has no API
  * for it; the daemon names its own socket, which we duplicate with pidfd_getfd. The socket's
@@ -555,11 +586,12 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "make-shared") && n == 2) return cmd_propagation(parse_target_pid(a[0]), a[1], MS_SHARED);
   if (!strcmp(cmd, "make-private") && n == 2) return cmd_propagation(parse_target_pid(a[0]), a[1], MS_PRIVATE);
   if (!strcmp(cmd, "probe-idmap") && n == 2) return cmd_probe_idmap(parse_target_pid(a[0]), a[1]);
-  if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_target_pid(a[0]), parse_pid(a[1]), a[2], a[3]);
+  if (!strcmp(cmd, "idmap-mount") && n == 4) return cmd_idmap_mount(parse_target_pid(a[0]), parse_target_pid(a[1]), a[2], a[3]);
   if (!strcmp(cmd, "peercred") && n == 2) return cmd_peercred(parse_pid(a[0]), a[1]);
   if (!strcmp(cmd, "mark") && n == 4) return cmd_mark(parse_target_pid(a[0]), a[1], a[2], a[3]);
   if (!strcmp(cmd, "prepare-dev") && n == 3) return cmd_prepare_dev(parse_target_pid(a[0]), a[1], a[2]);
   if (!strcmp(cmd, "remove-dev") && n == 2) return cmd_remove_dev(parse_target_pid(a[0]), a[1]);
+  if (!strcmp(cmd, "net-exec") && n >= 3) return cmd_net_exec(parse_target_pid(a[0]), a[1], a + 2);
   if (!strcmp(cmd, "sysctl-net") && n == 3) return cmd_sysctl_net(parse_target_pid(a[0]), a[1], a[2]);
   usage("unknown command or wrong argument count");
   return EXIT_USAGE;

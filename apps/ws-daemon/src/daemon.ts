@@ -16,10 +16,12 @@ import { NsHelper, readPeerCredentials, WorkspaceLinux } from "./linux/index.js"
 import type { Logger } from "./observability/index.js";
 import { DaemonMetrics } from "./observability/index.js";
 import {
+  claimProcessScratch,
   createUntrustedContentRunner,
   fromLevelLogger,
   NodeProcessRunner,
   networkPolicy,
+  releaseProcessScratch,
   systemClock,
 } from "./platform/index.js";
 import { detectQuotaEnforcer } from "./quota/index.js";
@@ -56,6 +58,7 @@ import {
   describeMissing,
   helperIsExecutable,
   missingPrerequisites,
+  nativeChunker,
   nsHelperPath,
   runtimeFromConfig,
   startHealthProbe,
@@ -95,7 +98,22 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const runner = new NodeProcessRunner();
   const missing = await missingPrerequisites(runner);
   if (missing.length > 0) throw new StartupError(`cannot start: ${describeMissing(missing)}`);
-  const { format, dedupScope, ...storageConfig } = config.storage;
+  // Temporary files of this process go below its own scratch directory; those of daemon
+  // processes that ended without cleaning up (a crash, SIGKILL) are removed here.
+  const scratch = await claimProcessScratch();
+  if (scratch.removed.length > 0) {
+    logger.info(
+      { removed: scratch.removed },
+      "removed the scratch directories of ended daemon processes",
+    );
+  }
+  const {
+    format,
+    dedupScope,
+    repackBelow,
+    chunkerPath: configuredChunker,
+    ...storageConfig
+  } = config.storage;
   const storage =
     storageConfig.kind === "local"
       ? { ...storageConfig, root: absolute(storageConfig.root) }
@@ -115,6 +133,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     log: logFor("storage"),
     ...(format !== undefined ? { format } : {}),
     ...(dedupScope !== undefined ? { dedupScope } : {}),
+    ...(repackBelow !== undefined ? { repackBelow } : {}),
+    ...nativeChunker(format, configuredChunker, logFor("storage")),
     onChunkedArchive: (operation, stats) => metrics.recordChunkedArchive(operation, stats),
   });
   // Git reads repository- and workspace-controlled content: it runs as the workspace user,
@@ -360,6 +380,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       await probe?.close(0);
       runtime.close();
       await metricsServer?.close();
+      await releaseProcessScratch();
       logger.info("ws-daemon stopped");
     },
   };

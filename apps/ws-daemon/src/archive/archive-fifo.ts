@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
+import { scratchDir } from "../platform/index.js";
 
 /**
  * A FIFO in a private temporary directory between zstd and an archive worker thread: the tar writer
@@ -14,7 +14,7 @@ export class ArchiveFifo {
   private readonly dir: string;
 
   constructor() {
-    this.dir = mkdtempSync(path.join(tmpdir(), "wsd-tar-"));
+    this.dir = mkdtempSync(path.join(scratchDir(), "wsd-tar-"));
     this.path = path.join(this.dir, "tar");
     execFileSync("mkfifo", ["-m", "600", this.path], { stdio: "ignore" });
   }

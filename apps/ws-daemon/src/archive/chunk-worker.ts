@@ -1,28 +1,34 @@
 /**
- * Worker thread entry (started through worker-pool.ts by create-chunks.ts): reads the tar stream
- * the tar worker writes into a FIFO (the very stream the full format compresses) and cuts it into
+ * Worker thread entry (started through worker-pool.ts by create-chunks.ts): reads the framed
+ * stream (src/chunks/chunk-stream-frames.ts) the tar worker writes into a FIFO, whose data is the
+ * very tar stream the full format compresses, and cuts it into
  * content-defined chunks, synchronously on this thread; the walk runs on the tar worker's thread
  * meanwhile, as `tar | chunker` would (the daemon hashes the chunks on the thread pool). Chunks go to the daemon by transfer;
  * the worker blocks while too many bytes wait there (the credit), so memory stays bounded and the
  * daemon's pace drives the walk, as a full pipe drives the tar worker.
  */
 import { closeSync, constants, openSync, readSync } from "node:fs";
-import { ContentDefinedChunker } from "../chunks/index.js";
+import { ChunkStreamDecoder, ContentDefinedChunker, type ReusedChunk } from "../chunks/index.js";
 import { CREDIT_CANCELLED, CREDIT_IN_FLIGHT } from "./chunk-credit.js";
 import { serveWorkerJobs } from "./worker-job.js";
 
 export interface ChunkJob {
-  /** The FIFO the tar worker writes the tree's tar stream into. */
+  /** The FIFO the tar worker writes the tree's framed tar stream into. */
   fifo: string;
   /** Int32 [bytes handed over and not yet released by the daemon, cancelled flag]. */
   credit: SharedArrayBuffer;
   maxBytesInFlight: number;
 }
 
-/** One chunk as the daemon receives it. */
-export interface ChunkMessage {
-  bytes: ArrayBuffer;
-}
+/**
+ * What the daemon receives, in stream order: a chunk cut here, stored chunks standing for a
+ * piece the walk did not read (no bytes), and where a piece starts and ends.
+ */
+export type ChunkMessage =
+  | { bytes: ArrayBuffer }
+  | { reused: ReusedChunk[] }
+  | { pieceStart: string }
+  | { pieceEnd: true };
 
 const READ_BYTES = 1024 * 1024;
 
@@ -46,14 +52,34 @@ serveWorkerJobs<ChunkJob, never, { tarBytes: number }>((job, report) => {
   const fd = openSync(job.fifo, constants.O_RDONLY);
   report.opened();
   let tarBytes = 0;
+  const decoder = new ChunkStreamDecoder({
+    data: (bytes) => {
+      tarBytes += bytes.length;
+      chunker.push(bytes);
+    },
+    cut: () => chunker.cut(),
+    pieceStart: (fingerprint) => {
+      chunker.cut();
+      report.send({ pieceStart: fingerprint } satisfies ChunkMessage);
+    },
+    pieceEnd: () => {
+      chunker.cut();
+      report.send({ pieceEnd: true } satisfies ChunkMessage);
+    },
+    // the decoder lets a reuse record stand only as a whole piece, so nothing is pending here
+    reuse: (chunks) => {
+      for (const c of chunks) tarBytes += c.length;
+      report.send({ reused: chunks } satisfies ChunkMessage);
+    },
+  });
   try {
     const buf = Buffer.allocUnsafe(READ_BYTES);
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      tarBytes += n;
-      chunker.push(buf.subarray(0, n));
+      decoder.push(buf.subarray(0, n));
     }
+    decoder.end();
     chunker.end();
   } finally {
     closeSync(fd);

@@ -1,9 +1,10 @@
-import { chunkId } from "../chunks/index.js";
+import { chunkId, type ReusedChunk } from "../chunks/index.js";
 import { ArchiveFifo } from "./archive-fifo.js";
 import type { SomeArchiveLimits } from "./archive-limits.js";
 import { CREDIT_CANCELLED, CREDIT_IN_FLIGHT } from "./chunk-credit.js";
 import type { ChunkJob, ChunkMessage } from "./chunk-worker.js";
 import { type ArchiveDeadline, reviveTarError, watchDeadline } from "./create-archive.js";
+import type { PieceOptions } from "./file-pieces.js";
 import type { TarJob, TarProgress } from "./tar-worker.js";
 import { emptySummary, type TarWriteSummary } from "./tar-writer.js";
 import { startWorkerJob } from "./worker-pool.js";
@@ -17,21 +18,35 @@ export interface ChunkTreeOptions {
   onProgress?: ((p: { files: number; tarBytes: number }) => void) | undefined;
   /** Bytes of chunks handed over and not yet consumed before the walk waits. Default 32 MiB. */
   maxBytesInFlight?: number | undefined;
+  /** Mark large file bodies as pieces and skip reading the `reusable` ones (file-pieces.ts). */
+  pieces?: PieceOptions | undefined;
 }
 
 /** A content-defined chunk of a tree's tar stream. */
 export interface TreeChunk {
+  kind: "chunk";
   /** sha256 (hex) of `bytes`. */
   id: string;
   bytes: Buffer;
 }
 
+/** What a tree's tar stream is made of, in stream order. */
+export type TreeEvent =
+  | TreeChunk
+  /** Stored chunks that are the next stream bytes: the body of a piece the walk did not read. */
+  | { kind: "reused"; chunks: ReusedChunk[] }
+  /** A piece starts: the chunks up to its end are exactly its body. */
+  | { kind: "piece-start"; fingerprint: string }
+  | { kind: "piece-end" };
+
+type Queued = { kind: "chunk"; bytes: Buffer; id: Promise<string> } | Exclude<TreeEvent, TreeChunk>;
+
 export interface ChunkedTree {
   /**
-   * The chunks in stream order. It ends only once the whole tree was walked; any failure (the
+   * The chunks (and reused chunks and piece marks) in stream order. It ends only once the whole tree was walked; any failure (the
    * walk, a limit, the deadline, the signal) is thrown from it. Leaving it early stops the walk.
    */
-  chunks: AsyncGenerator<TreeChunk, void, undefined>;
+  chunks: AsyncGenerator<TreeEvent, void, undefined>;
   /** The walk's summary (entries, tar bytes, warnings), once `chunks` ended. */
   summary: () => TarWriteSummary;
 }
@@ -48,7 +63,7 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
   const creditBuffer = new SharedArrayBuffer(8);
   const credit = new Int32Array(creditBuffer);
   const summary = emptySummary();
-  const queue: { bytes: Buffer; id: Promise<string> }[] = [];
+  const queue: Queued[] = [];
   let wake: (() => void) | undefined;
   const wakeUp = () => {
     const w = wake;
@@ -74,11 +89,7 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
   const chunking = startWorkerJob<never, { tarBytes: number }>("chunk-worker", chunkJob, {
     onOpened,
     onData: (data) => {
-      const m = data as ChunkMessage;
-      // hashed on the thread pool right away, while the walk goes on and earlier chunks are stored
-      const id = chunkId(m.bytes);
-      id.catch(() => {});
-      queue.push({ id, bytes: Buffer.from(m.bytes) });
+      queue.push(queued(data as ChunkMessage));
       wakeUp();
     },
   });
@@ -87,6 +98,8 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
     fifo: fifo.path,
     idShift: options.idShift,
     limits: options.limits,
+    framed: true,
+    pieces: options.pieces,
   };
   const walking = startWorkerJob<TarProgress, TarWriteSummary>("tar-worker", tarJob, {
     onOpened,
@@ -133,15 +146,19 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
     (err: unknown) => stop(err),
   );
 
-  async function* chunks(): AsyncGenerator<TreeChunk, void, undefined> {
+  async function* chunks(): AsyncGenerator<TreeEvent, void, undefined> {
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
         if (failure !== undefined) throw failure;
         const next = queue.shift();
+        if (next && next.kind !== "chunk") {
+          yield next;
+          continue;
+        }
         if (next) {
-          yield { id: await next.id, bytes: next.bytes };
+          yield { kind: "chunk", id: await next.id, bytes: next.bytes };
           // consumed: the worker may hand over that much more
           Atomics.sub(credit, CREDIT_IN_FLIGHT, next.bytes.length);
           Atomics.notify(credit, CREDIT_IN_FLIGHT);
@@ -159,4 +176,14 @@ export function chunkTree(dir: string, options: ChunkTreeOptions = {}): ChunkedT
     }
   }
   return { chunks: chunks(), summary: () => summary };
+}
+
+function queued(m: ChunkMessage): Queued {
+  if ("reused" in m) return { kind: "reused", chunks: m.reused };
+  if ("pieceStart" in m) return { kind: "piece-start", fingerprint: m.pieceStart };
+  if ("pieceEnd" in m) return { kind: "piece-end" };
+  // hashed on the thread pool right away, while the walk goes on and earlier chunks are stored
+  const id = chunkId(m.bytes);
+  id.catch(() => {});
+  return { kind: "chunk", id, bytes: Buffer.from(m.bytes) };
 }

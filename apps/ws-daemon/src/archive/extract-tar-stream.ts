@@ -38,6 +38,42 @@ export async function extractTarStream(
   targetDir: string,
   options: ExtractTarStreamOptions = {},
 ): Promise<ExtractTarStreamResult> {
+  return extractTarFed(targetDir, options, (writeEnd, workerOpened, stop) => {
+    // a pipe handle on the event loop (non-blocking writes), not a file stream: a blocking write
+    // into a full FIFO would hold one of the few thread-pool threads that reads and hashes need
+    const sink = new Socket({ fd: writeEnd, readable: false, writable: true });
+    return {
+      // the write end closes when the stream ends: were that before the worker opened the FIFO,
+      // its open() would wait for a writer that never comes
+      fed: workerOpened.then(() =>
+        pipeline(Readable.from(source, { objectMode: false }), sink, { signal: stop }),
+      ),
+      close: () => sink.destroy(),
+    };
+  });
+}
+
+/**
+ * What writes the tar stream into the extractor's FIFO. It gets our write end of the FIFO, a
+ * promise of the worker having opened it (its last writer must not close before that), and a
+ * signal to stop on; it reports its end through `fed` (an EPIPE-coded error when it only failed
+ * because the extractor stopped reading) and lets go of our write end in `close` (idempotent).
+ */
+export type TarFeeder = (
+  writeEnd: number,
+  workerOpened: Promise<void>,
+  stop: AbortSignal,
+) => { fed: Promise<void>; close: () => void };
+
+/**
+ * extractTarStream for a tar stream that something else writes into the FIFO, such as a process
+ * given the write end as its stdout: the bytes then never pass through this thread.
+ */
+export async function extractTarFed(
+  targetDir: string,
+  options: ExtractTarStreamOptions,
+  startFeeder: TarFeeder,
+): Promise<ExtractTarStreamResult> {
   options.signal?.throwIfAborted();
   await mkdir(targetDir, { recursive: true });
   const root = await realpath(targetDir);
@@ -85,14 +121,21 @@ export async function extractTarStream(
   const stopFeeding = new AbortController();
   const onAbort = () => stopFeeding.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  // a pipe handle on the event loop (non-blocking writes), not a file stream: a blocking write
-  // into a full FIFO would hold one of the few thread-pool threads that reads and hashes need
-  const sink = new Socket({ fd: ends.writeEnd, readable: false, writable: true });
-  // the write end closes when the stream ends: were that before the worker opened the FIFO, its
-  // open() would wait for a writer that never comes
-  const feed = Promise.race([workerOpened, worker.done]).then(() =>
-    pipeline(Readable.from(source, { objectMode: false }), sink, { signal: stopFeeding.signal }),
-  );
+  let feeder: ReturnType<TarFeeder>;
+  try {
+    feeder = startFeeder(
+      ends.writeEnd,
+      Promise.race([workerOpened, worker.done.then(() => {})]),
+      stopFeeding.signal,
+    );
+  } catch (err) {
+    closeSync(ends.writeEnd);
+    worker.terminate();
+    await worker.done.catch(() => {});
+    dropKeepAlive();
+    throw err;
+  }
+  const feed = feeder.fed;
   feed.catch(() => {});
   try {
     let result: ExtractJobResult;
@@ -122,7 +165,7 @@ export async function extractTarStream(
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     // closes our write end if the feed never started (the worker failed before opening)
-    sink.destroy();
+    feeder.close();
     dropKeepAlive();
   }
 }

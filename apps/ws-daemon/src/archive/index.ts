@@ -28,6 +28,7 @@ export {
   type ChunkTreeOptions,
   chunkTree,
   type TreeChunk,
+  type TreeEvent,
 } from "./create-chunks.js";
 export {
   type ArchiveSource,
@@ -38,12 +39,26 @@ export {
 export {
   type ExtractTarStreamOptions,
   type ExtractTarStreamResult,
+  extractTarFed,
   extractTarStream,
+  type TarFeeder,
 } from "./extract-tar-stream.js";
+export {
+  DEFAULT_PIECE_MIN_BYTES,
+  type PieceOptions,
+  pieceFingerprint,
+} from "./file-pieces.js";
 export {
   type ArchiveManifest,
   encodeManifest,
   MANIFEST_FORMAT_VERSION,
   parseManifest,
 } from "./manifest.js";
+export {
+  chunkTreeNatively,
+  type NativeChunkEvent,
+  type NativeChunkedTree,
+  type NativeChunkTreeOptions,
+} from "./native-chunks.js";
 export type { ExtractLimits, RestorePolicy, SafeExtractOptions } from "./safe-extractor.js";
+export type { TarWriteSummary } from "./tar-writer.js";

@@ -6,6 +6,7 @@ import {
   type SomeArchiveLimits,
 } from "./archive-limits.js";
 import { dataSegments, mayHaveHoles } from "./data-segments.js";
+import { type PieceMark, type PieceOptions, PiecePlanner } from "./file-pieces.js";
 import { encodeSparseMap, type Segment } from "./sparse-map.js";
 import {
   END_OF_ARCHIVE,
@@ -23,6 +24,11 @@ export interface TarWriteOptions {
   limits?: SomeArchiveLimits | undefined;
   /** Fault hook for tests: called right after a directory was listed, before its children are opened. */
   afterList?: ((dirRel: string) => void) | undefined;
+  /**
+   * Mark large file bodies as pieces (file-pieces.ts) and skip reading those `reusable` names.
+   * `mark` is called in stream order: everything yielded before it precedes the mark.
+   */
+  pieces?: (PieceOptions & { mark: (m: PieceMark) => void }) | undefined;
 }
 
 export interface TarWriteSummary {
@@ -37,6 +43,10 @@ export interface TarWriteSummary {
   plannedBytes: number;
   /** Things that were not archived exactly (sockets, files that changed while read). */
   warnings: string[];
+  /** File content bytes read. */
+  readBytes: number;
+  /** File content bytes not read because stored chunks stand for them (a reused piece). */
+  skippedBytes: number;
 }
 
 export const emptySummary = (): TarWriteSummary => ({
@@ -44,6 +54,8 @@ export const emptySummary = (): TarWriteSummary => ({
   bytes: 0,
   plannedBytes: 0,
   warnings: [],
+  readBytes: 0,
+  skippedBytes: 0,
 });
 
 /** The kernel's overflow id: what ids without a mapping show up as. */
@@ -90,6 +102,8 @@ export function* tarDirectorySync(
   const mapId = (id: number): number => (id - idShift < 0 ? OVERFLOW_ID : id - idShift);
   const budget = new LimitBudget(archiveLimitsOf(options.limits));
   const firstNameOfInode = new Map<string, string>();
+  const pieces = options.pieces;
+  const planner = pieces ? new PiecePlanner(pieces, Date.now()) : undefined;
 
   let batch = Buffer.allocUnsafe(BATCH_BYTES);
   let used = 0;
@@ -124,12 +138,12 @@ export function* tarDirectorySync(
       count -= n;
     }
   }
-  /** Counts the entry against the limits and writes its header; `content` bytes follow it. */
-  function* header(
+  /** Counts the entry against the limits and encodes its header; `size` content bytes follow it. */
+  function headerOf(
     item: WalkEntry,
     type: TarEntryHeader["type"],
     extra: Partial<TarEntryHeader> = {},
-  ): Generator<Buffer> {
+  ): Buffer {
     const violation = budget.entry(item.rel);
     if (violation) throw ArchiveLimitError.of(item.rel, violation);
     const encoded = encodeEntryHeader({
@@ -144,7 +158,7 @@ export function* tarDirectorySync(
     });
     const size = extra.size ?? 0;
     summary.plannedBytes += encoded.length + size + paddingFor(size);
-    yield* append(encoded);
+    return encoded;
   }
 
   /**
@@ -166,6 +180,7 @@ export function* tarDirectorySync(
         got = 0;
       }
       if (got === 0) return count;
+      summary.readBytes += got;
       used += got;
       count -= got;
       if (pos !== null) pos += got;
@@ -175,6 +190,12 @@ export function* tarDirectorySync(
 
   /** Exactly the bytes the header announced (zero filled if the file shrank), then the padding. */
   function* fileContent(fd: number, item: WalkEntry, sparse: SparseLayout | undefined) {
+    yield* fileBody(fd, item, sparse);
+    const stored = sparse ? sparse.map.length + sparse.dataBytes : item.st.size;
+    yield* zeros(paddingFor(stored));
+  }
+
+  function* fileBody(fd: number, item: WalkEntry, sparse: SparseLayout | undefined) {
     let missing = 0;
     if (sparse) {
       yield* append(sparse.map);
@@ -183,27 +204,51 @@ export function* tarDirectorySync(
         missing += missing > 0 ? s.size : yield* copy(fd, s.offset, s.size);
       }
     } else {
-      missing = yield* copy(fd, null, item.st.size);
+      // from offset 0, not the descriptor's offset: the hole probe (data-segments.ts) seeks the
+      // shared descriptor, and a file it finds without holes would otherwise read from its end
+      missing = yield* copy(fd, 0, item.st.size);
     }
     if (missing > 0) {
       summary.warnings.push(`file shrank while archiving: ${item.rel}`);
       yield* zeros(missing);
     }
-    const stored = sparse ? sparse.map.length + sparse.dataBytes : item.st.size;
-    yield* zeros(paddingFor(stored));
   }
 
-  const walk = walkTree(root, {
-    signal: options.signal,
-    afterList: options.afterList,
-    warnings: summary.warnings,
-  });
-  for (const item of walk) {
-    throwIfAborted();
+  /** Everything before the mark is out before the mark is told (a yielded batch is written first). */
+  function* mark(m: PieceMark): Generator<Buffer> {
+    yield* flush();
+    pieces?.mark(m);
+  }
+
+  /**
+   * A large, non-sparse body between piece marks, so its chunks depend on its content alone;
+   * a body stored chunks stand for is not read at all: its bytes are counted as if written.
+   * Its header ends the run before it and its padding starts the run after it (`carry`), so
+   * nothing between pieces is left to chunk.
+   */
+  function* pieceContent(fd: number, item: WalkEntry, p: PiecePlanner) {
+    const size = item.st.size;
+    const piece = p.plan(fd, item.rel, item.st);
+    yield* mark(piece ? { kind: "start", fingerprint: piece.fingerprint } : { kind: "cut" });
+    if (piece?.reuse) {
+      pieces?.mark({ kind: "reuse", chunks: piece.reuse });
+      summary.bytes += size;
+      summary.skippedBytes += size;
+    } else {
+      yield* fileBody(fd, item, undefined);
+    }
+    yield* mark(piece ? { kind: "end" } : { kind: "cut" });
+    carry = paddingFor(size);
+  }
+
+  /**
+   * Looks the entry up and counts it against the limits: its header and, for a file, its open
+   * descriptor (the caller closes it). Undefined: gone or not archivable (a warning says so).
+   */
+  function prepare(item: WalkEntry): Ready | undefined {
     const { st, rel } = item;
-    if (st.isDirectory()) {
-      yield* header(item, "directory");
-    } else if (st.isSymbolicLink()) {
+    if (st.isDirectory()) return { item, header: headerOf(item, "directory"), stored: 0 };
+    if (st.isSymbolicLink()) {
       let linkname: string;
       try {
         linkname = readlinkSync(item.at);
@@ -211,51 +256,141 @@ export function* tarDirectorySync(
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== "ENOENT" && code !== "EINVAL") throw err;
         summary.warnings.push(`symlink vanished or was replaced while archiving: ${rel}`);
-        continue;
+        return undefined;
       }
-      yield* header(item, "symlink", { linkname });
-    } else if (st.isFile()) {
-      const inode = `${st.dev}:${st.ino}`;
-      const first = st.nlink > 1 ? firstNameOfInode.get(inode) : undefined;
-      if (first !== undefined) {
-        yield* header(item, "hardlink", { linkname: first });
+      return { item, header: headerOf(item, "symlink", { linkname }), stored: 0 };
+    }
+    if (!st.isFile()) {
+      summary.warnings.push(`skipped ${describeType(st)} ${rel}`);
+      return undefined;
+    }
+    const inode = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1 ? firstNameOfInode.get(inode) : undefined;
+    if (first !== undefined) {
+      return { item, header: headerOf(item, "hardlink", { linkname: first }), stored: 0 };
+    }
+    let fd: number;
+    try {
+      fd = openSync(item.at, READ_FLAGS);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ELOOP" && code !== "ENXIO") throw err;
+      summary.warnings.push(`file vanished or was replaced while archiving: ${rel}`);
+      return undefined;
+    }
+    try {
+      const sparse = mayHaveHoles(st) ? sparseLayout(fd, st, summary, rel) : undefined;
+      const violation = budget.file(st.size, sparse?.dataBytes ?? st.size);
+      if (violation) throw ArchiveLimitError.of(rel, violation);
+      if (st.nlink > 1) firstNameOfInode.set(inode, rel);
+      const stored = sparse ? sparse.map.length + sparse.dataBytes : st.size;
+      const header = headerOf(
+        item,
+        "file",
+        sparse ? { size: stored, sparse: { realSize: st.size } } : { size: st.size },
+      );
+      return { item, header, fd, sparse, stored };
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  function* write(r: Ready): Generator<Buffer> {
+    yield* append(r.header);
+    if (r.fd !== undefined) yield* fileContent(r.fd, r.item, r.sparse);
+  }
+
+  // the skip cache's second kind of piece: consecutive small entries (file-pieces.ts)
+  let run: Ready[] = [];
+  let runBytes = 0;
+  /** Padding of the last large body, not yet written: the next run starts with it. */
+  let carry = 0;
+  function* endRun(p: PiecePlanner): Generator<Buffer> {
+    const entries = run;
+    const lead = carry;
+    run = [];
+    runBytes = 0;
+    carry = 0;
+    if (entries.length === 0) {
+      yield* zeros(lead);
+      return;
+    }
+    try {
+      const tarBytes = entries.reduce((n, r) => n + tarBytesOf(r), lead);
+      const piece = p.planRun(entries, lead, tarBytes);
+      yield* mark(piece ? { kind: "start", fingerprint: piece.fingerprint } : { kind: "cut" });
+      if (piece?.reuse) {
+        pieces?.mark({ kind: "reuse", chunks: piece.reuse });
+        summary.bytes += tarBytes;
+        for (const r of entries) if (r.fd !== undefined) summary.skippedBytes += r.stored;
       } else {
-        let fd: number;
+        yield* zeros(lead);
+        for (const r of entries) yield* write(r);
+      }
+      yield* mark(piece ? { kind: "end" } : { kind: "cut" });
+    } finally {
+      for (const r of entries) if (r.fd !== undefined) closeSync(r.fd);
+    }
+  }
+
+  const walk = walkTree(root, {
+    signal: options.signal,
+    afterList: options.afterList,
+    warnings: summary.warnings,
+  });
+  try {
+    for (const item of walk) {
+      throwIfAborted();
+      const ready = prepare(item);
+      if (!ready) continue;
+      summary.entries++;
+      const { fd } = ready;
+      const large = planner !== undefined && fd !== undefined && item.st.size >= planner.minBytes;
+      if (planner && fd !== undefined && large && !ready.sparse) {
+        // its header closes the run, its body is a piece of its own
+        run.push({ item, header: ready.header, stored: 0 });
         try {
-          fd = openSync(item.at, READ_FLAGS);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== "ENOENT" && code !== "ELOOP" && code !== "ENXIO") throw err;
-          summary.warnings.push(`file vanished or was replaced while archiving: ${rel}`);
-          continue;
-        }
-        try {
-          const sparse = mayHaveHoles(st) ? sparseLayout(fd, st, summary, rel) : undefined;
-          const stored = sparse?.dataBytes ?? st.size;
-          const violation = budget.file(st.size, stored);
-          if (violation) throw ArchiveLimitError.of(rel, violation);
-          if (st.nlink > 1) firstNameOfInode.set(inode, rel);
-          yield* header(
-            item,
-            "file",
-            sparse
-              ? { size: sparse.map.length + sparse.dataBytes, sparse: { realSize: st.size } }
-              : { size: st.size },
-          );
-          yield* fileContent(fd, item, sparse);
+          yield* endRun(planner);
+          yield* pieceContent(fd, item, planner);
         } finally {
           closeSync(fd);
         }
+        continue;
       }
-    } else {
-      summary.warnings.push(`skipped ${describeType(st)} ${rel}`);
-      continue;
+      if (planner && !ready.sparse && !large) {
+        run.push(ready);
+        runBytes += tarBytesOf(ready);
+        if (planner.endsRun(item.rel, run.length, runBytes)) yield* endRun(planner);
+        continue;
+      }
+      if (planner) yield* endRun(planner);
+      try {
+        yield* write(ready);
+      } finally {
+        if (ready.fd !== undefined) closeSync(ready.fd);
+      }
     }
-    summary.entries++;
+    if (planner) yield* endRun(planner);
+  } finally {
+    for (const r of run) if (r.fd !== undefined) closeSync(r.fd);
   }
   yield* append(END_OF_ARCHIVE);
   yield* flush();
 }
+
+/** An entry the walk looked up, ready to be written (or skipped as part of a reused run). */
+export interface Ready {
+  item: WalkEntry;
+  header: Buffer;
+  /** A regular file's descriptor (not a hard link to an earlier name). */
+  fd?: number | undefined;
+  sparse?: SparseLayout | undefined;
+  /** Content bytes after the header (before padding). */
+  stored: number;
+}
+
+const tarBytesOf = (r: Ready): number => r.header.length + r.stored + paddingFor(r.stored);
 
 interface SparseLayout {
   segments: Segment[];

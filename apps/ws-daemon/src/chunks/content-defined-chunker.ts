@@ -77,9 +77,14 @@ export class ContentDefinedChunker {
     }
   }
 
+  /** Ends the current chunk here (if it holds anything): the next byte starts a new one. */
+  cut(): void {
+    if (this.used > 0) this.emit();
+  }
+
   /** Emits what is left as the last chunk. */
   end(): void {
-    if (this.used > 0) this.emit();
+    this.cut();
   }
 
   private emit(): void {

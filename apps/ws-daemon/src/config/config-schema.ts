@@ -36,6 +36,21 @@ const localStorage = z
       .describe(
         "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
       ),
+    repackBelow: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        "format chunked: a backup stores again the chunks of packs whose live share (bytes some published backup or snapshot names) is below this, so mostly dead packs stop being named and the janitor deletes them; 0 = never repack (unset: 0.5).",
+      ),
+    chunkerPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "format chunked: the native chunker binary (framed packs, faster); default $WSD_CHUNKER or native/build/wsd-chunker beside the daemon; without it the JavaScript chunker runs.",
+      ),
   })
   .strict();
 
@@ -70,6 +85,21 @@ const s3Storage = z
       .optional()
       .describe(
         "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
+      ),
+    repackBelow: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        "format chunked: a backup stores again the chunks of packs whose live share (bytes some published backup or snapshot names) is below this, so mostly dead packs stop being named and the janitor deletes them; 0 = never repack (unset: 0.5).",
+      ),
+    chunkerPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "format chunked: the native chunker binary (framed packs, faster); default $WSD_CHUNKER or native/build/wsd-chunker beside the daemon; without it the JavaScript chunker runs.",
       ),
   })
   .strict();
@@ -326,7 +356,7 @@ const archiveSchema = z
       .min(1)
       .default(10 * MINUTE_MS)
       .describe(
-        "A backup or snapshot is abandoned (DEADLINE_EXCEEDED; the previous one stays) after this long plus deadlineMsPerGib per GiB it has begun to archive.",
+        "A backup or snapshot is abandoned (DEADLINE_EXCEEDED; the previous one stays) after this long plus deadlineMsPerGib per GiB it has begun to archive. A restore of a chunked archive likewise, per GiB of the archive (the target is left empty).",
       ),
     deadlineMsPerGib: z
       .number()

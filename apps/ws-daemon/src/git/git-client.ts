@@ -1,5 +1,4 @@
 import { lchown, lstat, mkdir, mkdtemp, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Clock,
@@ -13,6 +12,7 @@ import {
   type ResolveHost,
   removeTree,
   retry,
+  scratchDir,
   silentLog,
   systemClock,
 } from "../platform/index.js";
@@ -54,7 +54,7 @@ export interface GitClientOptions {
   clock?: Clock;
   /** Remote URI schemes accepted; default https, http, ssh, git, file. Drop "file" to keep node paths out. */
   allowedSchemes?: readonly string[];
-  /** Where private per-operation HOME directories are created; default os.tmpdir(). */
+  /** Where private per-operation HOME directories are created; default the daemon's scratch directory (platform/fs/process-scratch). */
   tempRoot?: string;
   gitBinary?: string;
   /** Attempts to download a one-time secret (network errors and 5xx only); default 3. */
@@ -113,7 +113,7 @@ export class GitClient {
     this.logger = options.logger ?? silentLog;
     this.clock = options.clock ?? systemClock;
     this.allowedSchemes = options.allowedSchemes ?? DEFAULT_ALLOWED_SCHEMES;
-    this.tempRoot = options.tempRoot ?? tmpdir();
+    this.tempRoot = options.tempRoot ?? scratchDir();
     this.gitBinary = options.gitBinary ?? "git";
     this.cloneAttempts = Math.max(1, options.cloneAttempts ?? 3);
     this.cloneRetryDelayMs = options.cloneRetryDelayMs ?? 1000;

@@ -1,7 +1,8 @@
-import { open } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
-import { PROC } from "../platform/index.js";
-import { invalidArgument } from "./errors.js";
+import { PROC, processStartTime } from "../platform/index.js";
+import { invalidArgument, LinuxOpError } from "./errors.js";
 
 export interface IdMapping {
   containerId: number;
@@ -111,22 +112,32 @@ export type IdMapWriteResult =
  * `denySetgroups` writes "deny" to /proc/<pid>/setgroups first: needed only when the writer lacks
  * CAP_SETGID in the parent namespace, and it stops the workspace from ever calling setgroups(2),
  * so the daemon (which has the capability) leaves it off by default as upstream does.
+ *
+ * With `startTime` (field 22 of /proc/<pid>/stat as the caller checked it), the files are opened
+ * below a /proc/<pid> directory fd whose start time matches: such an fd keeps naming the process
+ * it was opened for, also once the number is reused (test/linux/pinned-id-mapping.int.test.ts
+ * shows it on the real kernel), so nothing is written into another process. A process that ended
+ * or is not the checked one is FAILED_PRECONDITION, with nothing written.
  */
 export async function writeIdMapping(
   hostPid: number,
   kind: "uid" | "gid",
   mappings: readonly IdMapping[],
-  opts: { denySetgroups?: boolean; procRoot?: string } = {},
+  opts: { denySetgroups?: boolean; procRoot?: string; startTime?: bigint } = {},
 ): Promise<IdMapWriteResult> {
   const procRoot = opts.procRoot ?? PROC;
   const text = mappings.map((m) => `${m.containerId} ${m.hostId} ${m.size}\n`).join("");
   // the kernel rejects a map write of a page or more
   if (Buffer.byteLength(text) >= 4096)
     throw invalidArgument("id map text exceeds the kernel's 4095-byte limit");
+  const dir =
+    opts.startTime === undefined
+      ? undefined
+      : await openCheckedProcDir(procRoot, hostPid, opts.startTime);
+  const base = dir === undefined ? `${procRoot}/${hostPid}` : `${PROC}/self/fd/${dir.fd}`;
   try {
-    if (kind === "gid" && opts.denySetgroups)
-      await writeOnce(`${procRoot}/${hostPid}/setgroups`, "deny");
-    await writeOnce(`${procRoot}/${hostPid}/${kind}_map`, text);
+    if (kind === "gid" && opts.denySetgroups) await writeOnce(`${base}/setgroups`, "deny");
+    await writeOnce(`${base}/${kind}_map`, text);
     return { ok: true };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -138,7 +149,40 @@ export async function writeIdMapping(
       code,
       message: `cannot write ${kind}_map of pid ${hostPid}: ${e.message}`,
     };
+  } finally {
+    await dir?.close();
   }
+}
+
+const replaced = (hostPid: number) =>
+  new LinuxOpError(
+    "failed-precondition",
+    `process ${hostPid} ended or is not the process that was checked (its pid was reused); nothing was changed`,
+    3,
+  );
+
+/**
+ * /proc/<pid> as a directory fd, once its start time (read through that fd) is `startTime`: from
+ * then on, paths below /proc/self/fd/<fd> are that process's, whatever the number later names.
+ */
+async function openCheckedProcDir(
+  procRoot: string,
+  hostPid: number,
+  startTime: bigint,
+): Promise<FileHandle> {
+  const dir = await open(
+    `${procRoot}/${hostPid}`,
+    fsConstants.O_RDONLY | fsConstants.O_DIRECTORY,
+  ).catch(() => {
+    throw replaced(hostPid);
+  });
+  // processStartTime reads <root>/<pid>/stat: here /proc/self/fd/<fd>/stat, the fd's process
+  const started = await processStartTime(dir.fd, `${PROC}/self/fd`);
+  if (started !== startTime) {
+    await dir.close();
+    throw replaced(hostPid);
+  }
+  return dir;
 }
 
 async function writeOnce(path: string, text: string): Promise<void> {

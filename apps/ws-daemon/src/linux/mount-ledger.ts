@@ -1,4 +1,10 @@
-import { errorMessage, findInProcessTree, namespaceInode, PROC } from "../platform/index.js";
+import {
+  errorMessage,
+  findInProcessTree,
+  namespaceInode,
+  PROC,
+  processStartTime,
+} from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
 import { NsHelperError } from "./ns-helper.js";
 
@@ -16,8 +22,11 @@ export interface MountRecord {
 }
 
 export interface MountLedgerDeps {
-  /** Detaches `target` in the mount namespace of `hostPid` (the helper's umount). */
-  unmount(hostPid: number, target: string): Promise<void>;
+  /**
+   * Detaches `target` in the mount namespace of `hostPid` (the helper's umount), acting only on
+   * the process with `startTime` (read before its namespace was compared) when one is given.
+   */
+  unmount(hostPid: number, target: string, startTime?: bigint): Promise<void>;
   /**
    * The root of the process tree searched for another member of a mount's namespace once the
    * process that made it is gone; undefined when the workspace itself is gone.
@@ -31,6 +40,12 @@ export interface UndoReport {
   undone: string[];
   /** "<kind> at <target>: <why>" of each mount still in place; its record is kept. */
   failures: string[];
+}
+
+/** A process in a recorded mount's namespace; no start time where /proc shows none. */
+interface Member {
+  pid: number;
+  startTime: bigint | undefined;
 }
 
 // EINVAL: no longer a mount point (the workspace unmounted it itself); ENOENT: the path is gone
@@ -93,28 +108,30 @@ export class MountLedger {
 
   /** Unmounts through any live process still in the mount's namespace; a dead namespace took it along. */
   private async undo(m: MountRecord): Promise<void> {
-    const pid =
-      (await namespaceInode(m.hostPid, "mnt", this.procRoot)) === m.mntNs
-        ? m.hostPid
-        : await this.memberOf(m.mntNs);
-    if (pid === undefined) return;
+    const member = (await this.memberAt(m.hostPid, m.mntNs)) ?? (await this.memberOf(m.mntNs));
+    if (member === undefined) return;
     try {
-      await this.deps.unmount(pid, m.target);
+      await this.deps.unmount(member.pid, m.target, member.startTime);
     } catch (err) {
       if (err instanceof NsHelperError && ALREADY_GONE_ERRNOS.includes(err.errno ?? -1)) return;
       throw err;
     }
   }
 
-  private async memberOf(mntNs: number): Promise<number | undefined> {
+  private async memberOf(mntNs: number): Promise<Member | undefined> {
     const root = await this.deps.treeRoot();
     if (root === undefined) return undefined;
-    return findInProcessTree(
-      root,
-      async (pid) =>
-        (await namespaceInode(pid, "mnt", this.procRoot)) === mntNs ? pid : undefined,
-      this.procRoot,
-    );
+    return findInProcessTree(root, (pid) => this.memberAt(pid, mntNs), this.procRoot);
+  }
+
+  /**
+   * `pid` when it is in `mntNs`, with its start time read before the namespace was compared: a
+   * number reused after the comparison then fails the pinned unmount instead of acting elsewhere.
+   */
+  private async memberAt(pid: number, mntNs: number): Promise<Member | undefined> {
+    const startTime = await processStartTime(pid, this.procRoot);
+    const inNs = (await namespaceInode(pid, "mnt", this.procRoot)) === mntNs;
+    return inNs ? { pid, startTime } : undefined;
   }
 
   private async mountNamespaceOf(hostPid: number): Promise<number> {

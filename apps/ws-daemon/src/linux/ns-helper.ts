@@ -4,6 +4,8 @@ import {
   errnoCode,
   type Log,
   type ProcessRunner,
+  type RunOptions,
+  type RunResult,
   type StatusKind,
 } from "../platform/index.js";
 import { LinuxOpError } from "./errors.js";
@@ -62,6 +64,9 @@ interface HelperFailure {
   message: string;
 }
 
+/** A host pid, bare (used by number) or pinned. */
+export type TargetPid = number | PinnedPid;
+
 /**
  * Runs wsd-nshelper (see native/wsd-nshelper.c) for the kernel operations Node cannot do:
  * setns, open_tree, move_mount, mount_setattr. Every call names its target by host pid.
@@ -70,34 +75,68 @@ export class NsHelper {
   constructor(
     private readonly runner: ProcessRunner,
     private readonly binary: string = defaultNsHelperPath(),
-    private readonly pin?: { pinned: PinnedPid; log?: Log | undefined },
+    private readonly pins: { pinned: readonly PinnedPid[]; log?: Log | undefined } = { pinned: [] },
   ) {}
 
   /**
-   * This helper with `pinned` applied: every command whose target is `pinned.pid` acts on that
-   * process only, or fails with FAILED_PRECONDITION if its number now belongs to another one.
+   * This helper with `pinned` applied too: every command whose target is `pinned.pid` acts on
+   * that process only, or fails with FAILED_PRECONDITION if its number now belongs to another one.
    * `log` is told once per daemon when the kernel has no pidfd_open (the helper then compares
    * start times around its opens, which cannot see a recycling in between).
    */
   pinnedTo(pinned: PinnedPid, log?: Log): NsHelper {
-    return new NsHelper(this.runner, this.binary, { pinned, log });
+    const others = this.pins.pinned.filter((p) => p.pid !== pinned.pid);
+    return new NsHelper(this.runner, this.binary, {
+      pinned: [...others, pinned],
+      log: log ?? this.pins.log,
+    });
   }
 
   /**
    * Not runChecked: a failing helper prints a JSON line with the kernel's errno, which becomes an
-   * NsHelperError; only output without such a line is reported as a plain failure.
+   * NsHelperError; only output without such a line is reported as a plain failure. The arguments
+   * at `pidArgs` name processes: a pinned one is passed as PID@STARTTIME.
    */
-  async run(command: string, args: readonly (string | number)[]): Promise<Record<string, unknown>> {
-    const pinned = this.pin?.pinned;
+  async run(
+    command: string,
+    args: readonly (string | number | PinnedPid)[],
+    pidArgs: readonly number[] = [0],
+  ): Promise<Record<string, unknown>> {
+    const res = await this.exec(command, args, pidArgs);
+    if (res.exitCode === 0 && !res.signal) {
+      const line = res.stdout.trim().split("\n").pop() ?? "{}";
+      return JSON.parse(line) as Record<string, unknown>;
+    }
+    const failure = parseFailure(res.stderr);
+    if (failure) throw new NsHelperError(failure.error, failure.errno, failure.message);
+    throw new LinuxOpError("internal", describeFailure("wsd-nshelper", res.argv, res));
+  }
+
+  /**
+   * Starts the helper and refuses a pinned process that is not the one checked; any other result
+   * (also a failure) is the caller's to read.
+   */
+  private async exec(
+    command: string,
+    args: readonly (string | number | PinnedPid)[],
+    pidArgs: readonly number[],
+    options?: RunOptions,
+  ): Promise<RunResult & { argv: string[] }> {
+    const pinnedHere: PinnedPid[] = [];
     const argv = [
       command,
-      ...args.map((a, i) =>
-        i === 0 && pinned !== undefined && a === pinned.pid
-          ? `${pinned.pid}@${pinned.startTime}`
-          : String(a),
-      ),
+      ...args.map((a, i) => {
+        if (typeof a === "object") {
+          pinnedHere.push(a);
+          return `${a.pid}@${a.startTime}`;
+        }
+        const pin = pidArgs.includes(i) ? this.pins.pinned.find((p) => p.pid === a) : undefined;
+        if (pin === undefined) return String(a);
+        pinnedHere.push(pin);
+        return `${pin.pid}@${pin.startTime}`;
+      }),
     ];
-    const res = await this.runner.run(this.binary, argv).catch((err: unknown) => {
+    const res = await this.runner.run(this.binary, argv, options).catch((err: unknown) => {
       const code = errnoCode(err);
       if (code === "ENOENT" || code === "EACCES") {
         throw new LinuxOpError(
@@ -107,28 +146,23 @@ export class NsHelper {
       }
       throw err;
     });
-    if (!warnedNoPidfd && pinned !== undefined && res.stderr.includes(NO_PIDFD_WARNING)) {
+    if (!warnedNoPidfd && pinnedHere.length > 0 && res.stderr.includes(NO_PIDFD_WARNING)) {
       warnedNoPidfd = true;
-      this.pin?.log?.(
+      this.pins.log?.(
         "warn",
         "the kernel has no pidfd_open: in-workspace calls pin pids by start time only",
-        { pid: pinned.pid },
+        { pid: pinnedHere[0]?.pid },
       );
     }
-    if (res.exitCode === EXIT_REPLACED && pinned !== undefined) {
+    const replaced = res.exitCode === EXIT_REPLACED ? replacedPid(res.stderr) : undefined;
+    if (replaced !== undefined && pinnedHere.some((p) => p.pid === replaced)) {
       throw new LinuxOpError(
         "failed-precondition",
-        `process ${pinned.pid} ended or is not the process that was checked (its pid was reused); nothing was changed`,
+        `process ${replaced} ended or is not the process that was checked (its pid was reused); nothing was changed`,
         3,
       );
     }
-    if (res.exitCode === 0 && !res.signal) {
-      const line = res.stdout.trim().split("\n").pop() ?? "{}";
-      return JSON.parse(line) as Record<string, unknown>;
-    }
-    const failure = parseFailure(res.stderr);
-    if (failure) throw new NsHelperError(failure.error, failure.errno, failure.message);
-    throw new LinuxOpError("internal", describeFailure("wsd-nshelper", argv, res));
+    return { ...res, argv };
   }
 
   mountProc(hostPid: number, target: string) {
@@ -152,8 +186,9 @@ export class NsHelper {
   probeIdmap(hostPid: number, path: string) {
     return this.run("probe-idmap", [hostPid, path]);
   }
-  idmapMount(hostPid: number, usernsHostPid: number, source: string, target: string) {
-    return this.run("idmap-mount", [hostPid, usernsHostPid, source, target]);
+  /** `userns` is the process whose user namespace maps the ids (pin it: it is a second target). */
+  idmapMount(hostPid: number, userns: TargetPid, source: string, target: string) {
+    return this.run("idmap-mount", [hostPid, userns, source, target], [0, 1]);
   }
   /** `map` as "c h s,c h s" (the user namespace the ID-mapped mark uses; ignored for shiftfs). */
   mark(hostPid: number, method: "idmapped" | "shiftfs", target: string, map: string) {
@@ -168,6 +203,35 @@ export class NsHelper {
   sysctlNet(hostPid: number, key: string, value: string) {
     return this.run("sysctl-net", [hostPid, key, value]);
   }
+
+  /**
+   * Runs `command args` in the network namespace of `hostPid` (like `nsenter --net`), opened
+   * while the pid is pinned. With `peer`, that process's network namespace is open in the command
+   * as PEER_NETNS_PATH, for `ip ... netns PEER_NETNS_PATH` (no pid number that could be reused).
+   * The command's own result is returned as it is; only a replaced pinned process throws.
+   */
+  netExec(
+    hostPid: number,
+    command: string,
+    args: readonly string[],
+    opts: { peer?: number; stdin?: string } = {},
+  ): Promise<RunResult> {
+    return this.exec(
+      "net-exec",
+      [hostPid, opts.peer ?? "-", command, ...args],
+      [0, 1],
+      opts.stdin === undefined ? undefined : { stdin: opts.stdin },
+    );
+  }
+}
+
+/** Where net-exec's command finds the peer's network namespace (the helper's fd 3). */
+export const PEER_NETNS_PATH = "/proc/self/fd/3";
+
+/** The pid the helper's "pid replaced" line names, if it printed one. */
+function replacedPid(stderr: string): number | undefined {
+  const m = /"error":"pid replaced","errno":\d+,"message":"process (\d+) /.exec(stderr);
+  return m ? Number(m[1]) : undefined;
 }
 
 function parseFailure(stderr: string): HelperFailure | undefined {

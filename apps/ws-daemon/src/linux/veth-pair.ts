@@ -1,13 +1,6 @@
-import {
-  describeFailure,
-  namespaceInode,
-  PROC,
-  type ProcessRunner,
-  type RunResult,
-  runChecked,
-} from "../platform/index.js";
+import { describeFailure, namespaceInode, type RunResult } from "../platform/index.js";
 import { failedPrecondition, invalidArgument, LinuxOpError } from "./errors.js";
-import type { NsHelper } from "./ns-helper.js";
+import { type NsHelper, PEER_NETNS_PATH } from "./ns-helper.js";
 
 export interface VethConfig {
   /** The container's interface whose MTU is copied and through which traffic leaves. */
@@ -75,13 +68,13 @@ interface IpLink {
  * and NATs it out of the container's interface, so the inner namespace reaches what the
  * container reaches. Repeating the call for the same pair re-applies the configuration
  * (idempotent); a name already taken by something else is ALREADY_EXISTS.
+ *
+ * Every command runs through the namespace helper's net-exec, so a pinned helper (see
+ * NsHelper.pinnedTo) makes each one act on the checked processes' namespaces only; the peer end
+ * moves into the target's namespace by an fd the helper opened, never by its pid number.
  */
 export class VethPair {
-  constructor(
-    private readonly runner: ProcessRunner,
-    private readonly helper: NsHelper,
-    private readonly config: VethConfig = defaultVethConfig,
-  ) {
+  constructor(private readonly config: VethConfig = defaultVethConfig) {
     for (const n of [config.containerInterface, config.hostSide, config.peerSide]) {
       if (!IFNAME.test(n))
         throw invalidArgument(`${JSON.stringify(n)} is not a valid interface name`);
@@ -90,17 +83,18 @@ export class VethPair {
       throw invalidArgument("invalid nftables table name");
   }
 
-  async setup(containerPid: number, targetPid: number): Promise<VethAddresses> {
+  async setup(helper: NsHelper, containerPid: number, targetPid: number): Promise<VethAddresses> {
     const c = this.config;
+    const ns = new NetNamespaces(helper);
     const addr = vethAddresses(c.cidr);
     if ((await netnsInode(containerPid)) === (await netnsInode(targetPid))) {
       throw failedPrecondition("the target process shares the container's network namespace");
     }
-    const main = await this.link(containerPid, c.containerInterface);
+    const main = await ns.link(containerPid, c.containerInterface);
     if (!main) throw failedPrecondition(`container has no interface ${c.containerInterface}`);
-    const existing = await this.link(containerPid, c.hostSide);
+    const existing = await ns.link(containerPid, c.hostSide);
     if (existing) {
-      const peer = await this.link(targetPid, c.peerSide);
+      const peer = await ns.link(targetPid, c.peerSide);
       const samePair =
         peer && existing.link_index === peer.ifindex && peer.link_index === existing.ifindex;
       if (!samePair) {
@@ -110,48 +104,52 @@ export class VethPair {
         );
       }
     } else {
-      await this.ipIn(containerPid, [
-        "link",
-        "add",
-        c.hostSide,
-        "mtu",
-        String(main.mtu),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        c.peerSide,
-        "mtu",
-        String(main.mtu),
-        "netns",
-        String(targetPid),
-      ]);
+      await ns.ip(
+        containerPid,
+        [
+          "link",
+          "add",
+          c.hostSide,
+          "mtu",
+          String(main.mtu),
+          "type",
+          "veth",
+          "peer",
+          "name",
+          c.peerSide,
+          "mtu",
+          String(main.mtu),
+          "netns",
+          PEER_NETNS_PATH,
+        ],
+        targetPid,
+      );
     }
     const cidrOf = (ip: string) => `${ip}/${addr.prefix}`;
-    await this.ipIn(containerPid, ["addr", "replace", cidrOf(addr.hostSideIp), "dev", c.hostSide]);
-    await this.ipIn(containerPid, ["link", "set", c.hostSide, "up"]);
-    await this.ipIn(targetPid, ["addr", "replace", cidrOf(addr.peerSideIp), "dev", c.peerSide]);
-    await this.ipIn(targetPid, ["link", "set", c.peerSide, "up"]);
-    await this.ipIn(targetPid, ["link", "set", "lo", "up"]);
-    await this.ipIn(targetPid, ["route", "replace", "default", "via", addr.hostSideIp]);
-    await this.helper.sysctlNet(containerPid, "ipv4/ip_forward", "1");
-    await this.nftIn(containerPid, this.ruleset(addr));
+    await ns.ip(containerPid, ["addr", "replace", cidrOf(addr.hostSideIp), "dev", c.hostSide]);
+    await ns.ip(containerPid, ["link", "set", c.hostSide, "up"]);
+    await ns.ip(targetPid, ["addr", "replace", cidrOf(addr.peerSideIp), "dev", c.peerSide]);
+    await ns.ip(targetPid, ["link", "set", c.peerSide, "up"]);
+    await ns.ip(targetPid, ["link", "set", "lo", "up"]);
+    await ns.ip(targetPid, ["route", "replace", "default", "via", addr.hostSideIp]);
+    await helper.sysctlNet(containerPid, "ipv4/ip_forward", "1");
+    await ns.nft(containerPid, this.ruleset(addr));
     return addr;
   }
 
   /** Removes the pair (deleting one end deletes both) and the NAT table; absent parts are fine. */
-  async teardown(containerPid: number): Promise<void> {
-    if (await this.link(containerPid, this.config.hostSide)) {
-      await this.ipIn(containerPid, ["link", "del", this.config.hostSide]);
+  async teardown(helper: NsHelper, containerPid: number): Promise<void> {
+    const ns = new NetNamespaces(helper);
+    if (await ns.link(containerPid, this.config.hostSide)) {
+      await ns.ip(containerPid, ["link", "del", this.config.hostSide]);
     }
-    const res = await this.nsenter(containerPid, "nft", [
+    const res = await helper.netExec(containerPid, "nft", [
       "list",
       "table",
       "ip",
       this.config.nftTable,
     ]);
-    if (res.exitCode === 0)
-      await this.nftIn(containerPid, `delete table ip ${this.config.nftTable}\n`);
+    if (res.exitCode === 0) await ns.nft(containerPid, `delete table ip ${this.config.nftTable}\n`);
   }
 
   private ruleset(addr: VethAddresses): string {
@@ -176,41 +174,38 @@ export class VethPair {
     ];
     return `${lines.filter((l) => l !== "").join("\n")}\n`;
   }
+}
 
-  private async link(pid: number, name: string): Promise<IpLink | undefined> {
-    const res = await this.nsenter(pid, "ip", ["-j", "link", "show", "dev", name]);
+/** `ip` and `nft` in a process's network namespace, through the (pinned) helper. */
+class NetNamespaces {
+  constructor(private readonly helper: NsHelper) {}
+
+  async link(pid: number, name: string): Promise<IpLink | undefined> {
+    const res = await this.helper.netExec(pid, "ip", ["-j", "link", "show", "dev", name]);
     if (res.exitCode !== 0) return undefined;
     const links = JSON.parse(res.stdout || "[]") as IpLink[];
     return links[0];
   }
 
-  /** Fails as already-exists when the kernel says so (a name taken), otherwise as internal. */
-  private async ipIn(pid: number, args: string[]): Promise<void> {
-    const res = await this.nsenter(pid, "ip", args);
+  /**
+   * Fails as already-exists when the kernel says so (a name taken), otherwise as internal.
+   * `peer`: the process whose network namespace the command names as PEER_NETNS_PATH.
+   */
+  async ip(pid: number, args: string[], peer?: number): Promise<void> {
+    const res = await this.helper.netExec(pid, "ip", args, peer === undefined ? {} : { peer });
     if (res.exitCode !== 0 || res.signal) {
       const kind = /File exists/.test(res.stderr) ? "already-exists" : "internal";
       throw new LinuxOpError(kind, describeFailure("ip", args, res));
     }
   }
 
-  private async nftIn(pid: number, script: string): Promise<void> {
-    await runChecked(this.runner, "nsenter", nsenterArgs(pid, "nft", ["-f", "-"]), {
-      stdin: script,
-      toError: (message) => new LinuxOpError("internal", message),
-    });
-  }
-
-  private nsenter(pid: number, cmd: string, args: string[]): Promise<RunResult> {
-    return this.runner.run("nsenter", nsenterArgs(pid, cmd, args));
+  async nft(pid: number, script: string): Promise<void> {
+    const res: RunResult = await this.helper.netExec(pid, "nft", ["-f", "-"], { stdin: script });
+    if (res.exitCode !== 0 || res.signal) {
+      throw new LinuxOpError("internal", describeFailure("nft", ["-f", "-"], res));
+    }
   }
 }
-
-const nsenterArgs = (pid: number, cmd: string, args: string[]): string[] => [
-  `--net=${PROC}/${pid}/ns/net`,
-  "--",
-  cmd,
-  ...args,
-];
 
 async function netnsInode(pid: number): Promise<number> {
   const ino = await namespaceInode(pid, "net");

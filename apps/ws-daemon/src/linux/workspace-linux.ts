@@ -4,7 +4,6 @@ import {
   type Log,
   namespaceInode,
   type ProcessRunner,
-  processExists,
   processStartTime,
 } from "../platform/index.js";
 import type { RuntimeDiscovery, WorkspaceContainer } from "../runtime/index.js";
@@ -26,7 +25,7 @@ import {
 } from "./id-mapping.js";
 import { type MountKind, MountLedger } from "./mount-ledger.js";
 import { mountNfs, type NfsMountRequest } from "./nfs-mount.js";
-import { type NsHelper, NsHelperError } from "./ns-helper.js";
+import { type NsHelper, NsHelperError, type PinnedPid } from "./ns-helper.js";
 import { resolveContainerPid } from "./pid-resolver.js";
 import { mountPseudoFs, umountAt } from "./pseudo-fs-mounts.js";
 import { resolveTargetPath } from "./target-path.js";
@@ -91,18 +90,19 @@ export interface TeardownReport {
  */
 export class WorkspaceLinux {
   private readonly mounts: MountLedger;
-  private prep: { rootPid: number; prep: UserNsPreparation } | undefined;
-  private veth: { rootPid: number } | undefined;
+  private prep: { root: PinnedPid; prep: UserNsPreparation } | undefined;
+  private veth: { root: PinnedPid } | undefined;
   private readonly vethPair: VethPair;
 
   constructor(private readonly deps: WorkspaceLinuxDeps) {
-    this.vethPair = new VethPair(deps.runner, deps.helper, {
-      ...defaultVethConfig,
-      ...deps.config.veth,
-    });
+    this.vethPair = new VethPair({ ...defaultVethConfig, ...deps.config.veth });
     this.mounts = new MountLedger({
-      unmount: async (hostPid, target) => {
-        await deps.helper.umount(hostPid, target);
+      unmount: async (hostPid, target, startTime) => {
+        const helper =
+          startTime === undefined
+            ? deps.helper
+            : deps.helper.pinnedTo({ pid: hostPid, startTime }, deps.log);
+        await helper.umount(hostPid, target);
       },
       treeRoot: () =>
         this.container().then(
@@ -126,19 +126,20 @@ export class WorkspaceLinux {
    * Runs `use` with the host pid of `pid` and a helper pinned to that process: the number is
    * resolved in the workspace's tree and its start time read; the helper opens a pidfd, checks
    * the start time through it and refuses another process under that number, so its namespaces
-   * and root are never a recycled pid's. What Node reads or writes by number itself (uid_map,
-   * the `ip` commands of the veth pair) is checked again after `use`: a number the kernel
+   * and root are never a recycled pid's. Node's own writes (uid_map) get the start time as
+   * `pinned` and go through a /proc/<pid> directory fd checked against it. What Node only reads
+   * by number (mountinfo, namespace inodes) is checked again after `use`: a number the kernel
    * recycled in between fails the call instead of passing unnoticed.
    */
   private async withPinnedPid<T>(
     pid: number | bigint,
-    use: (hostPid: number, helper: NsHelper) => Promise<T>,
+    use: (hostPid: number, helper: NsHelper, pinned: PinnedPid) => Promise<T>,
   ): Promise<T> {
     const hostPid = await this.hostPid(pid);
     const started = await processStartTime(hostPid);
     if (started === undefined) throw permissionDenied(`pid ${String(pid)} is gone`);
-    const pinned = this.deps.helper.pinnedTo({ pid: hostPid, startTime: started }, this.deps.log);
-    const result = await use(hostPid, pinned);
+    const pinned = { pid: hostPid, startTime: started };
+    const result = await use(hostPid, this.deps.helper.pinnedTo(pinned, this.deps.log), pinned);
     const still = await processStartTime(hostPid);
     if (still !== started || (await this.hostPid(pid).catch(() => undefined)) !== hostPid) {
       throw new LinuxOpError(
@@ -155,8 +156,13 @@ export class WorkspaceLinux {
    */
   async prepareForUserNS(): Promise<UserNsPreparation> {
     const c = await this.container();
-    const prep = await prepareForUserNS(this.deps.helper, c.rootPid, this.deps.config.userNs);
-    this.prep = { rootPid: c.rootPid, prep };
+    const root = await this.pinnedRoot(c);
+    const prep = await prepareForUserNS(
+      this.deps.helper.pinnedTo(root, this.deps.log),
+      root.pid,
+      this.deps.config.userNs,
+    );
+    this.prep = { root, prep };
     const layout = await this.layout();
     if (layout.version === "v2" && layout.unifiedMount && c.cgroupPath) {
       const subtree = this.deps.config.evacuation?.subtree ?? "workspace";
@@ -186,9 +192,10 @@ export class WorkspaceLinux {
     mappings: readonly IdMapping[],
   ): Promise<void> {
     validateIdMappings(mappings, this.deps.config.allowedHostIds);
-    const result: IdMapWriteResult = await this.withPinnedPid(pid, (hostPid) =>
+    const result: IdMapWriteResult = await this.withPinnedPid(pid, (hostPid, _helper, pinned) =>
       writeIdMapping(hostPid, gid ? "gid" : "uid", mappings, {
         denySetgroups: this.deps.config.denySetgroups ?? false,
+        startTime: pinned.startTime,
       }),
     );
     if (!result.ok) throw new LinuxOpError("failed-precondition", result.message, result.errno);
@@ -218,8 +225,16 @@ export class WorkspaceLinux {
    * switch the node's IPv6 off); that is logged instead.
    */
   async mountProc(pid: number | bigint, target: string): Promise<void> {
-    const hostPid = await this.mountPseudo("proc", pid, target);
-    if (this.deps.config.disableIpv6OnMountProc === false) return;
+    await this.withPinnedPid(pid, async (hostPid, helper) => {
+      const resolved = await mountPseudoFs(helper, "proc", hostPid, target);
+      await this.mounts.record("proc", hostPid, resolved.inNamespace);
+      if (this.deps.config.disableIpv6OnMountProc !== false)
+        await this.disableIpv6(helper, hostPid);
+    });
+  }
+
+  /** Through the helper pinned to `hostPid`: a number recycled after the mount is refused. */
+  private async disableIpv6(helper: NsHelper, hostPid: number): Promise<void> {
     const netns = await namespaceInode(hostPid, "net");
     const shared = [1, process.pid];
     if (netns === undefined) return;
@@ -233,16 +248,22 @@ export class WorkspaceLinux {
       }
     }
     try {
-      await this.deps.helper.sysctlNet(hostPid, "ipv6/conf/all/disable_ipv6", "1");
+      await helper.sysctlNet(hostPid, "ipv6/conf/all/disable_ipv6", "1");
     } catch (err) {
       // a kernel or namespace without IPv6 has nothing to turn off
       if (err instanceof NsHelperError && err.errno === 2) return;
+      // the pinned process ended or its number was reused: the helper changed nothing
+      const refused = err instanceof LinuxOpError && err.kind === "failed-precondition";
+      if (refused && !(err instanceof NsHelperError)) throw err;
       throw new LinuxOpError("internal", `cannot disable IPv6: ${errorMessage(err)}`);
     }
   }
 
   async mountSysfs(pid: number | bigint, target: string): Promise<void> {
-    await this.mountPseudo("sysfs", pid, target);
+    await this.withPinnedPid(pid, async (hostPid, helper) => {
+      const resolved = await mountPseudoFs(helper, "sysfs", hostPid, target);
+      await this.mounts.record("sysfs", hostPid, resolved.inNamespace);
+    });
   }
 
   umountProc(pid: number | bigint, target: string): Promise<void> {
@@ -265,9 +286,11 @@ export class WorkspaceLinux {
   }
 
   async setupPairVeths(pid: number | bigint): Promise<VethAddresses> {
-    const c = await this.container();
-    const addr = await this.withPinnedPid(pid, (target) => this.vethPair.setup(c.rootPid, target));
-    this.veth = { rootPid: c.rootPid };
+    const root = await this.pinnedRoot(await this.container());
+    const addr = await this.withPinnedPid(pid, (target, helper) =>
+      this.vethPair.setup(helper.pinnedTo(root), root.pid, target),
+    );
+    this.veth = { root };
     return addr;
   }
 
@@ -302,7 +325,10 @@ export class WorkspaceLinux {
     const { undone, failures } = await this.mounts.undoAll();
     if (this.veth) {
       try {
-        await this.vethPair.teardown(this.veth.rootPid);
+        // a root that ended took its network namespace, and the pair in it, along
+        const root = this.veth.root;
+        if (await this.stillRunning(root))
+          await this.vethPair.teardown(this.deps.helper.pinnedTo(root, this.deps.log), root.pid);
         this.veth = undefined;
         undone.push("veth pair");
       } catch (err) {
@@ -312,8 +338,11 @@ export class WorkspaceLinux {
     if (this.prep) {
       try {
         const { mark, createdDevices } = this.prep.prep;
-        if (await processExists(this.prep.rootPid))
-          await undoPrepareForUserNS(this.deps.helper, this.prep.rootPid, this.prep.prep);
+        const root = this.prep.root;
+        if (await this.stillRunning(root)) {
+          const helper = this.deps.helper.pinnedTo(root, this.deps.log);
+          await undoPrepareForUserNS(helper, root.pid, this.prep.prep);
+        }
         this.prep = undefined;
         if (mark !== undefined) undone.push("mark");
         if (createdDevices?.length) undone.push(`devices (${createdDevices.join(", ")})`);
@@ -339,20 +368,21 @@ export class WorkspaceLinux {
     return rootCgroup;
   }
 
-  private async layout(): Promise<CgroupLayout> {
-    return this.deps.config.cgroupLayout ?? detectCgroupLayout();
+  /** The container's root process, pinned by the start time read now. */
+  private async pinnedRoot(c: WorkspaceContainer): Promise<PinnedPid> {
+    const startTime = await processStartTime(c.rootPid);
+    if (startTime === undefined)
+      throw failedPrecondition(`the workspace's root process ${c.rootPid} is gone`);
+    return { pid: c.rootPid, startTime };
   }
 
-  private async mountPseudo(
-    kind: "proc" | "sysfs",
-    pid: number | bigint,
-    target: string,
-  ): Promise<number> {
-    return this.withPinnedPid(pid, async (hostPid, helper) => {
-      const resolved = await mountPseudoFs(helper, kind, hostPid, target);
-      await this.mounts.record(kind, hostPid, resolved.inNamespace);
-      return hostPid;
-    });
+  /** Whether the pinned process still runs (not ended, its number not reused). */
+  private async stillRunning(p: PinnedPid): Promise<boolean> {
+    return (await processStartTime(p.pid)) === p.startTime;
+  }
+
+  private async layout(): Promise<CgroupLayout> {
+    return this.deps.config.cgroupLayout ?? detectCgroupLayout();
   }
 
   /**

@@ -1,6 +1,5 @@
 import { closeSync, constants, openSync } from "node:fs";
 import { lstat, mkdtemp, readlink, realpath, rmdir, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import {
   CONFINE_FAILURE_EXIT,
@@ -8,6 +7,7 @@ import {
   CONFINEMENT_SCRIPT,
 } from "./confinement-script.js";
 import { DomainError } from "./errors.js";
+import { scratchDir } from "./fs/process-scratch.js";
 import {
   type Confinement,
   type ProcessRunner,
@@ -32,7 +32,7 @@ export interface ConfinedIdentity {
 }
 
 export interface ConfiningRunnerOptions extends ConfinedIdentity {
-  /** Where the (empty, host-side) mount point of each sandbox root is created; default os.tmpdir(). */
+  /** Where the (empty, host-side) mount point of each sandbox root is created; default the daemon's scratch directory (platform/fs/process-scratch). */
   tempRoot?: string;
   /** System paths visible read-only; default SYSTEM_PATHS. */
   systemPaths?: readonly string[];
@@ -132,7 +132,7 @@ export class ConfiningProcessRunner implements ProcessRunner {
   private readonly systemPaths: readonly string[];
 
   constructor(private readonly options: ConfiningRunnerOptions) {
-    this.tempRoot = options.tempRoot ?? tmpdir();
+    this.tempRoot = options.tempRoot ?? scratchDir();
     this.systemPaths = options.systemPaths ?? SYSTEM_PATHS;
   }
 

@@ -38,16 +38,10 @@ export function toConnectError(err: unknown): ConnectError {
   return wrap(String(err), Code.Internal);
 }
 
-/** Maps every error a handler throws (unary, or while a response stream runs) to a status. */
-export const errorMappingInterceptor: Interceptor = (next) => async (req) => {
-  let res: Awaited<ReturnType<typeof next>>;
-  try {
-    res = await next(req);
-  } catch (err) {
-    throw toConnectError(err);
-  }
+/** A response stream whose errors are mapped too; a unary response as it is. */
+function mapStreamErrors<R extends { stream: boolean; message: unknown }>(res: R): R {
   if (!res.stream) return res;
-  const source = res.message;
+  const source = res.message as AsyncIterable<unknown>;
   return {
     ...res,
     message: (async function* () {
@@ -58,4 +52,23 @@ export const errorMappingInterceptor: Interceptor = (next) => async (req) => {
       }
     })(),
   };
+}
+
+const rethrowMapped = (err: unknown): never => {
+  throw toConnectError(err);
+};
+
+/**
+ * Maps every error a handler throws (unary, or while a response stream runs) to a status.
+ * Written with then() rather than async/await: one promise per call instead of three, on every
+ * call of every API.
+ */
+export const errorMappingInterceptor: Interceptor = (next) => (req) => {
+  let pending: ReturnType<typeof next>;
+  try {
+    pending = next(req);
+  } catch (err) {
+    return Promise.reject(toConnectError(err));
+  }
+  return pending.then(mapStreamErrors, rethrowMapped);
 };

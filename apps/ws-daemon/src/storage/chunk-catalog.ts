@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type ChunkIndex, parseChunkIndex } from "../chunks/index.js";
+import { type ChunkFrame, type ChunkIndex, parseChunkIndex } from "../chunks/index.js";
 import { ContentCorruptError, type Log } from "../platform/index.js";
 import { isPackKeyOf } from "./chunk-keys.js";
 import { type ChunkedManifest, parseAnyManifest } from "./chunked-manifest.js";
@@ -17,6 +17,8 @@ export interface KnownChunk {
   packSize: number;
   offset: number;
   length: number;
+  /** The pack is framed (one zstd frame per chunk): the chunk's frame in its stored bytes. */
+  frame?: ChunkFrame | undefined;
 }
 
 /** Manifests read at once while listing a scope. */
@@ -111,6 +113,7 @@ export class ChunkCatalog {
             packSize: pack.size,
             offset: c.offset,
             length: c.length,
+            ...(pack.framed && c.frame ? { frame: c.frame } : {}),
           });
         }
       },

@@ -1,13 +1,21 @@
 import type { Log } from "../platform/index.js";
 import type { ChunkCatalog } from "./chunk-catalog.js";
-import { CHUNKS_ROOT, indexManifestOf, scopeOfKey } from "./chunk-keys.js";
+import {
+  CHUNKS_ROOT,
+  condemnedPrefix,
+  indexManifestOf,
+  newCondemnedKey,
+  scopeOfKey,
+} from "./chunk-keys.js";
 import { parseAnyManifest } from "./chunked-manifest.js";
 import {
   getBytes,
   type ObjectInfo,
   ObjectNotFoundError,
   type ObjectStore,
+  putBytes,
 } from "./object-store.js";
+import { encodeCondemnedList } from "./reusable-chunks.js";
 
 export interface ChunkSweepReport {
   /** Packs deleted because no published index names them. */
@@ -16,7 +24,10 @@ export interface ChunkSweepReport {
   indexes: number;
   /** Leases of writers dead for longer than the grace period, deleted. */
   leases: number;
-  /** Scopes left alone this time: a writer was active, or something named could not be read. */
+  /**
+   * Scopes left alone this time: a writer that began before the sweep condemned its candidates
+   * was still running after the wait, or something named could not be read.
+   */
   scopesSkipped: number;
 }
 
@@ -24,23 +35,40 @@ export interface ChunkSweepOptions {
   graceMs: number;
   now: () => number;
   log: Log;
-  /** Test hook: runs between the candidates' listing and the second look (step 4). */
+  /**
+   * How long a sweep waits for the writers that began before its condemned list to end before
+   * leaving the scope for the next sweep. Default: half the grace (a writer may not publish
+   * later than that), at most WAIT_FOR_WRITERS_MAX_MS.
+   */
+  waitForWritersMs?: number | undefined;
+  /** Between two looks at the leases while waiting. Default 500 ms. */
+  pollMs?: number | undefined;
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** Test hook: runs once the condemned list is stored, before the wait and the second look. */
   beforeRecheck?: (() => Promise<void>) | undefined;
+  /** Test hook: the sweep begins waiting for these writers' leases (stored before its list). */
+  onWaitForWriters?: ((leases: string[]) => void) | undefined;
 }
+
+const WAIT_FOR_WRITERS_MAX_MS = 10 * 60 * 1000;
 
 interface ScopeObjects {
   packs: ObjectInfo[];
   leases: ObjectInfo[];
+  condemned: ObjectInfo[];
 }
 
 /**
  * Garbage collection of the chunked format, safe with any number of daemons writing and sweeping
- * the same store (the argument is in docs/chunked-backups.md). Per scope:
- *  1. a live lease (younger than the grace) means a writer may be about to name any pack: skip;
- *  2. mark every pack a published index of the scope names (anything unreadable: skip the scope);
- *  3. candidates: unmarked packs older than the grace;
- *  4. look again: a live lease now → skip; mark from a fresh listing of the published indexes;
- *  5. delete the candidates still unmarked.
+ * the same store, and making progress while writers run without pause (the argument is in
+ * docs/chunked-backups.md). Per scope:
+ *  1. mark every pack a published index of the scope names (anything unreadable: skip the scope);
+ *  2. candidates: unmarked packs older than the grace;
+ *  3. store them as a condemned list: writers whose lease comes later never name them;
+ *  4. wait until every writer whose lease came before the list ended (or its lease died);
+ *     still running after the wait → skip the scope this time;
+ *  5. mark again from a fresh listing of the published indexes;
+ *  6. delete the candidates still unmarked, then the list.
  * Then indexes no manifest names (older than the grace) go too.
  */
 export async function collectChunks(
@@ -53,9 +81,10 @@ export async function collectChunks(
   for await (const o of objects.list(CHUNKS_ROOT)) {
     const scope = scopeOfKey(o.key);
     if (!scope) continue;
-    const entry = scopes.get(scope) ?? { packs: [], leases: [] };
+    const entry = scopes.get(scope) ?? { packs: [], leases: [], condemned: [] };
     scopes.set(scope, entry);
     if (o.key.startsWith(`${scope}packs/`)) entry.packs.push(o);
+    else if (o.key.startsWith(condemnedPrefix(scope))) entry.condemned.push(o);
     else entry.leases.push(o);
   }
   for (const [scope, found] of scopes) {
@@ -83,8 +112,6 @@ async function sweepScope(
   options: ChunkSweepOptions,
 ): Promise<{ packs: number; leases: number } | undefined> {
   const cutoff = options.now() - options.graceMs;
-  const isLive = (lease: ObjectInfo) => lease.lastModified.getTime() >= cutoff;
-  if (found.leases.some(isLive)) return undefined;
   const workspaces = workspacesOf(scope);
   const marked = new Set<string>();
   const mark = () =>
@@ -100,22 +127,73 @@ async function sweepScope(
   const candidates = found.packs.filter(
     (p) => !marked.has(p.key) && p.lastModified.getTime() < cutoff,
   );
-  const deadLeases = found.leases.filter((l) => !isLive(l));
-  if (candidates.length > 0) {
-    await options.beforeRecheck?.();
-    for await (const lease of objects.list(`${scope}leases/`)) {
-      if (isLive(lease)) return undefined;
-    }
-    await mark();
-  }
   let packs = 0;
-  for (const p of candidates) {
-    if (marked.has(p.key)) continue;
-    await objects.delete(p.key);
-    packs++;
+  if (candidates.length > 0) {
+    const listKey = newCondemnedKey(scope, options.now());
+    await putBytes(objects, listKey, encodeCondemnedList(candidates.map((p) => p.key)), {
+      contentType: "application/json",
+    });
+    try {
+      await options.beforeRecheck?.();
+      if (!(await writersBeforeEnded(objects, scope, listKey, options))) return undefined;
+      await mark();
+      for (const p of candidates) {
+        if (marked.has(p.key)) continue;
+        await objects.delete(p.key);
+        packs++;
+      }
+    } finally {
+      await objects
+        .delete(listKey)
+        .catch((err: unknown) => options.log("warn", `cannot delete ${listKey}`, { err }));
+    }
   }
+  const isDead = (o: ObjectInfo) => o.lastModified.getTime() < cutoff;
+  const deadLeases = found.leases.filter(isDead);
   for (const l of deadLeases) await objects.delete(l.key);
+  // lists of sweeps that died before deleting them (a running sweep is younger than the grace)
+  for (const l of found.condemned.filter(isDead)) await objects.delete(l.key);
   return { packs, leases: deadLeases.length };
+}
+
+/**
+ * Waits until no writer whose lease was stored before the condemned list `listKey` runs: each
+ * lease is gone (its writer ended) or older than the grace (its writer may no longer publish).
+ * Both times are the store's, so daemons' clocks do not matter; a lease stored in the same
+ * second as the list (S3 keeps seconds) counts as earlier. False when the wait ran out.
+ */
+async function writersBeforeEnded(
+  objects: ObjectStore,
+  scope: string,
+  listKey: string,
+  options: ChunkSweepOptions,
+): Promise<boolean> {
+  const list = await objects.head(listKey);
+  if (!list) throw new Error(`condemned list ${listKey} vanished`);
+  const listedAt = list.lastModified.getTime();
+  const waitMs = options.waitForWritersMs ?? Math.min(options.graceMs / 2, WAIT_FOR_WRITERS_MAX_MS);
+  const pollMs = options.pollMs ?? 500;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const started = options.now();
+  let told = false;
+  for (;;) {
+    const cutoff = options.now() - options.graceMs;
+    const earlier: string[] = [];
+    for await (const lease of objects.list(`${scope}leases/`)) {
+      const at = lease.lastModified.getTime();
+      if (at <= listedAt && at >= cutoff) earlier.push(lease.key);
+    }
+    if (earlier.length === 0) return true;
+    if (options.now() - started >= waitMs) {
+      options.log("info", `chunk sweep leaves ${scope} for later: writers still running`, {
+        leases: earlier.length,
+      });
+      return false;
+    }
+    if (!told) options.onWaitForWriters?.(earlier);
+    told = true;
+    await sleep(pollMs);
+  }
 }
 
 /** Where the manifests that may name a scope's packs live. */

@@ -6,6 +6,7 @@ import { assertKeyComponent } from "./object-keys.js";
  *
  *   chunks/<scope>/packs/<ts>-<rand>.pack     zstd of concatenated chunks
  *   chunks/<scope>/leases/<ts>-<rand>         a backup or snapshot writing into the scope
+ *   chunks/<scope>/condemned/<ts>-<rand>.json packs a running sweep is about to delete
  *   <workspace>/backup/full/index-<ts>-<rand>.json, <workspace>/snapshots/<id>/index.json
  *
  * <scope> is `owners/<owner>` (deduplication among one owner's archives) or `store` (among all).
@@ -36,6 +37,9 @@ const UNIQUE_ID = "\\d{8}T\\d{9}Z-[0-9a-f]{32}";
 
 export const newPackKey = (prefix: string, now: number) => `${prefix}packs/${uniqueId(now)}.pack`;
 export const newLeaseKey = (prefix: string, now: number) => `${prefix}leases/${uniqueId(now)}`;
+export const newCondemnedKey = (prefix: string, now: number) =>
+  `${prefix}condemned/${uniqueId(now)}.json`;
+export const condemnedPrefix = (prefix: string) => `${prefix}condemned/`;
 
 const PACK_KEY = new RegExp(
   `^chunks/(?:owners/[A-Za-z0-9][A-Za-z0-9._-]{0,127}|store)/packs/${UNIQUE_ID}\\.pack$`,
@@ -54,7 +58,7 @@ export const snapshotIndexKey = (snapshotPrefix: string) => `${snapshotPrefix}/i
 
 /** The scope prefix named by a pack key, for grouping in the sweep. */
 export function scopeOfKey(key: string): string | undefined {
-  const m = /^(chunks\/(?:owners\/[^/]+|store)\/)(?:packs|leases)\//.exec(key);
+  const m = /^(chunks\/(?:owners\/[^/]+|store)\/)(?:packs|leases|condemned)\//.exec(key);
   return m?.[1];
 }
 

@@ -1,4 +1,9 @@
-import { type ArchiveManifest, DEFAULT_ZSTD_LEVEL, extractTarStream } from "../archive/index.js";
+import {
+  type ArchiveManifest,
+  DEFAULT_ARCHIVE_LIMITS,
+  DEFAULT_ZSTD_LEVEL,
+  type PieceOptions,
+} from "../archive/index.js";
 import {
   type Clock,
   ContentCorruptError,
@@ -26,7 +31,6 @@ import {
   scopeWorkspaces,
   snapshotIndexKey,
 } from "./chunk-keys.js";
-import { readChunks } from "./chunk-reader.js";
 import { type ChunkedArchiveStats, writeChunkedArchive } from "./chunked-archive.js";
 import {
   type AnyManifest,
@@ -34,6 +38,7 @@ import {
   encodeChunkedManifest,
   parseAnyManifest,
 } from "./chunked-manifest.js";
+import { restoreChunkIndex } from "./chunked-restore.js";
 import type {
   ArchiveOptions,
   ArchiveStats,
@@ -53,6 +58,7 @@ import {
   workspacePrefix,
 } from "./object-keys.js";
 import { getBytesIfExists, type ObjectStore, putBytes } from "./object-store.js";
+import { restoreDeadline } from "./restore-deadline.js";
 
 /** What new backups and snapshots are written as; both are always readable. */
 export type StorageFormat = "tar-zstd" | "chunked";
@@ -64,13 +70,39 @@ export interface ContentStoreOptions extends ArchiveContentStoreOptions {
   dedupScope?: DedupScope;
   /** Chunked only: decompressed bytes per pack. Default 16 MiB. */
   packTargetBytes?: number;
+  /**
+   * Chunked only: a backup stores again the chunks of packs whose live share (bytes some
+   * published index names) is below this, so mostly dead packs stop being named and the sweep
+   * deletes them. 0 = never. Default 0.5.
+   */
+  repackBelow?: number;
+  /**
+   * Chunked only: the native chunker (native/wsd-chunker.c), which writes framed packs; unset:
+   * the JavaScript chunker (unframed packs, a version-1 index).
+   */
+  chunkerPath?: string | undefined;
+  /**
+   * Where the native chunker's private pack directories are made. Default: the store's staging
+   * directory (a local store: packs are renamed into place), else the process's scratch directory.
+   */
+  chunkerWorkDir?: string | undefined;
+  /**
+   * With the native chunker: it walks the tree itself (default). False: the JavaScript walk
+   * writes the stream into a FIFO it reads (the same stream; kept for comparison).
+   */
+  nativeWalk?: boolean | undefined;
+  /** The unchunk helper for restores (see ChunkedRestoreOptions); default: found if built. */
+  unchunkHelper?: string | false | undefined;
   /** Told of every chunked backup or snapshot that was published. */
   onChunkedArchive?: (operation: "backup" | "snapshot", stats: ChunkedArchiveStats) => void;
+  /** Chunked only: which file bodies the skip cache tracks (file-pieces.ts defaults otherwise). */
+  pieces?: Omit<PieceOptions, "reusable"> | undefined;
 }
 
 export interface StoreSweepReport extends SweepReport, ChunkSweepReport {}
 
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_REPACK_BELOW = 0.5;
 
 /**
  * The daemon's ContentStore: writes new archives in the configured format (the full tar.zst of
@@ -113,7 +145,21 @@ export class FormatContentStore implements ContentStore {
         return undefined;
       });
       const indexKey = newBackupIndexKey(backupPrefix(ws), started);
-      const manifest = await this.commitChunked("backup", ws, dir, indexKey, manifestKey, options);
+      // the skip cache: large files unchanged since the current backup are not read again
+      const current =
+        previous?.format === "chunked" &&
+        isBackupIndexKey(backupPrefix(ws), previous.manifest.indexKey)
+          ? previous.manifest
+          : undefined;
+      const manifest = await this.commitChunked(
+        "backup",
+        ws,
+        dir,
+        indexKey,
+        manifestKey,
+        options,
+        current,
+      );
       await this.dropReplaced(ws, previous, manifest.indexKey);
       return this.uploaded(backupUrl(ws), manifest, started);
     });
@@ -228,6 +274,7 @@ export class FormatContentStore implements ContentStore {
     indexKey: string,
     manifestKey: string,
     options: ArchiveOptions,
+    previous?: ChunkedManifest,
   ): Promise<ChunkedManifest> {
     const scope = this.options.dedupScope ?? "owner";
     const graceMs = this.options.orphanGraceMs ?? DEFAULT_SWEEP_GRACE_MS;
@@ -238,14 +285,20 @@ export class FormatContentStore implements ContentStore {
         scope: scopePrefix(scope, ws.owner),
         scopeWorkspaces: scopeWorkspaces(scope, ws.owner),
         packTargetBytes: this.options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES,
+        repackBelow: this.options.repackBelow ?? DEFAULT_REPACK_BELOW,
         zstdLevel: this.options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
         zstdPath: this.options.zstdPath,
+        chunkerPath: this.options.chunkerPath,
+        chunkerWorkDir: this.options.chunkerWorkDir,
+        nativeWalk: this.options.nativeWalk,
         limits: this.options.limits,
         deadline: this.options.deadline,
         // half the grace: the sweep counts a lease as dead only past the whole grace
         leaseLifetimeMs: graceMs / 2,
         now: () => this.clock.now(),
         log: this.log,
+        previous,
+        pieces: this.options.pieces,
       },
       ws,
       dir,
@@ -292,6 +345,34 @@ export class FormatContentStore implements ContentStore {
     targetDir: string,
     options: ArchiveOptions,
   ): Promise<ArchiveStats> {
+    // the archive deadline holds for restores too: a store that stops answering must not hold
+    // the workspace's initialization (and a slot) forever
+    const deadline = restoreDeadline(
+      this.options.deadline,
+      // the manifest's word, bounded by what a restore accepts at all
+      Math.min(
+        manifest.uncompressedSize,
+        this.options.limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes,
+      ),
+      this.clock,
+      options.signal,
+    );
+    try {
+      return await this.restoreChunkedInTime(owner, manifest, targetDir, {
+        ...options,
+        signal: deadline.signal,
+      });
+    } finally {
+      deadline.stop();
+    }
+  }
+
+  private async restoreChunkedInTime(
+    owner: string,
+    manifest: ChunkedManifest,
+    targetDir: string,
+    options: ArchiveOptions,
+  ): Promise<ArchiveStats> {
     options.signal?.throwIfAborted();
     const started = this.clock.now();
     const scope = manifest.scope;
@@ -312,14 +393,9 @@ export class FormatContentStore implements ContentStore {
         tarBytesTotal: index.tarBytes,
         filesTotal: index.entries,
       });
-    const result = await extractTarStream(
-      readChunks(this.objects, index, {
-        signal: options.signal,
-        zstdPath: this.options.zstdPath,
-        onPackLoaded: (n) => {
-          bytes += n;
-        },
-      }),
+    const result = await restoreChunkIndex(
+      this.objects,
+      index,
       targetDir,
       {
         ...this.options.restore,
@@ -330,6 +406,14 @@ export class FormatContentStore implements ContentStore {
           files = p.files;
           tarBytes = p.tarBytes;
           progress();
+        },
+      },
+      {
+        signal: options.signal,
+        zstdPath: this.options.zstdPath,
+        unchunkHelper: this.options.unchunkHelper,
+        onPackLoaded: (n) => {
+          bytes += n;
         },
       },
     );

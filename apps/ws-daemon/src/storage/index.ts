@@ -35,4 +35,6 @@ export {
 } from "./create-content-store.js";
 export { LocalDirectoryObjectStore } from "./local-object-store.js";
 export type { ObjectInfo, ObjectStore } from "./object-store.js";
+export { ObjectSourceFileError } from "./object-store.js";
 export { S3ObjectStore, type S3ObjectStoreConfig } from "./s3-object-store.js";
+export { STAGING_DIR, StagingDirectoryError } from "./store-staging.js";

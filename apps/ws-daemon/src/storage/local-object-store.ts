@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { createReadStream, createWriteStream } from "node:fs";
+import { constants, createReadStream, createWriteStream } from "node:fs";
 import {
   type FileHandle,
   mkdir,
   open,
   opendir,
   readdir,
+  readlink,
+  realpath,
   rename,
   stat,
   unlink,
@@ -14,16 +16,20 @@ import {
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { publishLocalFile } from "./local-file-publish.js";
 import {
   assertValidKey,
   type GetOptions,
+  InvalidObjectKeyError,
   type LocalObjectFiles,
   type LocalObjectWriter,
   type ObjectInfo,
   ObjectNotFoundError,
+  ObjectRangeError,
   type ObjectStore,
   type PutOptions,
 } from "./object-store.js";
+import { claimStagingDirectory, STAGING_DIR, sweepEndedStaging } from "./store-staging.js";
 
 /** Temp files start with "." which valid keys never do, so list() and readers never see them. */
 const TEMP_PREFIX = ".tmp-";
@@ -44,6 +50,10 @@ export class LocalDirectoryObjectStore implements ObjectStore {
   private readonly syncDirectory: (dir: string) => Promise<void>;
   /** Directories this store created whose parents are being fsynced, with that work. */
   private readonly newDirectories = new Map<string, Promise<void>>();
+  /** The root's real path, which every object opened must lie below. */
+  private realRoot: Promise<string> | undefined;
+  /** This process's staging directory, claimed on first use. */
+  private stagingDir: Promise<string> | undefined;
 
   constructor(
     readonly root: string,
@@ -66,7 +76,33 @@ export class LocalDirectoryObjectStore implements ObjectStore {
   readonly files: LocalObjectFiles = {
     open: (key) => this.openFile(key),
     create: (key) => this.createFile(key),
+    staging: () => this.staging(),
   };
+
+  private staging(): Promise<string> {
+    this.stagingDir ??= claimStagingDirectory(this.root).then(
+      (claim) => claim.dir,
+      (err: unknown) => {
+        this.stagingDir = undefined;
+        throw err;
+      },
+    );
+    return this.stagingDir;
+  }
+
+  /** Publishes a file like a put of its bytes; from the staging directory that is a rename. */
+  async putFile(key: string, file: string, options: PutOptions = {}): Promise<{ size: number }> {
+    options.signal?.throwIfAborted();
+    const dest = this.pathOf(key);
+    const dir = path.dirname(dest);
+    await this.makeDirectory(dir);
+    return publishLocalFile(file, {
+      dest,
+      tmp: tempPathOf(dest),
+      syncDirectory: () => this.syncDirectory(dir),
+      signal: options.signal,
+    });
+  }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<{ size: number }> {
     const writer = await this.createFile(key);
@@ -94,10 +130,7 @@ export class LocalDirectoryObjectStore implements ObjectStore {
     const dest = this.pathOf(key);
     const dir = path.dirname(dest);
     await this.makeDirectory(dir);
-    const tmp = path.join(
-      dir,
-      `${TEMP_PREFIX}${path.basename(dest)}-${randomBytes(6).toString("hex")}`,
-    );
+    const tmp = tempPathOf(dest);
     const file = await open(tmp, "wx+", 0o600);
     const syncer = new BackgroundSyncer(file);
     let state: "open" | "committed" | "aborted" = "open";
@@ -159,21 +192,52 @@ export class LocalDirectoryObjectStore implements ObjectStore {
     await Promise.all(pending);
   }
 
+  /**
+   * Opens an object's file for reading without following a link at its name, and only when the
+   * file opened lies inside the root (a link in a directory on the way that leads out is refused
+   * as well): whoever can write into the store's directory cannot make us read other files.
+   */
   private async openFile(key: string): Promise<FileHandle> {
-    return open(this.pathOf(key), "r").catch((err: NodeJS.ErrnoException) => {
-      throw err.code === "ENOENT" ? new ObjectNotFoundError(key) : err;
-    });
+    const fh = await open(this.pathOf(key), constants.O_RDONLY | constants.O_NOFOLLOW).catch(
+      (err: NodeJS.ErrnoException) => {
+        throw err.code === "ENOENT" || err.code === "ENOTDIR" ? new ObjectNotFoundError(key) : err;
+      },
+    );
+    try {
+      this.realRoot ??= realpath(this.root);
+      const [opened, root] = await Promise.all([readlink(`/proc/self/fd/${fh.fd}`), this.realRoot]);
+      if (!opened.startsWith(`${root}/`)) {
+        throw new InvalidObjectKeyError(`object ${key} resolves outside the store`);
+      }
+      return fh;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
-    const file = this.pathOf(key);
-    const fh = await open(file, "r").catch((err: NodeJS.ErrnoException) => {
-      throw err.code === "ENOENT" ? new ObjectNotFoundError(key) : err;
-    });
+    const fh = await this.openFile(key);
+    const range = options.range;
+    if (range) {
+      try {
+        const { size } = await fh.stat();
+        const end = range.end ?? size - 1;
+        if (range.start < 0 || end < range.start || end >= size) {
+          throw new ObjectRangeError(
+            key,
+            `range ${range.start}-${range.end ?? ""} lies outside its ${size} bytes`,
+          );
+        }
+      } catch (err) {
+        await fh.close();
+        throw err;
+      }
+    }
     return createReadStream("", {
       fd: fh,
-      start: options.range?.start,
-      end: options.range?.end,
+      start: range?.start,
+      end: range?.end,
       signal: options.signal,
       highWaterMark: 1024 * 1024,
     });
@@ -216,6 +280,7 @@ export class LocalDirectoryObjectStore implements ObjectStore {
       }
       for (const ent of entries) {
         const child = path.join(abs, ent.name);
+        if (ent.isDirectory() && abs === this.root && ent.name === STAGING_DIR) continue;
         if (ent.isDirectory()) {
           await visit(child);
         } else if (ent.isFile() && ent.name.startsWith(TEMP_PREFIX)) {
@@ -230,7 +295,8 @@ export class LocalDirectoryObjectStore implements ObjectStore {
       }
     };
     await visit(start === "" ? this.root : path.join(this.root, ...start.split("/")));
-    return removed;
+    // staged files of daemons that died; live ones' are in use whatever their age
+    return removed + (await sweepEndedStaging(this.root)).length;
   }
 
   private async *walk(relDir: string, prefix: string): AsyncGenerator<ObjectInfo> {
@@ -295,6 +361,14 @@ class BackgroundSyncer {
   async settle(): Promise<void> {
     await this.running;
   }
+}
+
+/** A fresh temp name next to `dest`, which list() skips and sweepIncomplete() knows. */
+function tempPathOf(dest: string): string {
+  return path.join(
+    path.dirname(dest),
+    `${TEMP_PREFIX}${path.basename(dest)}-${randomBytes(6).toString("hex")}`,
+  );
 }
 
 function isMissing(err: unknown): boolean {

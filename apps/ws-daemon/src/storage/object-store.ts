@@ -15,7 +15,10 @@ export interface PutOptions {
 
 export interface GetOptions {
   signal?: AbortSignal | undefined;
-  /** Inclusive byte range; `end` defaults to the last byte. */
+  /**
+   * Inclusive byte range; `end` defaults to the last byte. A range that does not lie inside the
+   * object is ObjectRangeError (before or while reading), never a short body.
+   */
   range?: { start: number; end?: number | undefined } | undefined;
 }
 
@@ -47,6 +50,14 @@ export interface ObjectStore {
    * temp files of the local store, unfinished multipart uploads on S3. Resolves with how many.
    */
   sweepIncomplete?(prefix: string, startedBefore: Date): Promise<number>;
+  /**
+   * Present on stores that can take a whole file without it passing through the event loop
+   * (a rename or an in-kernel copy locally, a streamed PUT of known length on S3). Same commit
+   * semantics as put: the object appears atomically, and only once it is durable. `file` must
+   * be a regular file that nobody writes any more; a link there is refused. It may be moved
+   * into the store: afterwards the caller only removes what is left at `file` (if anything).
+   */
+  putFile?(key: string, file: string, options?: PutOptions): Promise<{ size: number }>;
 }
 
 export interface LocalObjectFiles {
@@ -54,6 +65,11 @@ export interface LocalObjectFiles {
   open(key: string): Promise<FileHandle>;
   /** Starts a new object written through a file; nothing is visible under `key` before commit(). */
   create(key: string): Promise<LocalObjectWriter>;
+  /**
+   * This process's private (0700) staging directory on the store's file system: files made in
+   * it (in a directory of their own) reach putFile as a rename. Never listed as objects.
+   */
+  staging?(): Promise<string>;
 }
 
 export interface LocalObjectWriter {
@@ -71,6 +87,28 @@ export class ObjectNotFoundError extends DomainError {
   override name = "ObjectNotFoundError";
   constructor(readonly key: string) {
     super("not-found", `object ${key} does not exist`);
+  }
+}
+
+/** A byte range outside the object (e.g. an index naming bytes of a pack that it does not have). */
+export class ObjectRangeError extends DomainError {
+  override name = "ObjectRangeError";
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super("failed-precondition", `object ${key}: ${message}`);
+  }
+}
+
+/** A file given to putFile that is not a plain file of its own (a link, a directory, linked twice). */
+export class ObjectSourceFileError extends DomainError {
+  override name = "ObjectSourceFileError";
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super("failed-precondition", `${file}: ${message}`);
   }
 }
 
@@ -126,4 +164,37 @@ export async function getBytesIfExists(
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
+}
+
+/**
+ * Exactly `length` bytes of `key` from `start` (one ranged GET). A store that answers with fewer
+ * or more bytes is ObjectRangeError: a short read is never taken for the range.
+ */
+export async function getRange(
+  store: ObjectStore,
+  key: string,
+  start: number,
+  length: number,
+  options: { signal?: AbortSignal | undefined } = {},
+): Promise<Buffer> {
+  if (length <= 0) throw new ObjectRangeError(key, `empty range at ${start}`);
+  const out = Buffer.allocUnsafe(length);
+  let filled = 0;
+  const body = await store.get(key, {
+    range: { start, end: start + length - 1 },
+    signal: options.signal,
+  });
+  for await (const c of body) {
+    const chunk = c as Buffer;
+    if (filled + chunk.length > length) {
+      body.destroy();
+      throw new ObjectRangeError(key, `range ${start}+${length} answered with more bytes`);
+    }
+    chunk.copy(out, filled);
+    filled += chunk.length;
+  }
+  if (filled !== length) {
+    throw new ObjectRangeError(key, `range ${start}+${length} answered with ${filled} bytes`);
+  }
+  return out;
 }

@@ -12,6 +12,8 @@ export interface StoredPack {
   rawSize: number;
   /** Bytes of the stored (compressed) object. */
   size: number;
+  /** One zstd frame per chunk (written by the native chunker). */
+  framed?: boolean | undefined;
 }
 
 export interface PackWriterOptions {
@@ -158,6 +160,9 @@ class OpenPack {
         );
       },
     });
+    // the failure reaches the writer through exited and uploaded; a store that already gave up
+    // on the stream (a failed put) leaves no listener, and an unheard 'error' would crash the daemon
+    counted.on("error", () => {});
     exited.catch((err: Error) => counted.destroy(err));
     const stdout = this.zstd.stdout;
     if (!stdout) throw new Error("zstd has no stdout");

@@ -1,4 +1,7 @@
+import { constants, createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
+import { finished } from "node:stream/promises";
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -8,6 +11,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
@@ -18,6 +22,8 @@ import {
   type GetOptions,
   type ObjectInfo,
   ObjectNotFoundError,
+  ObjectRangeError,
+  ObjectSourceFileError,
   type ObjectStore,
   type PutOptions,
 } from "./object-store.js";
@@ -43,9 +49,13 @@ export interface S3ObjectStoreConfig {
   queueSize?: number | undefined;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
   listPageSize?: number | undefined;
+  /** putFile: larger files go up as a multipart upload, smaller ones in one PUT. Default 64 MiB. */
+  singlePutMaxBytes?: number | undefined;
 }
 
 const MiB = 1024 * 1024;
+/** Files up to this size go up as one streamed PutObject; larger ones as a multipart upload. */
+const DEFAULT_SINGLE_PUT_MAX_BYTES = 64 * MiB;
 
 /**
  * Objects in an S3-compatible bucket. Uploads go through lib-storage's Upload: bodies of unknown
@@ -165,6 +175,54 @@ export class S3ObjectStore implements ObjectStore {
     return { size };
   }
 
+  /**
+   * A file's bytes as one PutObject whose body streams from the file with its length known (no
+   * part buffered in memory, unlike put's multipart upload); larger files go through put. The
+   * SDK does not retry a streamed body, so a failed attempt is retried here from a fresh read.
+   */
+  async putFile(key: string, file: string, options: PutOptions = {}): Promise<{ size: number }> {
+    assertValidKey(key);
+    await this.ensureBucket();
+    const fh = await openRegularFile(file);
+    try {
+      const { size } = await fh.stat();
+      // each attempt reads through a descriptor of its own (a stream's destroy() closes its
+      // descriptor), opened through ours: the very file checked above, whatever the path names now
+      const fromFile = () => createReadStream(`/proc/self/fd/${fh.fd}`, { highWaterMark: MiB });
+      if (size > (this.config.singlePutMaxBytes ?? DEFAULT_SINGLE_PUT_MAX_BYTES)) {
+        const body = fromFile();
+        try {
+          return await this.put(key, body, options);
+        } finally {
+          await settled(body);
+        }
+      }
+      for (let attempt = 1; ; attempt++) {
+        const body = fromFile();
+        try {
+          await this.client.send(
+            new PutObjectCommand({
+              Bucket: this.config.bucket,
+              Key: key,
+              Body: body,
+              ContentLength: size,
+              ContentType: options.contentType ?? "application/octet-stream",
+            }),
+            options.signal ? { abortSignal: options.signal } : {},
+          );
+          return { size };
+        } catch (err) {
+          if (options.signal?.aborted || attempt >= this.maxAttempts || !retryable(err)) throw err;
+          await this.clock.sleep(Math.min(100 * 2 ** attempt, 5000), options.signal);
+        } finally {
+          await settled(body);
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
     const start = options.range?.start ?? 0;
@@ -189,10 +247,20 @@ export class S3ObjectStore implements ObjectStore {
         signal ? { abortSignal: signal } : {},
       );
       if (!res.Body) throw new Error(`GetObject ${key} returned no body`);
+      // a server that ignored the Range header would hand us the object from its first byte
+      if (range !== undefined && !res.ContentRange?.startsWith(`bytes ${start}-`)) {
+        (res.Body as Readable).destroy();
+        throw new ObjectRangeError(
+          key,
+          `asked for ${range}, answered ${res.ContentRange ?? "the whole object"}`,
+        );
+      }
       return { body: res.Body as Readable, etag: res.ETag };
     } catch (err) {
       if ((err as Error).name === "NoSuchKey" || httpStatus(err) === 404)
         throw new ObjectNotFoundError(key);
+      if ((err as Error).name === "InvalidRange" || httpStatus(err) === 416)
+        throw new ObjectRangeError(key, `range ${range} lies outside the object`);
       throw err;
     }
   }
@@ -212,12 +280,23 @@ export class S3ObjectStore implements ObjectStore {
         for await (const chunk of current.body) {
           pos += (chunk as Buffer).length;
           failures = 0;
+          if (end !== undefined && pos > end + 1) {
+            throw new ObjectRangeError(key, `range ${start}-${end} answered with more bytes`);
+          }
           yield chunk as Buffer;
+        }
+        // an object shorter than the range ends the body early (S3 answers what there is)
+        if (end !== undefined && pos !== end + 1) {
+          throw new ObjectRangeError(
+            key,
+            `range ${start}-${end} ends at ${pos}: the object is shorter`,
+          );
         }
         return;
       } catch (err) {
         current.body.destroy();
-        if (signal?.aborted || ++failures >= this.maxAttempts) throw err;
+        if (err instanceof ObjectRangeError || signal?.aborted || ++failures >= this.maxAttempts)
+          throw err;
         if (end !== undefined && pos > end) return;
         await this.clock.sleep(Math.min(100 * 2 ** failures, 5000), signal);
         // IfMatch: if the object was replaced meanwhile, fail instead of splicing two versions
@@ -310,6 +389,31 @@ async function unlessNoBucket<T>(send: () => Promise<T>): Promise<T | undefined>
     if ((err as Error).name === "NoSuchBucket") return undefined;
     throw err;
   }
+}
+
+async function openRegularFile(file: string): Promise<FileHandle> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw err.code === "ELOOP" ? new ObjectSourceFileError(file, "is a symbolic link") : err;
+    },
+  );
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw new ObjectSourceFileError(file, "not a regular file");
+  }
+  return fh;
+}
+
+/** Ends a body stream and waits until its descriptor is closed. */
+async function settled(body: Readable): Promise<void> {
+  body.destroy();
+  await finished(body).catch(() => {});
+}
+
+/** Client errors (4xx but timeouts and throttling) come back the same however often sent. */
+function retryable(err: unknown): boolean {
+  const status = httpStatus(err);
+  return status === undefined || status >= 500 || status === 408 || status === 429;
 }
 
 function httpStatus(err: unknown): number | undefined {

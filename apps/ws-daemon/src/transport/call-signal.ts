@@ -7,10 +7,14 @@ export class CallSignal {
   private controller: AbortController | undefined;
   private abortedWith: { reason: unknown } | undefined;
 
+  /** `onCreate` runs when the signal is first asked for (to start watching what aborts it). */
+  constructor(private readonly onCreate?: () => void) {}
+
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
+      this.onCreate?.();
     }
     return this.controller.signal;
   }

@@ -1,26 +1,26 @@
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import type { Socket } from "node:net";
-import { create, type DescMessage, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  createContextValues,
-  type HandlerContext,
-  type Interceptor,
-  type MethodImplSpec,
-  type StreamRequest,
-  type StreamResponse,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
+import { BodyDeadlines } from "./body-deadlines.js";
+import { CallHeaders } from "./call-headers.js";
 import { CallSignal } from "./call-signal.js";
+import { ENVELOPE_HEADER_BYTES, respondError, respondMessage } from "./grpc-respond.js";
 import type { MethodsByPath } from "./recorded-services.js";
+import { Slots } from "./slots.js";
+import {
+  type CallFn,
+  createUnaryChain,
+  type UnaryCallState,
+  type UnarySpec,
+  withCallState,
+} from "./unary-call-chain.js";
+import { UnaryCallRequest } from "./unary-call-request.js";
+
+export { percentEncodeMessage } from "./grpc-respond.js";
 
 const GRPC_CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
-const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
-const ENVELOPE_HEADER_BYTES = 5;
 
 export interface GrpcUnaryPathOptions {
   methods: MethodsByPath;
@@ -49,9 +49,21 @@ export type StreamTaker = (
  * JSON, compressed requests) stays with connect-node.
  */
 export function createGrpcUnaryPath(options: GrpcUnaryPathOptions): StreamTaker {
-  const running = new Set<CallSignal>();
+  const running = new Slots<CallSignal>();
+  // per method, made on its first call: the interceptor chain and what its calls share
+  const servings = new Map<UnarySpec, MethodServing>();
+  const servingOf = (spec: UnarySpec) => {
+    let serving = servings.get(spec);
+    if (!serving) {
+      serving = { spec, chain: createUnaryChain(spec, options.interceptors), options, running };
+      servings.set(spec, serving);
+    }
+    return serving;
+  };
   options.shutdownSignal?.addEventListener("abort", () => {
-    for (const c of running) c.abort(options.shutdownSignal?.reason);
+    running.forEach((c) => {
+      c.abort(options.shutdownSignal?.reason);
+    });
   });
   const bodies = new BodyDeadlines(options.requestTimeoutMs, (stream) => {
     options.onLimitExceeded?.("requestTimeoutMs");
@@ -73,65 +85,32 @@ export function createGrpcUnaryPath(options: GrpcUnaryPathOptions): StreamTaker 
     if (encoding !== undefined && encoding !== "identity") return false;
     const spec = options.methods.get(headers[":path"] ?? "");
     if (spec?.kind !== "unary") return false;
-    serveUnary(stream, headers, spec, options, running, bodies);
+    serveUnary(stream, headers, servingOf(spec), bodies);
     return true;
   };
 }
 
-/**
- * Streams whose request body is still arriving, with one sweep for all of them (a timer per
- * call would cost more than the call): a client that sends a body slowly, or half of it and
- * then nothing, gets its stream answered and closed.
- */
-class BodyDeadlines {
-  private readonly since = new Map<http2.ServerHttp2Stream, number>();
-  private sweep: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly onExpired: (stream: http2.ServerHttp2Stream) => void,
-  ) {}
-
-  add(stream: http2.ServerHttp2Stream): void {
-    this.since.set(stream, Date.now());
-    if (this.sweep) return;
-    this.sweep = setInterval(() => this.expire(), Math.min(1000, this.timeoutMs));
-    this.sweep.unref();
-  }
-
-  delete(stream: http2.ServerHttp2Stream): void {
-    this.since.delete(stream);
-  }
-
-  private expire(): void {
-    const limit = Date.now() - this.timeoutMs;
-    for (const [stream, started] of this.since) {
-      // a stream the client reset is forgotten here rather than by a listener on every call
-      if (stream.destroyed) this.since.delete(stream);
-      if (started > limit || stream.destroyed) continue;
-      this.since.delete(stream);
-      this.onExpired(stream);
-    }
-    if (this.since.size === 0) {
-      clearInterval(this.sweep);
-      this.sweep = undefined;
-    }
-  }
+/** What serving one call of a method needs, beyond the stream. */
+interface MethodServing {
+  spec: UnarySpec;
+  chain: CallFn;
+  options: GrpcUnaryPathOptions;
+  /** The calls whose signal exists, to abort on shutdown. */
+  running: Slots<CallSignal>;
 }
 
 function serveUnary(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
-  spec: Extract<MethodImplSpec, { kind: "unary" }>,
-  options: GrpcUnaryPathOptions,
-  running: Set<CallSignal>,
+  serving: MethodServing,
   bodies: BodyDeadlines,
 ): void {
+  const options = serving.options;
   const limit = options.readMaxBytes;
   const chunks: Buffer[] = [];
   let received = 0;
   let refused = false;
-  bodies.add(stream);
+  const waiting = bodies.add(stream);
   stream.on("data", (chunk: Buffer) => {
     if (refused) return;
     received += chunk.length;
@@ -139,7 +118,7 @@ function serveUnary(
     if (received > limit + ENVELOPE_HEADER_BYTES || tooLarge(chunks, chunk, limit)) {
       refused = true;
       chunks.length = 0;
-      bodies.delete(stream);
+      bodies.delete(waiting, stream);
       options.onLimitExceeded?.("readMaxBytes");
       respondError(stream, messageTooLarge(limit), undefined);
       return;
@@ -147,10 +126,10 @@ function serveUnary(
     chunks.push(chunk);
   });
   stream.on("end", () => {
-    bodies.delete(stream);
+    bodies.delete(waiting, stream);
     if (refused || stream.headersSent) return;
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
-    void invoke(stream, headers, spec, options, running, body);
+    invoke(stream, headers, serving, body);
   });
   // a reset from the client: nothing to answer, the call's signal aborts
   stream.on("error", () => {});
@@ -210,32 +189,40 @@ function parseRequest(schema: DescMessage, bytes: Buffer) {
   }
 }
 
-function requestHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const h = new Headers();
-  for (const key in headers) {
-    if (key.charCodeAt(0) === 58 /* ":" */) continue;
-    const value = headers[key];
-    if (typeof value === "string") h.append(key, value);
-    else if (Array.isArray(value)) for (const v of value) h.append(key, v);
-  }
-  return h;
-}
-
-async function invoke(
+function invoke(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
-  spec: Extract<MethodImplSpec, { kind: "unary" }>,
-  options: GrpcUnaryPathOptions,
-  running: Set<CallSignal>,
+  serving: MethodServing,
   body: Buffer,
-): Promise<void> {
+): void {
+  const { spec, options, running } = serving;
   const method = spec.method;
-  const controller = new CallSignal();
-  const responseHeader = new Headers();
-  const responseTrailer = new Headers();
-  let deadline: NodeJS.Timeout | undefined;
+  const state: UnaryCallState = {
+    responseHeader: new CallHeaders(),
+    responseTrailer: new CallHeaders(),
+    deadlineAt: undefined,
+  };
   const onClose = () => {
     controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+  };
+  let watching = -1;
+  let answered = false;
+  // Only a signal someone asked for needs the stream's close and the shutdown to abort it.
+  const controller = new CallSignal(() => {
+    if (answered) return;
+    watching = running.add(controller);
+    if (options.shutdownSignal?.aborted) controller.abort(options.shutdownSignal.reason);
+    if (stream.closed || stream.destroyed) onClose();
+    else stream.once("close", onClose);
+  });
+  let deadline: NodeJS.Timeout | undefined;
+  const done = () => {
+    answered = true;
+    clearTimeout(deadline);
+    if (watching !== -1) {
+      running.remove(watching, controller);
+      stream.off("close", onClose);
+    }
   };
   try {
     const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, 2 ** 31);
@@ -245,139 +232,41 @@ async function invoke(
     const input = parseRequest(method.input, unwrapped);
     if (input instanceof ConnectError) throw input;
     if (options.shutdownSignal?.aborted) throw ConnectError.from(options.shutdownSignal.reason);
-    running.add(controller);
-    stream.once("close", onClose);
-    const deadlineAt = timeout.timeoutMs !== undefined ? Date.now() + timeout.timeoutMs : undefined;
     if (timeout.timeoutMs !== undefined) {
+      state.deadlineAt = Date.now() + timeout.timeoutMs;
       deadline = setTimeout(
         () => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
         timeout.timeoutMs,
       );
     }
-    const url = `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`;
-    const call = withInterceptors(async (req): Promise<UnaryResponse> => {
-      const context: HandlerContext = {
-        method,
-        service: req.service,
-        // read when the handler looks: the signal is made then
-        get signal() {
-          return req.signal;
-        },
-        timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
-        requestMethod: req.requestMethod,
-        requestHeader: req.header,
-        responseHeader,
-        responseTrailer,
-        protocolName: "grpc",
-        values: req.contextValues,
-        url: req.url,
-      };
-      const output = await spec.impl(req.message as never, context);
-      return {
-        stream: false,
-        service: method.parent,
-        method,
-        header: responseHeader,
-        trailer: responseTrailer,
-        message: isMessage(output, method.output) ? output : create(method.output, output),
-      };
-    }, options.interceptors);
-    const request: UnaryRequest = {
-      stream: false,
-      service: method.parent,
+    const request = new UnaryCallRequest(
       method,
-      requestMethod: "POST",
-      url,
-      get signal() {
-        return controller.signal;
+      new CallHeaders(headers),
+      input,
+      stream,
+      headers,
+      controller,
+      options.contextValues,
+    );
+    state.request = request;
+    // then() rather than await: one promise fewer per call
+    serving.chain(withCallState(request, state)).then(
+      (res) => {
+        try {
+          if (res.stream) throw new ConnectError("a unary call answered a stream", Code.Internal);
+          respondMessage(stream, toBinary(method.output, res.message), res.header, res.trailer);
+        } catch (e) {
+          respondError(stream, ConnectError.from(e), state.responseHeader, state.responseTrailer);
+        }
+        done();
       },
-      header: requestHeaders(headers),
-      contextValues: options.contextValues
-        ? options.contextValues(stream.session?.socket as Socket)
-        : createContextValues(),
-      message: input,
-    };
-    const res = await call(request);
-    if (res.stream) throw new ConnectError("a unary call answered a stream", Code.Internal);
-    respondMessage(stream, toBinary(method.output, res.message), res.header, res.trailer);
+      (e: unknown) => {
+        respondError(stream, ConnectError.from(e), state.responseHeader, state.responseTrailer);
+        done();
+      },
+    );
   } catch (e) {
-    respondError(stream, ConnectError.from(e), responseHeader);
-  } finally {
-    clearTimeout(deadline);
-    running.delete(controller);
-    stream.off("close", onClose);
+    respondError(stream, ConnectError.from(e), state.responseHeader, state.responseTrailer);
+    done();
   }
-}
-
-type CallFn = (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
-
-/** The first interceptor is the outermost, as in connect. */
-function withInterceptors(
-  last: (req: UnaryRequest) => Promise<UnaryResponse>,
-  interceptors: Interceptor[],
-): CallFn {
-  let next = last as CallFn;
-  for (let i = interceptors.length - 1; i >= 0; i--) next = (interceptors[i] as Interceptor)(next);
-  return next;
-}
-
-type OutgoingHeaders = http2.OutgoingHttpHeaders;
-
-function copyInto(target: OutgoingHeaders, from: Headers | undefined): OutgoingHeaders {
-  from?.forEach((value, key) => {
-    target[key] = value;
-  });
-  return target;
-}
-
-function respondMessage(
-  stream: http2.ServerHttp2Stream,
-  payload: Uint8Array,
-  header: Headers,
-  trailer: Headers,
-): void {
-  if (stream.destroyed || stream.headersSent) return;
-  const frame = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + payload.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(payload.length, 1);
-  frame.set(payload, ENVELOPE_HEADER_BYTES);
-  const trailers = copyInto({}, trailer);
-  trailers["grpc-status"] = "0";
-  stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-  stream.respond(copyInto({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, header), {
-    waitForTrailers: true,
-  });
-  stream.end(frame);
-}
-
-/** A trailers-only response carrying the status; the rest of the request body is not read. */
-function respondError(
-  stream: http2.ServerHttp2Stream,
-  error: ConnectError,
-  header: Headers | undefined,
-): void {
-  if (stream.destroyed || stream.headersSent) return;
-  const status = setTrailerStatus(new Headers(header), error);
-  status.set("grpc-message", percentEncodeMessage(error.rawMessage));
-  stream.respond(copyInto({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, status), {
-    endStream: true,
-  });
-  // whatever the client still sends is of no use: stop it without an error (RST_STREAM NO_ERROR)
-  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-}
-
-/**
- * grpc-message as the gRPC spec encodes it: only bytes outside printable ASCII and "%" are
- * percent-encoded. encodeURIComponent also encodes "," and the like, which gRPC libraries that
- * decode with decodeURI (grpc-js) then show as "%2C".
- */
-export function percentEncodeMessage(message: string): string {
-  let out = "";
-  for (const byte of Buffer.from(message, "utf8")) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
 }

@@ -2,6 +2,7 @@ import { readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type * as tls from "node:tls";
 import type {
   ConnectRouter,
   ContextValues,
@@ -10,7 +11,9 @@ import type {
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createGrpcUnaryPath, type StreamTaker } from "./grpc-unary-path.js";
+import { countHttp1Timeouts } from "./http1-timeout-counting.js";
 import { type MethodsByPath, recordServices } from "./recorded-services.js";
+import { useChurnFreeStreamRegistries } from "./session-stream-registries.js";
 import {
   DEFAULT_TRANSPORT_LIMITS,
   guardSession,
@@ -48,6 +51,11 @@ export interface RpcServerOptions {
   contextValues?: ((socket: net.Socket) => ContextValues) | undefined;
   /** Told whenever a limit refuses a connection, stream or call (for metrics). */
   onLimitExceeded?: ((limit: keyof TransportLimits) => void) | undefined;
+  /**
+   * false: unary gRPC calls over HTTP/2 go through connect-node like everything else instead of
+   * the unary gRPC path (tests compare the two answers; default true).
+   */
+  grpcUnaryPath?: boolean | undefined;
 }
 
 export interface RpcServer {
@@ -128,6 +136,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     // The server never listens itself (sockets are handed to it), and Node starts checking the
     // two timeouts above on "listening" only.
     h1.emit("listening");
+    h1.on("connection", (socket: net.Socket) => countHttp1Timeouts(socket, exceeded));
     const plain = h1;
     const h2c = h2;
     listener = net.createServer((socket) => {
@@ -135,12 +144,15 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       // to handle, and a client that sends nothing must not hold the descriptor forever.
       const onEarlyError = () => socket.destroy();
       socket.on("error", onEarlyError);
-      socket.setTimeout(limits.headersTimeoutMs, () => {
+      const onSniffTimeout = () => {
         exceeded("headersTimeoutMs");
         socket.destroy();
-      });
+      };
+      socket.setTimeout(limits.headersTimeoutMs, onSniffTimeout);
       socket.once("readable", () => {
+        // the HTTP/1.1 server times this socket out again for keep-alive: not a sniff timeout
         socket.setTimeout(0);
+        socket.off("timeout", onSniffTimeout);
         socket.off("error", onEarlyError);
         const head: Buffer | null = socket.read(HTTP2_PREFACE.length) ?? socket.read();
         if (head === null) {
@@ -161,17 +173,20 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  takeStreamsFirst(h2, unaryPath);
+  if (options.grpcUnaryPath !== false) takeStreamsFirst(h2, unaryPath);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s: http2.ServerHttp2Session) => {
+    useChurnFreeStreamRegistries(s);
     guardSession(s, limits, exceeded);
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
   });
   if (options.tls) {
-    (listener as http2.Http2SecureServer).on("secureConnection", (s: net.Socket) => {
+    (listener as http2.Http2SecureServer).on("secureConnection", (s: tls.TLSSocket) => {
       sockets.add(s);
       s.on("close", () => sockets.delete(s));
+      // allowHTTP1: anything but ALPN "h2" is served by Node's HTTP/1.1 code on this socket
+      if (s.alpnProtocol !== "h2") countHttp1Timeouts(s, exceeded);
     });
   }
 

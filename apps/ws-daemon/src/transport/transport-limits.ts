@@ -42,13 +42,24 @@ export function guardSession(
 ): void {
   let timer: NodeJS.Timeout | undefined;
   let open = 0;
+  /** Date.now() when the last open stream closed. */
+  let idleSince = 0;
+  let handshaken = false;
   const arm = (ms: number, onExpiry: () => void) => {
     clearTimeout(timer);
     timer = setTimeout(onExpiry, ms);
     timer.unref();
   };
-  const closeIdle = () => {
+  // One timer for the idle limit, moved on when it fires rather than at every call: a timer
+  // set and cleared per stream was a visible share of a small unary call's cost.
+  const checkIdle = () => {
+    timer = undefined;
     if (open > 0 || session.closed || session.destroyed) return;
+    const left = idleSince + limits.idleTimeoutMs - Date.now();
+    if (left > 0) {
+      arm(left, checkIdle);
+      return;
+    }
     exceeded("idleTimeoutMs");
     session.close();
     // a peer that never answers the GOAWAY must not hold the socket
@@ -58,13 +69,24 @@ export function guardSession(
     exceeded("headersTimeoutMs");
     session.destroy();
   });
-  session.once("remoteSettings", () => arm(limits.idleTimeoutMs, closeIdle));
+  session.once("remoteSettings", () => {
+    handshaken = true;
+    idleSince = Date.now();
+    arm(limits.idleTimeoutMs, checkIdle);
+  });
   session.on("stream", (stream: http2.ServerHttp2Stream) => {
     open++;
-    clearTimeout(timer);
+    if (!handshaken) {
+      // a stream before the settings ends the handshake wait; idleness counts from its end
+      handshaken = true;
+      clearTimeout(timer);
+      timer = undefined;
+    }
     stream.once("close", () => {
       open--;
-      if (open === 0 && !session.closed) arm(limits.idleTimeoutMs, closeIdle);
+      if (open > 0 || session.closed) return;
+      idleSince = Date.now();
+      if (timer === undefined) arm(limits.idleTimeoutMs, checkIdle);
     });
   });
   session.once("close", () => clearTimeout(timer));

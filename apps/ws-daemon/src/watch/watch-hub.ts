@@ -16,7 +16,17 @@ interface RunningOperation {
   rate: RateEstimator;
   phase?: string;
   latest?: ProgressView;
+  /** When the latest progress (reported or repeated) went out. */
+  publishedAt?: number;
 }
+
+/**
+ * A watcher hears of a running operation at least this often: when the work itself reports
+ * nothing for a while (a worker thread blocked on a slow disk, a long download stalled), the
+ * latest figures go out again with the rate and time left recomputed, so a watcher can tell a
+ * slow operation from a lost stream. The watch API promises an event at least every 500 ms.
+ */
+export const PROGRESS_HEARTBEAT_MS = 250;
 
 /** The hooks of the content module the hub listens to (merged into the daemon's hooks). */
 export type WatchHooks = Required<
@@ -35,10 +45,12 @@ export type WatchHooks = Required<
 export class WatchHub {
   private readonly watchers = new Map<string, Set<WatcherQueue>>();
   private readonly running = new Map<string, RunningOperation[]>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly clock: Clock,
     private readonly watcherLimit?: number,
+    private readonly heartbeatMs = PROGRESS_HEARTBEAT_MS,
   ) {}
 
   /** A new watcher of `id` (known or not yet); it unregisters itself when closed. */
@@ -57,6 +69,7 @@ export class WatchHub {
   /** Ends every watch (daemon shutdown: open streams must not hold the server's close). */
   closeAll(): void {
     for (const set of [...this.watchers.values()]) for (const queue of [...set]) queue.close();
+    this.stopHeartbeat();
   }
 
   watcherCount(id: string): number {
@@ -94,16 +107,21 @@ export class WatchHub {
     list.push({ operation, startedAt: this.clock.now(), rate: new RateEstimator() });
     this.running.set(id, list);
     this.publish(id, { type: "started", at: this.clock.now(), operation });
+    this.startHeartbeat();
   }
 
   private progress(id: string, report: OperationProgressReport): void {
     const op = this.find(id, report.operation);
     if (!op) return;
-    const at = this.clock.now();
     if (op.phase !== report.phase) {
       op.phase = report.phase;
       op.rate.reset();
     }
+    this.publishProgress(id, op, report);
+  }
+
+  private publishProgress(id: string, op: RunningOperation, report: OperationProgressReport) {
+    const at = this.clock.now();
     op.rate.add(at, report.bytesDone);
     const eta = op.rate.etaMs(report.bytesDone, report.bytesTotal);
     const view: ProgressView = {
@@ -113,7 +131,34 @@ export class WatchHub {
       ...(eta !== undefined ? { etaMs: eta } : {}),
     };
     op.latest = view;
+    op.publishedAt = at;
     this.publish(id, { type: "progress", at, progress: view });
+  }
+
+  /** Repeats the latest progress of operations that were quiet for a heartbeat, if watched. */
+  private beat(): void {
+    const now = this.clock.now();
+    for (const [id, list] of this.running) {
+      if (!this.watchers.has(id)) continue;
+      for (const op of list) {
+        if (!op.latest || now - (op.publishedAt ?? 0) < this.heartbeatMs) continue;
+        const { bytesPerSecond: _rate, elapsedMs: _elapsed, etaMs: _eta, ...report } = op.latest;
+        this.publishProgress(id, op, report);
+      }
+    }
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat || this.heartbeatMs <= 0) return;
+    // half the period: a quiet operation is repeated between 1 and 1.5 heartbeats after its last
+    this.heartbeat = setInterval(() => this.beat(), Math.max(1, this.heartbeatMs / 2));
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (!this.heartbeat) return;
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private finished(id: string, operation: OperationKind, outcome: OperationOutcome): void {
@@ -122,6 +167,7 @@ export class WatchHub {
     const at = this.clock.now();
     if (op) list.splice(list.indexOf(op), 1);
     if (list.length === 0) this.running.delete(id);
+    if (this.running.size === 0) this.stopHeartbeat();
     const elapsedMs = op ? at - op.startedAt : 0;
     this.publish(id, { type: "finished", at, operation, outcome, elapsedMs });
   }

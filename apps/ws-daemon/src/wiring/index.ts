@@ -1,4 +1,5 @@
 export { allowedClientsByService } from "./allowed-clients.js";
+export { chunkerPath, nativeChunker } from "./chunker-path.js";
 export { allowedHostRanges, contentHostOwner } from "./compat-settings.js";
 export { createContentHooks } from "./content-hooks.js";
 export { startHealthProbe } from "./health-probe.js";

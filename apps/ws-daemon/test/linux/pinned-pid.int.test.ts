@@ -1,5 +1,9 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeIdMapping } from "../../src/linux/id-mapping.js";
 import { NsHelper } from "../../src/linux/index.js";
 import {
   NodeProcessRunner,
@@ -9,6 +13,7 @@ import {
 import { errorKind } from "./support/error-kind.js";
 import { containerForSuite, isRoot, tempDirForSuite } from "./support/fake-container.js";
 import { ensureHelperBuilt } from "./support/helper-binary.js";
+import { recyclePid } from "./support/recycled-pid.js";
 
 const mountedAt = async (hostPid: number, target: string) =>
   (await readMountInfoText(hostPid)).split("\n").filter((l) => l.split(" ")[4] === target);
@@ -26,8 +31,8 @@ const startOf = async (hostPid: number): Promise<bigint> => {
  */
 describe.skipIf(!isRoot)("the namespace helper pins pids with a pidfd", () => {
   const c = containerForSuite(
-    ["unshare --mount --pid --fork --mount-proc sleep 3641"],
-    ["sleep 3641"],
+    ["unshare --mount --pid --fork --mount-proc sleep 3641", "unshare --user sleep 3644"],
+    ["sleep 3641", "sleep 3644"],
   );
   const dir = tempDirForSuite("wsd-pin-");
   const helper = () => new NsHelper(new NodeProcessRunner(), ensureHelperBuilt());
@@ -77,5 +82,31 @@ describe.skipIf(!isRoot)("the namespace helper pins pids with a pidfd", () => {
     );
     const err = await pinned.makePrivate(process.pid, "/nonexistent-wsd-pin").catch((e) => e);
     expect(String(err)).not.toContain("pid was reused");
+  });
+
+  it("idmap-mount pins the user namespace's pid too: one recycled after the check lends no mapping", async () => {
+    const userns = (await c().find("sleep 3644")).hostPid;
+    const map = [{ containerId: 0, hostId: 100000, size: 65536 }];
+    expect(await writeIdMapping(userns, "uid", map)).toEqual({ ok: true });
+    expect(await writeIdMapping(userns, "gid", map)).toEqual({ ok: true });
+    const checked = { pid: userns, startTime: await startOf(userns) };
+    // the number now holds another user namespace, mapped onto other host ids
+    const other = await recyclePid(userns, "unshare --user sleep 3697");
+    const src = await mkdtemp(join(tmpdir(), "wsd-pin-src-"));
+    try {
+      const otherMap = [{ containerId: 0, hostId: 200000, size: 65536 }];
+      expect(await writeIdMapping(other.pid, "uid", otherMap)).toEqual({ ok: true });
+      expect(await writeIdMapping(other.pid, "gid", otherMap)).toEqual({ ok: true });
+      const mount = helper().idmapMount(c().rootPid, checked, src, dir());
+      expect(await errorKind(mount)).toBe("failed-precondition");
+      const err = await helper()
+        .idmapMount(c().rootPid, checked, src, dir())
+        .catch((e: unknown) => e);
+      expect(String(err)).toContain("its pid was reused");
+      expect(await mountedAt(c().rootPid, dir())).toHaveLength(0);
+    } finally {
+      await other.stop();
+      await rm(src, { recursive: true, force: true });
+    }
   });
 });

@@ -22,8 +22,10 @@ const inNet = (hostPid: number, script: string) =>
  */
 describe.skipIf(!isRoot)("PrepareForUserNS for workspacekit: mark, devices, teardown", () => {
   const c = containerForSuite(
-    ["mount -t tmpfs -o mode=755 devtmp /dev && exec sleep 3671", "unshare --net sleep 3672"],
+    ["sleep 3671", "unshare --net sleep 3672"],
     ["sleep 3671", "sleep 3672"],
+    // the container's own /dev, with the /dev/null its shell needs for background jobs
+    "mount -t tmpfs -o mode=755 devtmp /dev && mknod -m 666 /dev/null c 1 3",
   );
   const dir = tempDirForSuite("wsd-mark-");
   const owner = { uid: 33333, gid: 33333 };

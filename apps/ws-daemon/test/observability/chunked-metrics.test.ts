@@ -20,4 +20,19 @@ describe("chunked archive metrics", () => {
     );
     expect(text).toContain('wsd_chunked_dedup_ratio{operation="backup"} 500');
   });
+
+  it("count bytes skipped (unchanged files not read) and include them in the ratio", async () => {
+    const metrics = new DaemonMetrics({ processMetrics: false });
+    metrics.recordChunkedArchive("backup", {
+      scannedBytes: 100,
+      skippedBytes: 900,
+      newBytes: 10,
+      uploadedBytes: 5,
+    });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      'wsd_chunked_archive_bytes_total{operation="backup",kind="skipped"} 900',
+    );
+    expect(text).toContain('wsd_chunked_dedup_ratio{operation="backup"} 100');
+  });
 });

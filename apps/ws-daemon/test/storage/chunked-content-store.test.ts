@@ -6,6 +6,7 @@ import { ArchiveLimitError } from "../../src/archive/index.js";
 import { LocalDirectoryObjectStore } from "../../src/storage/index.js";
 import { chunkedStore, defineChunkedStoreSuite } from "./chunked-store-suite.js";
 import { listKeys, newWorkspace } from "./content-store-suite.js";
+import { defineFramedRestoreSuite } from "./framed-restore-suite.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "wsd-chunked-store-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -32,3 +33,7 @@ describe("chunked backups of trees beyond the limits", () => {
     expect(readdirSync(out)).toEqual(["a.txt"]);
   });
 });
+
+defineFramedRestoreSuite("a local directory", () => ({
+  objects: () => new LocalDirectoryObjectStore(path.join(root, "framed")),
+}));

@@ -5,11 +5,13 @@ import { expectSameTree } from "../archive/tree-fixture.js";
 import { useWorkDir } from "../archive/work-dir.js";
 import { chunkedStore, defineChunkedStoreSuite, packsOf } from "./chunked-store-suite.js";
 import { newWorkspace } from "./content-store-suite.js";
+import { defineFramedRestoreSuite } from "./framed-restore-suite.js";
 import { useMotoS3 } from "./moto-s3.js";
 
 const moto = useMotoS3({ bucket: "wsd-chunked", partSize: 5 * 1024 * 1024 });
 
 defineChunkedStoreSuite("S3 (moto_server)", () => ({ objects: () => moto.store() }));
+defineFramedRestoreSuite("S3 (moto_server)", () => ({ objects: () => moto.store() }));
 
 describe("two daemons backing up while a third collects garbage (S3)", () => {
   const work = useWorkDir("wsd-chunked-gc-");
@@ -42,8 +44,14 @@ describe("two daemons backing up while a third collects garbage (S3)", () => {
           path.join(w.src, "changing.bin"),
           Buffer.alloc(300_000, ((w.backups + i) % 3) + 1),
         );
-        await w.store.backup(w.ws, w.src);
-        w.backups++;
+        try {
+          await w.store.backup(w.ws, w.src);
+          w.backups++;
+        } catch (err) {
+          // on a loaded machine a backup may run past half the grace: it is then refused and
+          // the previous backup stays (the protocol's rule, not a failure of the collector)
+          if (!/longer than its lease/.test(String(err))) throw err;
+        }
         // a scope with a live lease is never swept (docs/chunked-backups.md): writers that never
         // pause would starve the collector, so they pause as workspaces between backups do
         await new Promise((r) => setTimeout(r, 700 + 300 * i));

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   ContentCorruptError,
   ContentNotFoundError,
@@ -23,6 +24,9 @@ import { DataStoredHook, FailingPutStore } from "./object-store-faults.js";
 
 export const TWO_DAYS_MS = 2 * 24 * 60 * 60 * 1000;
 
+/** Options every chunkedStore() of the running suite gets (e.g. the native chunker). */
+let suiteStoreOptions: ContentStoreOptions = {};
+
 /** A chunked store with a small pack size (several packs from a small tree) and its stats. */
 export function chunkedStore(objects: ObjectStore, options: ContentStoreOptions = {}) {
   const stats: ChunkedArchiveStats[] = [];
@@ -30,6 +34,7 @@ export function chunkedStore(objects: ObjectStore, options: ContentStoreOptions 
     format: "chunked",
     packTargetBytes: 1024 * 1024,
     onChunkedArchive: (_op, s) => stats.push(s),
+    ...suiteStoreOptions,
     ...options,
   });
   return { store, stats };
@@ -42,11 +47,85 @@ export async function chunkedManifestOf(store: FormatContentStore, ws: Workspace
   return any.manifest;
 }
 
+/**
+ * A sweep clock under which `older` objects are past the grace and `newer` ones are not, judged by
+ * the store's own times (no waiting for a real grace): now() stays put except for what the sweep
+ * sleeps, which `sleep` adds. Needs `newer` stored at least a second after `older` (S3 keeps
+ * seconds).
+ */
+export async function sweepClockBetween(objects: ObjectStore, older: string[], newer: string) {
+  const times = new Map<string, number>();
+  for await (const o of objects.list("")) times.set(o.key, o.lastModified.getTime());
+  const oldest = Math.max(...older.map((k) => times.get(k) ?? Number.NaN));
+  const newest = times.get(newer);
+  if (newest === undefined || !(oldest < newest)) throw new Error("objects not in time order");
+  const gap = newest - oldest;
+  let slept = 0;
+  const base = newest + gap / 2;
+  return {
+    // cutoff = now - grace = newest - gap / 4 + slept: between the two while slept < gap / 4
+    graceMs: (3 * gap) / 4,
+    now: () => base + slept,
+    sleep: async (ms: number) => {
+      slept += ms;
+      await new Promise((r) => setTimeout(r, 10));
+    },
+    maxSleepMs: gap / 4,
+  };
+}
+
 export const packsOf = async (objects: ObjectStore, ws: WorkspaceRef) =>
   listKeys(objects, `chunks/owners/${ws.owner}/packs/`);
 
-export function defineChunkedStoreSuite(name: string, factory: () => StoreFactory): void {
+type IndexJson = { packs: { key: string }[]; chunks: number[][] };
+
+/**
+ * The forged-pack attack on a framed pack (native chunker): the middle chunk's frame replaced by
+ * a valid frame of its bytes with one bit flipped, the frames after it moved and the index's
+ * frame offsets following (still valid zstd, frame by frame and whole, and a valid tar stream),
+ * so only the chunk hashes can tell. Rewrites `index` in place; returns the forged pack.
+ */
+function forgeFramedPack(stored: Buffer, index: IndexJson, victim: string): Buffer {
+  const pack = index.packs.findIndex((p) => p.key === victim);
+  const mine = index.chunks.filter((c) => c[0] === pack);
+  const offsets = [...new Set(mine.map((c) => c[4] as number))].sort((a, b) => a - b);
+  const target = offsets[Math.floor(offsets.length / 2)];
+  const moved = new Map<number, [number, number]>();
+  const frames: Buffer[] = [];
+  let at = 0;
+  for (const offset of offsets) {
+    const length = mine.find((c) => c[4] === offset)?.[5] as number;
+    let frame = stored.subarray(offset, offset + length);
+    if (offset === target) {
+      const raw = execFileSync("zstd", ["-d", "-c", "-q"], { input: frame, maxBuffer: 1 << 26 });
+      const mid = Math.floor(raw.length / 2);
+      raw.writeUInt8(raw.readUInt8(mid) ^ 0x01, mid);
+      frame = execFileSync("zstd", ["-c", "-q", "-1"], { input: raw, maxBuffer: 1 << 26 });
+    }
+    moved.set(offset, [at, frame.length]);
+    frames.push(frame);
+    at += frame.length;
+  }
+  for (const c of mine) {
+    const [offset, length] = moved.get(c[4] as number) ?? [0, 0];
+    c[4] = offset;
+    c[5] = length;
+  }
+  return Buffer.concat(frames);
+}
+
+export function defineChunkedStoreSuite(
+  name: string,
+  factory: () => StoreFactory,
+  storeOptions: ContentStoreOptions = {},
+): void {
   describe(`chunked FormatContentStore on ${name}`, () => {
+    beforeAll(() => {
+      suiteStoreOptions = storeOptions;
+    });
+    afterAll(() => {
+      suiteStoreOptions = {};
+    });
     const work = useWorkDir("wsd-chunked-");
     let src: string;
     beforeEach(() => {
@@ -142,12 +221,17 @@ export function defineChunkedStoreSuite(name: string, factory: () => StoreFactor
         const candidate = await unpack(key);
         if (candidate.length > raw.length) [victim, raw] = [key, candidate];
       }
-      const at = Math.floor(raw.length / 2);
-      raw.writeUInt8(raw.readUInt8(at) ^ 0x01, at);
-      const forged = execFileSync("zstd", ["-c", "-q", "-1"], { input: raw, maxBuffer: 1 << 26 });
-      await putBytes(objects, victim, forged);
       const manifest = await chunkedManifestOf(store, ws);
       const index = JSON.parse((await getBytes(objects, manifest.indexKey)).toString());
+      const framed = index.packs.find((p: { key: string }) => p.key === victim)?.framed === true;
+      const forged = framed
+        ? forgeFramedPack(await getBytes(objects, victim), index, victim)
+        : (() => {
+            const at = Math.floor(raw.length / 2);
+            raw.writeUInt8(raw.readUInt8(at) ^ 0x01, at);
+            return execFileSync("zstd", ["-c", "-q", "-1"], { input: raw, maxBuffer: 1 << 26 });
+          })();
+      await putBytes(objects, victim, forged);
       for (const p of index.packs) if (p.key === victim) p.size = forged.length;
       const indexBytes = Buffer.from(JSON.stringify(index));
       await putBytes(objects, manifest.indexKey, indexBytes);
@@ -229,7 +313,9 @@ export function defineChunkedStoreSuite(name: string, factory: () => StoreFactor
       await good.backup(ws, src);
       const before = await getBytes(objects, `${backupPrefix(ws)}manifest.json`);
       const packs = await packsOf(objects, ws);
-      writeFileSync(path.join(src, "new-file"), "lost?\n".repeat(100_000));
+      // incompressible, so its pack passes the failing store's 100 kB: since large files are cut
+      // off as pieces, no random bytes of data/large.bin share its chunk any more
+      writeFileSync(path.join(src, "new-file"), randomBytes(600_000));
       const failing = chunkedStore(
         new FailingPutStore(objects, 100_000, (k) => k.endsWith(".pack")),
       ).store;
@@ -311,7 +397,7 @@ export function defineChunkedStoreSuite(name: string, factory: () => StoreFactor
       expectSameTree(dir("out"), src);
     });
 
-    it("the sweep leaves a scope alone while a writer holds a lease, and marks again before deleting", async () => {
+    it("the sweep waits for a writer whose lease came before its condemned list, and marks again before deleting", async () => {
       const objects = factory().objects();
       const { store } = chunkedStore(objects);
       const ws = newWorkspace();
@@ -323,33 +409,49 @@ export function defineChunkedStoreSuite(name: string, factory: () => StoreFactor
       await objects.delete(`${backupPrefix(ws)}manifest.json`);
       await objects.delete(snapManifest);
       const packs = await packsOf(objects, ws);
-      const future = { ...systemClock, now: () => Date.now() + TWO_DAYS_MS };
-      // a live lease (a writer somewhere) keeps everything
-      const lease = `chunks/owners/${ws.owner}/leases/20990101T000000000Z-${"0".repeat(32)}`;
-      await putBytes(objects, lease, Buffer.from("{}"));
-      const leased = chunkedStore(objects);
-      expect((await leased.store.sweep()).scopesSkipped).toBeGreaterThan(0);
-      expect(await packsOf(objects, ws)).toEqual(packs);
-      await objects.delete(lease);
+      const { collectChunks } = await import("../../src/storage/chunk-gc.js");
+      const { ChunkCatalog } = await import("../../src/storage/chunk-catalog.js");
       // a manifest published between the mark and the delete (another daemon's backup that
       // reused the packs) is seen by the second look
+      const future = { ...systemClock, now: () => Date.now() + TWO_DAYS_MS };
       const racing = chunkedStore(objects, { clock: future }).store;
-      const report = await (await import("../../src/storage/chunk-gc.js")).collectChunks(
-        objects,
-        new (await import("../../src/storage/chunk-catalog.js")).ChunkCatalog(objects, () => {}),
-        {
-          graceMs: 24 * 60 * 60 * 1000,
-          now: future.now,
-          log: () => {},
-          beforeRecheck: async () => {
-            await putBytes(objects, snapManifest, snapManifestBytes);
-          },
+      const report = await collectChunks(objects, new ChunkCatalog(objects, () => {}), {
+        graceMs: 24 * 60 * 60 * 1000,
+        now: future.now,
+        log: () => {},
+        beforeRecheck: async () => {
+          await putBytes(objects, snapManifest, snapManifestBytes);
         },
-      );
+      });
       expect(await packsOf(objects, ws)).toEqual(packs);
       expect(report.scopesSkipped).toBe(0);
       await racing.restoreSnapshot(snap.url, dir("out"));
       expectSameTree(dir("out"), src);
+
+      // a live lease of a writer that never ends (a writer somewhere, stored before the sweep's
+      // condemned list) keeps everything: the sweep waits for it, then leaves the scope for later
+      // (a deliberate change: it used to skip the scope at once, whatever the lease's age)
+      await objects.delete(snapManifest);
+      await new Promise((r) => setTimeout(r, 1100));
+      const lease = `chunks/owners/${ws.owner}/leases/20990101T000000000Z-${"0".repeat(32)}`;
+      await putBytes(objects, lease, Buffer.from("{}"));
+      const clock = await sweepClockBetween(objects, packs, lease);
+      const waitedFor: string[][] = [];
+      const leased = await collectChunks(objects, new ChunkCatalog(objects, () => {}), {
+        graceMs: clock.graceMs,
+        now: clock.now,
+        sleep: clock.sleep,
+        pollMs: clock.maxSleepMs / 4,
+        waitForWritersMs: clock.maxSleepMs / 2,
+        log: () => {},
+        onWaitForWriters: (leases) => waitedFor.push(leases),
+      });
+      expect(leased.scopesSkipped).toBeGreaterThan(0);
+      expect(waitedFor).toEqual([[lease]]);
+      expect(await packsOf(objects, ws)).toEqual(packs);
+      // no condemned list stays behind
+      expect(await listKeys(objects, `chunks/owners/${ws.owner}/condemned/`)).toEqual([]);
+      await objects.delete(lease);
     });
   });
 }

@@ -2,11 +2,16 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ArchiveDeadlineError } from "../../src/archive/index.js";
-import { ArchiveContentStore, LocalDirectoryObjectStore } from "../../src/storage/index.js";
+import {
+  ArchiveContentStore,
+  FormatContentStore,
+  LocalDirectoryObjectStore,
+} from "../../src/storage/index.js";
 import { backupPrefix } from "../../src/storage/object-keys.js";
 import { buildFullTree, expectSameTree } from "../archive/tree-fixture.js";
 import { useWorkDir } from "../archive/work-dir.js";
 import { type EndlessMount, fuseAvailable, mountEndlessFile } from "../support/endless-fuse.js";
+import { nativeChunkerOrReason } from "../support/native-chunker.js";
 import { newWorkspace } from "./content-store-suite.js";
 
 /**
@@ -69,3 +74,41 @@ describe.skipIf(!canFuse)("a backup of a file that never ends", () => {
     expectSameTree(out, good);
   });
 });
+
+const chunker = nativeChunkerOrReason();
+if (canFuse && !("path" in chunker)) {
+  console.warn(`[endless backup] the native chunker's walk not tested: ${chunker.reason}`);
+}
+
+describe.skipIf(!canFuse || !("path" in chunker))(
+  "a chunked backup of a file that never ends",
+  () => {
+    it("the native chunker's walk hits the deadline too, and the previous backup stays", async () => {
+      const objects = new LocalDirectoryObjectStore(work.join("store"));
+      const ws = newWorkspace();
+      const src = work.join("src");
+      buildFullTree(src, { largeBytes: 300_000 });
+      const chunkerPath = "path" in chunker ? chunker.path : "";
+      const store = new FormatContentStore(objects, {
+        format: "chunked",
+        chunkerPath,
+        maxConcurrentArchives: 1,
+        deadline: { baseMs: 4000, msPerGiB: 0 },
+      });
+      await store.backup(ws, src);
+      const good = work.join("good");
+      await store.restoreBackup(ws, good);
+      mkdirSync(path.join(src, "mnt"));
+      mounted = await mountEndlessFile(path.join(src, "mnt"), "endless.bin", 16 * 1024 * 1024);
+      const err = await store.backup(ws, src).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ArchiveDeadlineError);
+      expect(err).toMatchObject({ kind: "deadline-exceeded" });
+      const out = work.join("out");
+      await store.restoreBackup(ws, out);
+      expectSameTree(out, good);
+    });
+  },
+);

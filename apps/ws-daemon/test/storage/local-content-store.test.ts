@@ -1,4 +1,13 @@
-import { chmodSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -37,6 +46,30 @@ describe("LocalDirectoryObjectStore", () => {
     await store.delete("a/b/obj");
     await store.delete("a/b/obj");
     await expect(store.get("a/b/obj")).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  it("reads no object through a link: neither a linked file nor a linked directory on the way", async () => {
+    // the attack: whoever can write into the store's directory links an object (or a directory
+    // above it) to a file outside the store, and a restore would read that file as the object
+    const storeRoot = path.join(root, "links");
+    const store = new LocalDirectoryObjectStore(storeRoot);
+    await store.put("a/real", Readable.from([Buffer.from("inside")]));
+    const outside = path.join(root, "links-outside");
+    mkdirSync(path.join(outside, "dir"), { recursive: true });
+    writeFileSync(path.join(outside, "secret"), "outside the store");
+    writeFileSync(path.join(outside, "dir", "secret"), "outside the store");
+    symlinkSync(path.join(outside, "secret"), path.join(storeRoot, "a", "linked"));
+    symlinkSync(path.join(outside, "dir"), path.join(storeRoot, "b"));
+    for (const key of ["a/linked", "b/secret"]) {
+      await expect(getBytes(store, key)).rejects.toThrow();
+      await expect(getBytes(store, key, { range: { start: 0, end: 2 } })).rejects.toThrow();
+      await expect(store.files.open(key)).rejects.toThrow();
+    }
+    expect((await getBytes(store, "a/real")).toString()).toBe("inside");
+    // a store whose root itself is reached through a link works as before
+    symlinkSync(storeRoot, path.join(root, "links-alias"));
+    const alias = new LocalDirectoryObjectStore(path.join(root, "links-alias"));
+    expect((await getBytes(alias, "a/real")).toString()).toBe("inside");
   });
 
   it("sweeps temp files of writers that died, once older than the cutoff", async () => {

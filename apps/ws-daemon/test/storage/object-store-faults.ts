@@ -7,7 +7,7 @@ import type {
 } from "../../src/storage/object-store.js";
 
 /** Forwards everything to `inner`; the fault stores below change one thing each. */
-class ForwardingStore implements ObjectStore {
+export class ForwardingStore implements ObjectStore {
   constructor(protected readonly inner: ObjectStore) {}
   describe() {
     return `faulty(${this.inner.describe()})`;
@@ -171,5 +171,68 @@ export class DataStoredHook extends ForwardingStore {
     const stored = await this.inner.put(key, body, options);
     if (!key.endsWith("/manifest.json")) this.onStored(key);
     return stored;
+  }
+}
+
+/**
+ * Holds the put of the first key that `match` accepts until release(): a writer stopped at that
+ * point of its commit protocol (e.g. about to store its index) while a test moves others on.
+ * It has no local files, so every object goes through put.
+ */
+export class HeldPutStore extends ForwardingStore {
+  /** Resolves with the key once a matching put is being held. */
+  readonly reached: Promise<string>;
+  private arrived: (key: string) => void = () => {};
+  private released = false;
+  private go: () => void = () => {};
+  private readonly gate: Promise<void>;
+
+  constructor(
+    inner: ObjectStore,
+    private readonly match: (key: string) => boolean,
+  ) {
+    super(inner);
+    this.reached = new Promise((resolve) => {
+      this.arrived = resolve;
+    });
+    this.gate = new Promise((resolve) => {
+      this.go = resolve;
+    });
+  }
+
+  release(): void {
+    this.released = true;
+    this.go();
+  }
+
+  override async put(key: string, body: Readable, options?: PutOptions) {
+    if (!this.released && this.match(key)) {
+      this.arrived(key);
+      await this.gate;
+    }
+    return this.inner.put(key, body, options);
+  }
+}
+
+/**
+ * A store that accepts reads of matching keys and never answers them (a server that keeps the
+ * connection open and sends nothing), deaf to the caller's abort. It has no local files, so every
+ * read goes through get.
+ */
+export class StalledGetStore extends ForwardingStore {
+  /** Keys whose read was stalled. */
+  readonly stalled: string[] = [];
+
+  constructor(
+    inner: ObjectStore,
+    private readonly match: (key: string) => boolean,
+  ) {
+    super(inner);
+  }
+
+  override get(key: string, options?: GetOptions) {
+    if (!this.match(key)) return this.inner.get(key, options);
+    this.stalled.push(key);
+    return new Promise<never>(() => {});
   }
 }

@@ -1,6 +1,12 @@
 export { removeFileDurably, writeFileAtomic } from "./atomic-file.js";
 export { mkdirOwned, type Owner } from "./owned-mkdir.js";
 export {
+  claimProcessScratch,
+  releaseProcessScratch,
+  type ScratchClaim,
+  scratchDir,
+} from "./process-scratch.js";
+export {
   emptyDirectory,
   type RemoveTreeOptions,
   removeChild,

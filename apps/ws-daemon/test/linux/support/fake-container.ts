@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll } from "vitest";
-import { childPids, readNsPids } from "../../../src/platform/index.js";
+import { childPids, processStartTime, readNsPids } from "../../../src/platform/index.js";
 
 export { isRoot } from "../../support/env.js";
 
@@ -29,6 +29,9 @@ export interface FakeContainer {
   stop(): Promise<void>;
 }
 
+/** How long a container's processes may take to appear (a loaded CI machine is slow to fork). */
+const STARTUP_WAIT_MS = 45_000;
+
 /** What /proc tells of a process; undefined once it is gone. */
 async function procInfo(hostPid: number): Promise<ProcInfo | undefined> {
   const nsPids = await readNsPids(hostPid);
@@ -47,8 +50,12 @@ async function procInfo(hostPid: number): Promise<ProcInfo | undefined> {
 export async function startContainer(
   children: string[] = [],
   markers: string[] = [],
+  setup?: string,
 ): Promise<FakeContainer> {
-  const script = `${children.map((c) => `${c} &`).join(" ")} sleep 3600 & wait`;
+  // `setup` runs to its end before any child starts: a child started while it still ran would
+  // race it (sh opens /dev/null for every background job, so mounting over /dev must come first).
+  const prologue = setup === undefined ? "" : `{ ${setup}; } || exit 97\n`;
+  const script = `${prologue}${children.map((c) => `${c} &`).join(" ")} sleep 3600 & wait`;
   const launcher = spawn(
     "unshare",
     ["--fork", "--pid", "--mount", "--net", "--mount-proc", "--kill-child", "sh", "-c", script],
@@ -79,37 +86,54 @@ export async function startContainer(
     c.includes(marker) && !c.startsWith("unshare") && c !== launcherScript;
   const find = async (marker: string) => {
     // on a loaded machine a child may still be on its way (its shell not yet forked or exec-ed)
-    for (let i = 0; ; i++) {
+    const deadline = Date.now() + STARTUP_WAIT_MS;
+    for (;;) {
       const hit = (await descendants()).find((d) => isChild(d.cmdline.join(" "), marker));
       if (hit) return hit;
-      if (i >= 500) {
+      if (Date.now() > deadline) {
         const seen = (await descendants()).map((d) => d.cmdline.join(" "));
         throw new Error(`no container process with ${marker} (seen: ${JSON.stringify(seen)})`);
       }
       await sleep(20);
     }
   };
-  for (let i = 0; i < 500; i++) {
+  // Bounded by time, not by rounds: under load one round can take far longer than its sleep.
+  const deadline = Date.now() + STARTUP_WAIT_MS;
+  let seen: string[] = [];
+  for (;;) {
     if (!rootPid) rootPid = (await childPids(launcherPid))[0] ?? 0;
     if (rootPid) {
-      const all = (await descendants()).map((d) => d.cmdline.join(" "));
+      seen = (await descendants()).map((d) => d.cmdline.join(" "));
       const ready =
-        all.some((c) => c === "sleep 3600") && markers.every((m) => all.some((c) => isChild(c, m)));
+        seen.some((c) => c === "sleep 3600") &&
+        markers.every((m) => seen.some((c) => isChild(c, m)));
       if (ready) break;
+    }
+    if (Date.now() > deadline) {
+      launcher.kill("SIGKILL");
+      throw new Error(
+        rootPid
+          ? `container processes not all started within ${STARTUP_WAIT_MS} ms (seen: ${JSON.stringify(seen)})`
+          : "container did not start",
+      );
     }
     await sleep(10);
   }
-  if (!rootPid) throw new Error("container did not start");
+  const rootStart = await processStartTime(rootPid);
   return {
     rootPid,
     launcher,
     descendants,
     find,
     async stop() {
-      try {
-        process.kill(rootPid, "SIGKILL"); // killing a pid namespace's init kills the namespace
-      } catch {
-        // already gone
+      // Pids wrap quickly here (pid_max 32768): once the container is gone its number may be
+      // another test's process, so kill only the process that started when the container did.
+      if ((await processStartTime(rootPid)) === rootStart) {
+        try {
+          process.kill(rootPid, "SIGKILL"); // killing a pid namespace's init kills the namespace
+        } catch {
+          // already gone
+        }
       }
       if (launcher.exitCode === null && launcher.signalCode === null) {
         await new Promise((resolve) => launcher.once("exit", resolve));
@@ -122,10 +146,10 @@ export async function startContainer(
  * A container for the tests of the enclosing describe block: started before the first, stopped
  * after the last. The returned function hands it to the tests.
  */
-export function containerForSuite(children: string[] = [], markers: string[] = []) {
+export function containerForSuite(children: string[] = [], markers: string[] = [], setup?: string) {
   let container: FakeContainer | undefined;
   beforeAll(async () => {
-    container = await startContainer(children, markers);
+    container = await startContainer(children, markers, setup);
   });
   afterAll(async () => {
     await container?.stop();
