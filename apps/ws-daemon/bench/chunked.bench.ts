@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     const ratio =
       other === undefined ? "" : `${(unit === "s" ? other / ours : ours / other).toFixed(2)}x`;
     rows.push(
-      `| ${name.padEnd(52)} | ${f(ours).padStart(8)} | ${(other === undefined ? "" : f(other)).padStart(8)} | ${ratio.padStart(7)} |`,
+      `| ${name.replaceAll("|", "\\|").padEnd(52)} | ${f(ours).padStart(8)} | ${(other === undefined ? "" : f(other)).padStart(8)} | ${ratio.padStart(7)} |`,
     );
   };
   let moto: Awaited<ReturnType<typeof startMotoServer>> | undefined;

@@ -106,7 +106,7 @@ export async function compareFirstBackupWalks(
   ];
   for (const [name, xs] of samples) {
     lines.push(
-      `| ${name} | ${range(xs.map((x) => x.wall))} | ${name.startsWith("tar") ? "-" : range(xs.map((x) => x.self))} | ${range(xs.map((x) => x.children))} | ${range(xs.map((x) => x.self * (name.startsWith("tar") ? 0 : 1) + x.children))} |`,
+      `| ${name.replaceAll("|", "\\|")} | ${range(xs.map((x) => x.wall))} | ${name.startsWith("tar") ? "-" : range(xs.map((x) => x.self))} | ${range(xs.map((x) => x.children))} | ${range(xs.map((x) => x.self * (name.startsWith("tar") ? 0 : 1) + x.children))} |`,
     );
   }
   return lines;
