@@ -16,6 +16,37 @@ const tlsSchema = z
   })
   .strict();
 
+/** How new backups and snapshots are written; the same keys for every kind of storage. */
+const archiveFormatFields = {
+  format: z
+    .enum(["tar-zstd", "chunked"])
+    .optional()
+    .describe(
+      "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
+    ),
+  dedupScope: z
+    .enum(["owner", "store"])
+    .optional()
+    .describe(
+      "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
+    ),
+  repackBelow: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      "format chunked: a backup stores again the chunks of packs whose live share (bytes some published backup or snapshot names) is below this, so mostly dead packs stop being named and the janitor deletes them; 0 = never repack (unset: 0.5).",
+    ),
+  chunkerPath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "format chunked: the native chunker binary (framed packs, faster); default $WSD_CHUNKER or native/build/wsd-chunker beside the daemon; without it the JavaScript chunker runs.",
+    ),
+};
+
 const localStorage = z
   .object({
     kind: z.literal("local").describe("Backups in a local directory (the default kind)."),
@@ -24,33 +55,7 @@ const localStorage = z
       .min(1)
       .default("./.ws-daemon-data/storage")
       .describe("Directory holding backups and snapshots."),
-    format: z
-      .enum(["tar-zstd", "chunked"])
-      .optional()
-      .describe(
-        "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
-      ),
-    dedupScope: z
-      .enum(["owner", "store"])
-      .optional()
-      .describe(
-        "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
-      ),
-    repackBelow: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .describe(
-        "format chunked: a backup stores again the chunks of packs whose live share (bytes some published backup or snapshot names) is below this, so mostly dead packs stop being named and the janitor deletes them; 0 = never repack (unset: 0.5).",
-      ),
-    chunkerPath: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "format chunked: the native chunker binary (framed packs, faster); default $WSD_CHUNKER or native/build/wsd-chunker beside the daemon; without it the JavaScript chunker runs.",
-      ),
+    ...archiveFormatFields,
   })
   .strict();
 
@@ -74,33 +79,7 @@ const s3Storage = z
       .describe("Leave unset to use the standard AWS credential chain (AWS_ACCESS_KEY_ID, ...)."),
     secretAccessKey: z.string().optional().describe("Secret of accessKeyId."),
     createBucket: z.boolean().default(false).describe("Create the bucket at start if missing."),
-    format: z
-      .enum(["tar-zstd", "chunked"])
-      .optional()
-      .describe(
-        "What new backups and snapshots are written as: tar-zstd, one tar.zst object each (unset: the default), or chunked, deduplicated (apps/ws-daemon/docs/chunked-backups.md). Both are always readable.",
-      ),
-    dedupScope: z
-      .enum(["owner", "store"])
-      .optional()
-      .describe(
-        "format chunked: whose archives share chunks, one owner's (unset: the default) or the whole store's.",
-      ),
-    repackBelow: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .describe(
-        "format chunked: a backup stores again the chunks of packs whose live share (bytes some published backup or snapshot names) is below this, so mostly dead packs stop being named and the janitor deletes them; 0 = never repack (unset: 0.5).",
-      ),
-    chunkerPath: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "format chunked: the native chunker binary (framed packs, faster); default $WSD_CHUNKER or native/build/wsd-chunker beside the daemon; without it the JavaScript chunker runs.",
-      ),
+    ...archiveFormatFields,
   })
   .strict();
 
