@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
@@ -8,17 +8,14 @@ import {
 } from "../../src/archive/index.js";
 import { ContentCorruptError } from "../../src/platform/index.js";
 import { type CraftedEntry, packEntries } from "./tar-crafting.js";
-import { useWorkDir } from "./work-dir.js";
+import { useHostileTarget, useWorkDir } from "./work-dir.js";
 
 const work = useWorkDir("wsd-tar-stream-");
+const hostile = useHostileTarget(work);
 let target: string;
 let outside: string;
 beforeEach(() => {
-  target = work.join("ws", "target");
-  outside = work.join("outside");
-  mkdirSync(target, { recursive: true });
-  mkdirSync(outside);
-  writeFileSync(path.join(outside, "victim"), "original\n");
+  ({ target, outside } = hostile);
 });
 
 /** The tar stream cut into pieces of `size` bytes, as chunks of a chunked archive arrive. */

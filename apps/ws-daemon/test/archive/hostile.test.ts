@@ -1,11 +1,4 @@
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -15,17 +8,14 @@ import {
   HostileArchiveError,
 } from "../../src/archive/index.js";
 import { craftArchive, type CraftedEntry as Entry } from "./tar-crafting.js";
-import { useWorkDir } from "./work-dir.js";
+import { useHostileTarget, useWorkDir } from "./work-dir.js";
 
 const work = useWorkDir("wsd-hostile-");
+const hostile = useHostileTarget(work);
 let target: string;
 let outside: string;
 beforeEach(() => {
-  target = work.join("ws", "target");
-  outside = work.join("outside");
-  mkdirSync(target, { recursive: true });
-  mkdirSync(outside);
-  writeFileSync(path.join(outside, "victim"), "original\n");
+  ({ target, outside } = hostile);
 });
 
 /** Nothing anywhere under `work` except the target's (now empty) directory and the untouched victim. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach } from "vitest";
@@ -29,5 +29,32 @@ export function useWorkDir(prefix: string): WorkDir {
       return dir();
     },
     join: (...segments) => path.join(dir(), ...segments),
+  };
+}
+
+export interface HostileTarget {
+  /** The empty directory an archive is extracted into (`<work>/ws/target`). */
+  readonly target: string;
+  /** A directory beside it holding `victim` ("original\n"), which no extraction may touch. */
+  readonly outside: string;
+}
+
+/**
+ * For extraction attack tests: before every test, an empty target and, outside it, a victim file
+ * that an escaping entry would overwrite.
+ */
+export function useHostileTarget(work: WorkDir): HostileTarget {
+  beforeEach(() => {
+    mkdirSync(work.join("ws", "target"), { recursive: true });
+    mkdirSync(work.join("outside"));
+    writeFileSync(work.join("outside", "victim"), "original\n");
+  });
+  return {
+    get target() {
+      return work.join("ws", "target");
+    },
+    get outside() {
+      return work.join("outside");
+    },
   };
 }

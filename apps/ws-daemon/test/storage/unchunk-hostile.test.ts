@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  mkdirSync,
   readdirSync,
   readFileSync,
   symlinkSync,
@@ -19,18 +18,15 @@ import { LocalDirectoryObjectStore, type ObjectStore } from "../../src/storage/i
 import { putBytes } from "../../src/storage/object-store.js";
 import { findUnchunkHelper } from "../../src/storage/unchunk-process.js";
 import { type CraftedEntry, packEntries } from "../archive/tar-crafting.js";
-import { useWorkDir } from "../archive/work-dir.js";
+import { useHostileTarget, useWorkDir } from "../archive/work-dir.js";
 import { RecordingStore } from "./framed-backup.js";
 
 const work = useWorkDir("wsd-unchunk-hostile-");
+const hostile = useHostileTarget(work);
 let target: string;
 let outside: string;
 beforeEach(() => {
-  target = work.join("ws", "target");
-  outside = work.join("outside");
-  mkdirSync(target, { recursive: true });
-  mkdirSync(outside);
-  writeFileSync(path.join(outside, "victim"), "original\n");
+  ({ target, outside } = hostile);
 });
 
 const PACK_KEY = "chunks/owners/o/packs/20260101T000000000Z-00000000000000000000000000000000.pack";

@@ -1,7 +1,9 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { gzipSync } from "node:zlib";
+import type { TestPki } from "@ws-daemon/test-support";
 
 /** Where a listener is: a TCP port on 127.0.0.1 or a Unix socket. */
 export type Target = { port: number } | { socketPath: string };
@@ -133,4 +135,25 @@ export function envelope(payload: Uint8Array): Buffer {
   const head = Buffer.alloc(5);
   head.writeUInt32BE(payload.length, 1);
   return Buffer.concat([head, payload]);
+}
+
+/** A mutual-TLS client that asked for HTTP/1.1 and got it (anything else is an error). */
+export async function connectHttp1OverTls(port: number, pki: TestPki): Promise<tls.TLSSocket> {
+  const socket = tls.connect({
+    host: "127.0.0.1",
+    port,
+    ca: pki.ca,
+    cert: pki.client.cert,
+    key: pki.client.key,
+    ALPNProtocols: ["http/1.1"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", () => resolve());
+    socket.once("error", reject);
+  });
+  if (socket.alpnProtocol !== "http/1.1") {
+    socket.destroy();
+    throw new Error(`asked for http/1.1 over TLS, the server chose ${socket.alpnProtocol}`);
+  }
+  return socket;
 }

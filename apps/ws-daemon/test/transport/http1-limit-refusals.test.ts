@@ -1,9 +1,8 @@
 import type * as net from "node:net";
-import * as tls from "node:tls";
 import { createTestPki, type TestPki } from "@ws-daemon/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
-import { closedBy, connectRaw, targetOf } from "./abuse-clients.js";
+import { closedBy, connectHttp1OverTls, connectRaw, targetOf } from "./abuse-clients.js";
 
 /**
  * The HTTP/1.1 timeouts close connections inside Node's HTTP server, not in our code: each close
@@ -49,26 +48,13 @@ const refusals = async (of: TestDaemon, limit: string): Promise<number> => {
   return Number(line?.split(" ")[1] ?? 0);
 };
 
-/** A mutual-TLS client that asked for HTTP/1.1 and got it. */
-async function connectHttp1OverTls(): Promise<net.Socket> {
-  const socket = tls.connect({
-    host: "127.0.0.1",
-    port: Number(new URL(overTls.daemon.address).port),
-    ca: pki.ca,
-    cert: pki.client.cert,
-    key: pki.client.key,
-    ALPNProtocols: ["http/1.1"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("secureConnect", () => resolve());
-    socket.once("error", reject);
-  });
-  expect(socket.alpnProtocol).toBe("http/1.1");
-  return socket;
-}
-
 const listeners = [
-  { name: "HTTP/1.1 over TLS", daemon: () => overTls, connect: connectHttp1OverTls },
+  {
+    name: "HTTP/1.1 over TLS",
+    daemon: () => overTls,
+    connect: (): Promise<net.Socket> =>
+      connectHttp1OverTls(Number(new URL(overTls.daemon.address).port), pki),
+  },
   {
     name: "plaintext HTTP/1.1",
     daemon: () => plain,

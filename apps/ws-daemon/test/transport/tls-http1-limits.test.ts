@@ -1,8 +1,7 @@
-import * as tls from "node:tls";
 import { createTestPki, type TestPki } from "@ws-daemon/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../support/daemon-harness.js";
-import { closedBy } from "./abuse-clients.js";
+import { closedBy, connectHttp1OverTls } from "./abuse-clients.js";
 
 /**
  * gRPC-Web and Connect from browsers reach the TLS listener as HTTP/1.1 (ALPN "http/1.1"): the
@@ -36,27 +35,9 @@ afterAll(async () => {
   await pki?.cleanup();
 });
 
-/** A mutual-TLS client that asked for HTTP/1.1 and got it. */
-async function connectHttp1OverTls(): Promise<tls.TLSSocket> {
-  const socket = tls.connect({
-    host: "127.0.0.1",
-    port,
-    ca: pki.ca,
-    cert: pki.client.cert,
-    key: pki.client.key,
-    ALPNProtocols: ["http/1.1"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("secureConnect", () => resolve());
-    socket.once("error", reject);
-  });
-  expect(socket.alpnProtocol).toBe("http/1.1");
-  return socket;
-}
-
 describe("HTTP/1.1 over TLS", () => {
   it("a client that sends part of its headers and goes silent is closed after headersTimeoutMs", async () => {
-    const socket = await connectHttp1OverTls();
+    const socket = await connectHttp1OverTls(port, pki);
     const closed = closedBy(socket);
     socket.write(`${REQUEST_LINE}Host: x\r\n`);
     const answer = await closed;
@@ -65,7 +46,7 @@ describe("HTTP/1.1 over TLS", () => {
   });
 
   it("a client that sends its headers one byte at a time is closed before they are complete", async () => {
-    const socket = await connectHttp1OverTls();
+    const socket = await connectHttp1OverTls(port, pki);
     const closed = closedBy(socket);
     // each byte arrives well within any per-read timeout; only a bound on the whole header block stops it
     const headers = `${REQUEST_LINE}Host: x\r\n${"x-slow: y\r\n".repeat(200)}\r\n`;
@@ -84,7 +65,7 @@ describe("HTTP/1.1 over TLS", () => {
   });
 
   it("a keep-alive connection with no request open is closed after the idle timeout, and calls on it still work", async () => {
-    const socket = await connectHttp1OverTls();
+    const socket = await connectHttp1OverTls(port, pki);
     const closed = closedBy(socket);
     const body = JSON.stringify({ id: "ws-none" });
     socket.write(
